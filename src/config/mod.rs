@@ -1,0 +1,76 @@
+//! Configuration: the file model ([`model`]), its validation into the
+//! internal [`Runtime`] ([`validate`]), and live reload ([`reload`]).
+//!
+//! Loading never half-succeeds: every error is collected with the key path
+//! that caused it, and a file with any error produces no runtime at all.
+
+pub mod model;
+pub mod reload;
+pub mod runtime;
+pub mod validate;
+
+pub use model::FileConfig;
+pub use runtime::Runtime;
+
+use std::fmt;
+use std::path::Path;
+
+/// One problem in a config file, named by its key path (e.g. `routes[1].upstream`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted key path, or the file name for syntax errors.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// All problems found in one load.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Parse TOML text into the file model.
+pub fn parse(text: &str, origin: &str) -> Result<FileConfig, ConfigErrors> {
+    toml::from_str(text).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            path: origin.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        }])
+    })
+}
+
+/// Read, parse and validate a config file (no previous runtime to reuse).
+pub fn load(path: &Path) -> Result<Runtime, ConfigErrors> {
+    load_with(path, None)
+}
+
+/// Read, parse and validate a config file, reusing unchanged parts (upstream
+/// pools with their health state, JWKS caches) of `prev`.
+pub fn load_with(path: &Path, prev: Option<&Runtime>) -> Result<Runtime, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            path: path.display().to_string(),
+            message: format!("cannot read: {e}"),
+        }])
+    })?;
+    let file = parse(&text, &path.display().to_string())?;
+    let base = path.parent().unwrap_or_else(|| Path::new("."));
+    validate::validate(file, base, prev)
+}

@@ -1,0 +1,469 @@
+//! The configuration file as written by operators: plain serde structs.
+//!
+//! Every struct denies unknown fields so a typo is an error, not a silently
+//! ignored setting. Nothing here is used on the request path: [`super::validate`]
+//! turns a [`FileConfig`] into the internal [`super::Runtime`].
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The whole TOML file.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Downstream listeners and process settings.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// The admin listener (`/metrics`, `/healthz`, JWKS).
+    #[serde(default)]
+    pub admin: AdminSection,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSection,
+    /// Upstream pools by name.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, UpstreamSection>,
+    /// Routes, matched by host, path template and method.
+    #[serde(default)]
+    pub routes: Vec<RouteSection>,
+    /// Credential extraction, sniffing and digests.
+    #[serde(default)]
+    pub credentials: CredentialsSection,
+    /// The hot identity cache.
+    #[serde(default)]
+    pub cache: CacheSection,
+    /// Opaque credential records (digests only) held in config.
+    #[serde(default)]
+    pub keys: Vec<KeySection>,
+    /// JWT issuers.
+    #[serde(default)]
+    pub jwt: JwtSection,
+    /// Identity headers and policy knobs.
+    #[serde(default)]
+    pub identity: IdentitySection,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Plain-text listeners (HTTP/1.1, plus h2c when `h2c` is on).
+    #[serde(default = "default_listen")]
+    pub listen: Vec<String>,
+    /// Accept HTTP/2 over plain text (prior knowledge).
+    #[serde(default = "yes")]
+    pub h2c: bool,
+    /// TLS listener.
+    pub tls: Option<TlsSection>,
+    /// Worker threads of the proxy service.
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+    /// How long a graceful shutdown waits for in-flight requests.
+    #[serde(default = "default_grace", with = "humantime_serde")]
+    pub grace_period: Duration,
+    /// How often the config file is checked for changes (0s = never; SIGHUP still works).
+    #[serde(default = "default_watch", with = "humantime_serde")]
+    pub watch_interval: Duration,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            h2c: true,
+            tls: None,
+            threads: default_threads(),
+            grace_period: default_grace(),
+            watch_interval: default_watch(),
+        }
+    }
+}
+
+/// `[server.tls]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// Address of the TLS listener.
+    pub listen: String,
+    /// PEM certificate chain.
+    pub cert: String,
+    /// PEM private key.
+    pub key: String,
+    /// Offer HTTP/2 by ALPN.
+    #[serde(default = "yes")]
+    pub h2: bool,
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Address of the admin listener; empty disables it.
+    #[serde(default = "default_admin")]
+    pub listen: String,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self {
+            listen: default_admin(),
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `text` or `json`.
+    #[serde(default = "default_log_format")]
+    pub format: String,
+    /// A `tracing` filter such as `info` or `authgate=debug`.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
+    }
+}
+
+/// `[upstreams.NAME]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSection {
+    /// `host:port` of each backend; round-robin between the healthy ones.
+    pub backends: Vec<String>,
+    /// TCP (and TLS) connect timeout.
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Timeout of each read from the upstream.
+    #[serde(default = "default_read_timeout", with = "humantime_serde")]
+    pub read_timeout: Duration,
+    /// Speak TLS to the upstream.
+    #[serde(default)]
+    pub tls: bool,
+    /// SNI (and certificate name) for TLS upstreams; defaults to the backend host.
+    pub sni: Option<String>,
+    /// Verify the upstream certificate (TLS only).
+    #[serde(default = "yes")]
+    pub verify_cert: bool,
+    /// Active health check.
+    pub health_check: Option<HealthCheckSection>,
+}
+
+/// `[upstreams.NAME.health_check]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckSection {
+    /// `tcp` (connect) or `http` (GET `path`, expect 2xx).
+    #[serde(default = "default_hc_kind")]
+    pub kind: String,
+    /// Path for `http` checks.
+    #[serde(default = "default_hc_path")]
+    pub path: String,
+    /// Interval between checks.
+    #[serde(default = "default_hc_interval", with = "humantime_serde")]
+    pub interval: Duration,
+}
+
+/// `[[routes]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSection {
+    /// A name for logs and metrics; defaults to `METHODS path`.
+    pub name: Option<String>,
+    /// Match only this `Host` (without port); absent = any host.
+    pub host: Option<String>,
+    /// Path template, e.g. `/api/v1/workspaces/{workspace}/runs/{run_id}` or `/static/{*rest}`.
+    pub path: String,
+    /// Methods this route serves; absent or empty = all.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// The upstream pool.
+    pub upstream: String,
+    /// Who may pass.
+    #[serde(default)]
+    pub auth: AuthSection,
+}
+
+/// `[routes.auth]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// Open to anyone. Must be set explicitly; a route is never open by default.
+    #[serde(default)]
+    pub public: bool,
+    /// Credential kinds accepted: `api_key`, `server_key`, `access_token`, `jwt`.
+    #[serde(default)]
+    pub accept: Vec<String>,
+    /// Scopes that must all be present.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Scopes of which at least one must be present.
+    #[serde(default)]
+    pub any_scopes: Vec<String>,
+    /// The surface this route belongs to; keys with another usage tag are refused.
+    pub usage: Option<String>,
+    /// Path parameter checked against a key's allow-list (e.g. `agent_id`).
+    pub allow_param: Option<String>,
+    /// Forward the credential headers to the upstream.
+    #[serde(default)]
+    pub forward_credentials: bool,
+}
+
+/// `[credentials]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsSection {
+    /// Longest credential accepted, in bytes.
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: usize,
+    /// `sha256` or `hmac-sha256` (then `pepper_env` names the variable holding the pepper).
+    #[serde(default = "default_digest")]
+    pub digest: String,
+    /// Environment variable with the HMAC pepper.
+    pub pepper_env: Option<String>,
+    /// Prefix families.
+    #[serde(default)]
+    pub prefixes: Vec<PrefixSection>,
+}
+
+impl Default for CredentialsSection {
+    fn default() -> Self {
+        Self {
+            max_bytes: default_max_bytes(),
+            digest: default_digest(),
+            pepper_env: None,
+            prefixes: Vec::new(),
+        }
+    }
+}
+
+/// `[[credentials.prefixes]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixSection {
+    /// The literal prefix, e.g. `mantyx_at_`.
+    pub prefix: String,
+    /// `api_key`, `server_key`, `access_token` or `reject`.
+    pub kind: String,
+    /// Credentials of this family end in an authgate checksum (keys minted here).
+    #[serde(default = "yes")]
+    pub checksum: bool,
+}
+
+/// `[cache]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    /// Longest time a verified identity is reused.
+    #[serde(default = "default_cache_ttl", with = "humantime_serde")]
+    pub ttl: Duration,
+    /// How long an unknown credential is remembered as unknown.
+    #[serde(default = "default_negative_ttl", with = "humantime_serde")]
+    pub negative_ttl: Duration,
+    /// Maximum number of cached credentials.
+    #[serde(default = "default_cache_entries")]
+    pub max_entries: u64,
+}
+
+impl Default for CacheSection {
+    fn default() -> Self {
+        Self {
+            ttl: default_cache_ttl(),
+            negative_ttl: default_negative_ttl(),
+            max_entries: default_cache_entries(),
+        }
+    }
+}
+
+/// `[[keys]]`: one opaque credential, by digest.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KeySection {
+    /// Credential id, safe to log.
+    pub id: String,
+    /// `sha256:<hex>` (or `hmac-sha256:<hex>`) of the credential.
+    pub digest: String,
+    /// `api_key`, `server_key` or `access_token`.
+    pub kind: String,
+    /// The subject (user, service or application).
+    pub subject: String,
+    /// The workspace slug the key belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// Granted scopes (empty for workspace keys: full access to their surface).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Sub-resources the key may reach (empty = all).
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Usage tag, e.g. `developer_api`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<String>,
+    /// RFC 3339 expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// Refuse the key without deleting it.
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// `[jwt]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSection {
+    /// Trusted issuers.
+    #[serde(default)]
+    pub issuers: Vec<IssuerSection>,
+}
+
+/// `[[jwt.issuers]]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerSection {
+    /// Name for logs and metrics.
+    pub name: String,
+    /// Expected `iss` claim.
+    pub issuer: String,
+    /// Accepted `aud` values (empty = `aud` not checked).
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Allowed algorithms, e.g. `["RS256"]`.
+    pub algorithms: Vec<String>,
+    /// HMAC secret file (HS*).
+    pub secret_file: Option<String>,
+    /// Environment variable holding the HMAC secret (HS*).
+    pub secret_env: Option<String>,
+    /// PEM public key file (RS*, PS*, ES*, EdDSA).
+    pub public_key_file: Option<String>,
+    /// JWKS file.
+    pub jwks_file: Option<String>,
+    /// JWKS URL, refreshed in the background.
+    pub jwks_url: Option<String>,
+    /// Period of background JWKS refresh.
+    #[serde(default = "default_jwks_refresh", with = "humantime_serde")]
+    pub jwks_refresh: Duration,
+    /// Shortest time between two refetches triggered by an unknown `kid`.
+    #[serde(default = "default_jwks_cooldown", with = "humantime_serde")]
+    pub jwks_cooldown: Duration,
+    /// Clock leeway for `exp` and `nbf`.
+    #[serde(default = "default_leeway", with = "humantime_serde")]
+    pub leeway: Duration,
+    /// Claim holding the subject.
+    #[serde(default = "default_sub_claim")]
+    pub subject_claim: String,
+    /// Claim holding the workspace slug.
+    #[serde(default = "default_ws_claim")]
+    pub workspace_claim: String,
+    /// Tokens of this issuer may reach any workspace.
+    #[serde(default)]
+    pub platform_wide: bool,
+}
+
+/// `[identity]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySection {
+    /// Inbound headers with this prefix are always removed.
+    #[serde(default = "default_identity_prefix")]
+    pub header_prefix: String,
+    /// Path parameter that binds a route to the credential's workspace.
+    #[serde(default = "default_ws_param")]
+    pub workspace_param: String,
+    /// `runs:write` implies `runs:read`.
+    #[serde(default)]
+    pub hierarchical_scopes: bool,
+}
+
+impl Default for IdentitySection {
+    fn default() -> Self {
+        Self {
+            header_prefix: default_identity_prefix(),
+            workspace_param: default_ws_param(),
+            hierarchical_scopes: false,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_listen() -> Vec<String> {
+    vec!["127.0.0.1:8080".into()]
+}
+fn default_threads() -> usize {
+    2
+}
+fn default_grace() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_watch() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_admin() -> String {
+    "127.0.0.1:9090".into()
+}
+fn default_log_format() -> String {
+    "text".into()
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_read_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_hc_kind() -> String {
+    "tcp".into()
+}
+fn default_hc_path() -> String {
+    "/healthz".into()
+}
+fn default_hc_interval() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_max_bytes() -> usize {
+    4096
+}
+fn default_digest() -> String {
+    "sha256".into()
+}
+fn default_cache_ttl() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_negative_ttl() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_cache_entries() -> u64 {
+    200_000
+}
+fn default_jwks_refresh() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_jwks_cooldown() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_leeway() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_sub_claim() -> String {
+    "sub".into()
+}
+fn default_ws_claim() -> String {
+    "workspace".into()
+}
+fn default_identity_prefix() -> String {
+    "x-auth-".into()
+}
+fn default_ws_param() -> String {
+    "workspace".into()
+}

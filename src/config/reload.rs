@@ -1,0 +1,148 @@
+//! Live configuration: an `ArcSwap<Runtime>` that requests read, and a
+//! background service that reloads it on file change and on SIGHUP.
+//!
+//! A request keeps the `Arc<Runtime>` it started with, so a reload never
+//! disturbs in-flight requests. An invalid file never replaces a good one:
+//! every error is logged and the running config stays.
+
+use super::{load_with, ConfigErrors, Runtime};
+use crate::cache::IdentityCache;
+use crate::credential::digest::sha256;
+use crate::metrics::METRICS;
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Shared handle on the current runtime config.
+#[derive(Clone, Debug)]
+pub struct ConfigHandle {
+    current: Arc<ArcSwap<Runtime>>,
+    path: Option<PathBuf>,
+}
+
+impl ConfigHandle {
+    /// Wrap an initial runtime loaded from `path` (`None` for built-in configs that never reload).
+    pub fn new(rt: Runtime, path: Option<PathBuf>) -> Self {
+        Self {
+            current: Arc::new(ArcSwap::from_pointee(rt)),
+            path,
+        }
+    }
+
+    /// The runtime now in force.
+    pub fn current(&self) -> Arc<Runtime> {
+        self.current.load_full()
+    }
+
+    /// The file this config reloads from.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Reload from the file now; on success publish and drop stale cache entries.
+    pub fn reload(&self, cache: &IdentityCache) -> Result<Arc<Runtime>, ConfigErrors> {
+        let Some(path) = &self.path else {
+            return Ok(self.current());
+        };
+        let prev = self.current();
+        match load_with(path, Some(&prev)) {
+            Ok(rt) => {
+                let rt = Arc::new(rt);
+                if rt.auth_generation != prev.auth_generation {
+                    // Generations make old entries unreachable already; this frees them.
+                    cache.invalidate_all();
+                }
+                cache.set_ttls(rt.cache.ttl, rt.cache.negative_ttl);
+                if rt.file.server.listen != prev.file.server.listen
+                    || rt.file.admin.listen != prev.file.admin.listen
+                {
+                    tracing::warn!("listener changes take effect after a restart");
+                }
+                self.current.store(rt.clone());
+                METRICS.reloads.with_label_values(&["ok"]).inc();
+                tracing::info!(
+                    routes = rt.router.len(),
+                    generation = rt.auth_generation,
+                    "config reloaded"
+                );
+                Ok(rt)
+            }
+            Err(errors) => {
+                METRICS.reloads.with_label_values(&["error"]).inc();
+                for e in &errors.0 {
+                    tracing::error!(key = %e.path, "config reload refused: {}", e.message);
+                }
+                Err(errors)
+            }
+        }
+    }
+}
+
+/// Fingerprint of the config file and every file it references.
+fn fingerprint(main: &Path, rt: &Runtime) -> [u8; 32] {
+    let mut all = Vec::new();
+    for p in std::iter::once(main.to_path_buf()).chain(rt.watched_files.iter().cloned()) {
+        all.extend_from_slice(p.to_string_lossy().as_bytes());
+        all.extend_from_slice(&std::fs::read(&p).unwrap_or_default());
+    }
+    sha256(&all)
+}
+
+/// Background service: poll for changes and listen for SIGHUP.
+pub struct Reloader {
+    handle: ConfigHandle,
+    cache: IdentityCache,
+}
+
+impl Reloader {
+    /// Reload `handle`, invalidating `cache` when authentication changes.
+    pub fn new(handle: ConfigHandle, cache: IdentityCache) -> Self {
+        Self { handle, cache }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for Reloader {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let Some(path) = self.handle.path().map(Path::to_path_buf) else {
+            return;
+        };
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut seen = fingerprint(&path, &self.handle.current());
+        loop {
+            let interval = self.handle.current().file.server.watch_interval;
+            let poll = async {
+                if interval.is_zero() {
+                    std::future::pending::<()>().await
+                } else {
+                    tokio::time::sleep(interval).await
+                }
+            };
+            let hup_fut = async {
+                match hup.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let forced = tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = poll => false,
+                _ = hup_fut => true,
+            };
+            let now = fingerprint(&path, &self.handle.current());
+            if !forced && now == seen {
+                continue;
+            }
+            // Let an editor finish writing before reading.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = self.handle.reload(&self.cache);
+            seen = fingerprint(&path, &self.handle.current());
+        }
+    }
+}

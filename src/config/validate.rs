@@ -1,0 +1,488 @@
+//! Turn a [`FileConfig`] into a [`Runtime`], collecting every error with the
+//! key path that caused it.
+
+use super::model::{AuthSection, FileConfig, KeySection, RouteSection};
+use super::runtime::Runtime;
+use super::{ConfigError, ConfigErrors};
+use crate::credential::digest::{sha256, Digester};
+use crate::credential::sniff::{PrefixAction, PrefixRule, PrefixTable};
+use crate::credential::{CredentialKind, KindSet};
+use crate::policy::router::{Access, Requirements, Route, Router};
+use crate::secret::Secret;
+use crate::store::memory::MemoryStore;
+use crate::store::KeyRecord;
+use crate::upstream::Pool;
+use crate::verify::jwt::Issuer;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Collects errors as validation walks the file.
+#[derive(Default)]
+pub struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    /// Record a problem at `path`.
+    pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Resolve a path from the config file relative to the file's directory.
+pub fn resolve(base: &Path, p: &str) -> PathBuf {
+    let path = Path::new(p);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+/// Validate `file` (paths relative to `base`), reusing unchanged parts of `prev`.
+pub fn validate(
+    file: FileConfig,
+    base: &Path,
+    prev: Option<&Runtime>,
+) -> Result<Runtime, ConfigErrors> {
+    let mut errs = Errors::default();
+    let mut watched = Vec::new();
+
+    check_server(&file, base, &mut errs);
+
+    // Upstream pools, reused from `prev` when their section is unchanged so
+    // health state and connection pools survive a reload.
+    let mut pools = BTreeMap::new();
+    for (name, section) in &file.upstreams {
+        let reuse = prev
+            .and_then(|p| p.pools.get(name))
+            .filter(|p| p.section() == section)
+            .cloned();
+        let pool = match reuse {
+            Some(p) => Ok(p),
+            None => Pool::build(name, section).map(Arc::new),
+        };
+        match pool {
+            Ok(p) => {
+                pools.insert(name.clone(), p);
+            }
+            Err(problems) => {
+                for (key, msg) in problems {
+                    errs.push(format!("upstreams.{name}{key}"), msg);
+                }
+            }
+        }
+    }
+
+    let router = build_router(&file.routes, &pools, &mut errs);
+
+    // Credentials.
+    let creds = &file.credentials;
+    if creds.max_bytes == 0 || creds.max_bytes > 64 * 1024 {
+        errs.push("credentials.max_bytes", "must be between 1 and 65536");
+    }
+    let digester = match creds.digest.as_str() {
+        "sha256" => Digester::Sha256,
+        "hmac-sha256" => match &creds.pepper_env {
+            Some(var) => match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Digester::HmacSha256(Secret::new(v)),
+                _ => {
+                    errs.push(
+                        "credentials.pepper_env",
+                        format!("environment variable {var} is unset or empty"),
+                    );
+                    Digester::Sha256
+                }
+            },
+            None => {
+                errs.push(
+                    "credentials.pepper_env",
+                    "required when digest = \"hmac-sha256\"",
+                );
+                Digester::Sha256
+            }
+        },
+        other => {
+            errs.push(
+                "credentials.digest",
+                format!("unknown digest '{other}' (sha256, hmac-sha256)"),
+            );
+            Digester::Sha256
+        }
+    };
+    let mut rules = Vec::new();
+    for (i, p) in creds.prefixes.iter().enumerate() {
+        let key = format!("credentials.prefixes[{i}]");
+        if p.prefix.is_empty() || !p.prefix.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+            errs.push(format!("{key}.prefix"), "must be non-empty visible ASCII");
+        }
+        if creds.prefixes[..i].iter().any(|q| q.prefix == p.prefix) {
+            errs.push(
+                format!("{key}.prefix"),
+                format!("duplicate prefix '{}'", p.prefix),
+            );
+        }
+        let action = match p.kind.as_str() {
+            "reject" => PrefixAction::Reject,
+            k => match CredentialKind::parse(k).filter(|k| k.is_opaque()) {
+                Some(kind) => PrefixAction::Verify(kind),
+                None => {
+                    errs.push(
+                        format!("{key}.kind"),
+                        format!("unknown kind '{k}' (api_key, server_key, access_token, reject)"),
+                    );
+                    continue;
+                }
+            },
+        };
+        rules.push(PrefixRule {
+            prefix: p.prefix.clone(),
+            action,
+            checksum: p.checksum,
+        });
+    }
+    let prefixes = PrefixTable::new(rules);
+
+    let records = build_keys(&file.keys, &digester, &prefixes, &mut errs);
+
+    // JWT issuers, reusing JWKS caches of unchanged issuers.
+    let mut issuers = Vec::new();
+    for (i, section) in file.jwt.issuers.iter().enumerate() {
+        let key = format!("jwt.issuers[{i}]");
+        if file.jwt.issuers[..i]
+            .iter()
+            .any(|o| o.issuer == section.issuer)
+        {
+            errs.push(
+                format!("{key}.issuer"),
+                format!("duplicate issuer '{}'", section.issuer),
+            );
+        }
+        for f in [
+            &section.secret_file,
+            &section.public_key_file,
+            &section.jwks_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            watched.push(resolve(base, f));
+        }
+        let reuse = prev
+            .and_then(|p| p.issuers.iter().find(|is| is.section() == section))
+            .cloned();
+        match reuse {
+            Some(is) => issuers.push(is),
+            None => match Issuer::build(section, base) {
+                Ok(is) => issuers.push(Arc::new(is)),
+                Err(problems) => {
+                    for (sub, msg) in problems {
+                        errs.push(format!("{key}{sub}"), msg);
+                    }
+                }
+            },
+        }
+    }
+
+    // Identity.
+    let id = &file.identity;
+    if id.header_prefix.is_empty()
+        || id.header_prefix != id.header_prefix.to_ascii_lowercase()
+        || http::HeaderName::from_bytes(format!("{}subject", id.header_prefix).as_bytes()).is_err()
+    {
+        errs.push(
+            "identity.header_prefix",
+            "must be a non-empty lower-case header-name prefix",
+        );
+    }
+    if id.workspace_param.is_empty() {
+        errs.push("identity.workspace_param", "must not be empty");
+    }
+    if file.cache.max_entries == 0 {
+        errs.push("cache.max_entries", "must be at least 1");
+    }
+    match file.log.format.as_str() {
+        "text" | "json" => {}
+        other => errs.push(
+            "log.format",
+            format!("unknown format '{other}' (text, json)"),
+        ),
+    }
+
+    if !errs.0.is_empty() {
+        return Err(ConfigErrors(errs.0));
+    }
+
+    let auth_fingerprint = sha256(
+        format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            file.keys, file.credentials, file.jwt, file.identity
+        )
+        .as_bytes(),
+    );
+    let auth_generation = match prev {
+        Some(p) if p.auth_fingerprint == auth_fingerprint => p.auth_generation,
+        Some(p) => p.auth_generation + 1,
+        None => 1,
+    };
+
+    Ok(Runtime {
+        max_credential_bytes: creds.max_bytes,
+        identity: file.identity.clone(),
+        cache: file.cache.clone(),
+        base_dir: base.to_path_buf(),
+        router,
+        pools,
+        prefixes,
+        digester,
+        store: Arc::new(MemoryStore::new(records)),
+        issuers,
+        auth_generation,
+        auth_fingerprint,
+        watched_files: watched,
+        file,
+    })
+}
+
+fn check_server(file: &FileConfig, base: &Path, errs: &mut Errors) {
+    let s = &file.server;
+    if s.listen.is_empty() && s.tls.is_none() {
+        errs.push(
+            "server.listen",
+            "at least one listener (listen or tls) is required",
+        );
+    }
+    for (i, l) in s.listen.iter().enumerate() {
+        if l.parse::<std::net::SocketAddr>().is_err() {
+            errs.push(
+                format!("server.listen[{i}]"),
+                format!("'{l}' is not an ip:port address"),
+            );
+        }
+    }
+    if let Some(tls) = &s.tls {
+        if tls.listen.parse::<std::net::SocketAddr>().is_err() {
+            errs.push(
+                "server.tls.listen",
+                format!("'{}' is not an ip:port address", tls.listen),
+            );
+        }
+        for (k, p) in [("cert", &tls.cert), ("key", &tls.key)] {
+            if !resolve(base, p).is_file() {
+                errs.push(format!("server.tls.{k}"), format!("file '{p}' not found"));
+            }
+        }
+    }
+    if s.threads == 0 || s.threads > 256 {
+        errs.push("server.threads", "must be between 1 and 256");
+    }
+    if !file.admin.listen.is_empty() && file.admin.listen.parse::<std::net::SocketAddr>().is_err() {
+        errs.push(
+            "admin.listen",
+            format!("'{}' is not an ip:port address", file.admin.listen),
+        );
+    }
+}
+
+fn build_router(
+    routes: &[RouteSection],
+    pools: &BTreeMap<String, Arc<Pool>>,
+    errs: &mut Errors,
+) -> Router {
+    let mut built = Vec::new();
+    for (i, r) in routes.iter().enumerate() {
+        let key = format!("routes[{i}]");
+        let mut ok = true;
+        if !r.path.starts_with('/') {
+            errs.push(format!("{key}.path"), "must start with '/'");
+            ok = false;
+        }
+        let mut methods = Vec::new();
+        for (j, m) in r.methods.iter().enumerate() {
+            match http::Method::from_bytes(m.to_ascii_uppercase().as_bytes()) {
+                Ok(m) => methods.push(m),
+                Err(_) => {
+                    errs.push(
+                        format!("{key}.methods[{j}]"),
+                        format!("'{m}' is not an HTTP method"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let pool = match pools.get(&r.upstream) {
+            Some(p) => Some(p.clone()),
+            None => {
+                errs.push(
+                    format!("{key}.upstream"),
+                    format!("no upstream named '{}'", r.upstream),
+                );
+                ok = false;
+                None
+            }
+        };
+        let access = build_access(&r.auth, &format!("{key}.auth"), errs);
+        if let (true, Some(pool), Some(access)) = (ok, pool, access) {
+            let name = r.name.clone().unwrap_or_else(|| {
+                if r.methods.is_empty() {
+                    r.path.clone()
+                } else {
+                    format!("{} {}", r.methods.join(","), r.path)
+                }
+            });
+            built.push((
+                key,
+                Route {
+                    name,
+                    host: r.host.as_ref().map(|h| h.to_ascii_lowercase()),
+                    path: r.path.clone(),
+                    methods,
+                    pool,
+                    access,
+                    forward_credentials: r.auth.forward_credentials,
+                },
+            ));
+        }
+    }
+    match Router::build(built) {
+        Ok(router) => router,
+        Err(problems) => {
+            for (key, msg) in problems {
+                errs.push(key, msg);
+            }
+            Router::default()
+        }
+    }
+}
+
+fn build_access(a: &AuthSection, key: &str, errs: &mut Errors) -> Option<Access> {
+    if a.public {
+        if !a.accept.is_empty() || !a.scopes.is_empty() || !a.any_scopes.is_empty() {
+            errs.push(
+                format!("{key}.public"),
+                "a public route cannot also list accept or scopes",
+            );
+            return None;
+        }
+        return Some(Access::Public);
+    }
+    if a.accept.is_empty() {
+        errs.push(
+            format!("{key}.accept"),
+            "a route must accept at least one credential kind, or set public = true",
+        );
+        return None;
+    }
+    let mut accept = KindSet::EMPTY;
+    let mut ok = true;
+    for (j, k) in a.accept.iter().enumerate() {
+        match CredentialKind::parse(k) {
+            Some(kind) => accept.insert(kind),
+            None => {
+                errs.push(
+                    format!("{key}.accept[{j}]"),
+                    format!("unknown kind '{k}' (api_key, server_key, access_token, jwt)"),
+                );
+                ok = false;
+            }
+        }
+    }
+    for (field, list) in [("scopes", &a.scopes), ("any_scopes", &a.any_scopes)] {
+        for (j, s) in list.iter().enumerate() {
+            if s.is_empty()
+                || s.bytes()
+                    .any(|b| b == b' ' || b == b'"' || !(0x21..=0x7e).contains(&b))
+            {
+                errs.push(
+                    format!("{key}.{field}[{j}]"),
+                    "a scope is visible ASCII without spaces or quotes",
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then(|| {
+        Access::Protected(Requirements {
+            accept,
+            all_scopes: a.scopes.clone(),
+            any_scopes: a.any_scopes.clone(),
+            usage: a.usage.clone(),
+            allow_param: a.allow_param.clone(),
+        })
+    })
+}
+
+fn build_keys(
+    keys: &[KeySection],
+    digester: &Digester,
+    prefixes: &PrefixTable,
+    errs: &mut Errors,
+) -> Vec<([u8; 32], KeyRecord)> {
+    let _ = prefixes;
+    let mut out: Vec<([u8; 32], KeyRecord)> = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let key = format!("keys[{i}]");
+        let digest = match digester.parse(&k.digest) {
+            Ok(d) => Some(d),
+            Err(msg) => {
+                errs.push(format!("{key}.digest"), msg);
+                None
+            }
+        };
+        let kind = CredentialKind::parse(&k.kind).filter(|k| k.is_opaque());
+        if kind.is_none() {
+            errs.push(
+                format!("{key}.kind"),
+                format!(
+                    "unknown kind '{}' (api_key, server_key, access_token)",
+                    k.kind
+                ),
+            );
+        }
+        if k.id.is_empty() {
+            errs.push(format!("{key}.id"), "must not be empty");
+        }
+        if keys[..i].iter().any(|o| o.id == k.id) {
+            errs.push(format!("{key}.id"), format!("duplicate id '{}'", k.id));
+        }
+        let expires_at = match &k.expires_at {
+            None => Some(None),
+            Some(t) => match humantime::parse_rfc3339_weak(t) {
+                Ok(ts) => ts
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()
+                    .map(|d| Some(d.as_secs())),
+                Err(_) => None,
+            },
+        };
+        if expires_at.is_none() {
+            errs.push(
+                format!("{key}.expires_at"),
+                "must be an RFC 3339 time such as 2030-01-01T00:00:00Z",
+            );
+        }
+        if let (Some(d), Some(kind), Some(expires_at)) = (digest, kind, expires_at) {
+            if out.iter().any(|(o, _)| *o == d) {
+                errs.push(format!("{key}.digest"), "duplicate digest");
+                continue;
+            }
+            out.push((
+                d,
+                KeyRecord {
+                    id: k.id.clone(),
+                    kind,
+                    subject: k.subject.clone(),
+                    workspace: k.workspace.clone(),
+                    scopes: k.scopes.clone(),
+                    allow: k.allow.clone(),
+                    usage: k.usage.clone(),
+                    expires_at,
+                    disabled: k.disabled,
+                },
+            ));
+        }
+    }
+    out
+}

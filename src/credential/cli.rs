@@ -1,0 +1,141 @@
+//! `authgate keys create`: mint a credential, print it once, and print the
+//! config stanza that holds only its digest.
+
+use super::digest::Digester;
+use super::mint::mint;
+use super::sniff::PrefixAction;
+use super::CredentialKind;
+use crate::config::model::KeySection;
+use crate::secret::Secret;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `authgate keys …`
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Mint a new opaque credential.
+    Create(CreateArgs),
+}
+
+/// Options of `keys create`.
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// `api_key`, `server_key` or `access_token`.
+    #[arg(long)]
+    pub kind: String,
+    /// Prefix to mint with; defaults to the config's checksummed prefix for the kind.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Config whose prefix table and digest settings apply.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Credential id (safe to log); generated when absent.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Subject the key speaks for.
+    #[arg(long, default_value = "service")]
+    pub subject: String,
+    /// Workspace slug.
+    #[arg(long)]
+    pub workspace: Option<String>,
+    /// Comma-separated scopes.
+    #[arg(long, value_delimiter = ',')]
+    pub scopes: Vec<String>,
+    /// Comma-separated allow-list of sub-resources.
+    #[arg(long, value_delimiter = ',')]
+    pub allow: Vec<String>,
+    /// Usage tag.
+    #[arg(long)]
+    pub usage: Option<String>,
+    /// RFC 3339 expiry.
+    #[arg(long)]
+    pub expires_at: Option<String>,
+}
+
+/// A freshly minted credential and its stanza.
+pub struct Minted {
+    /// The plaintext credential, to show exactly once.
+    pub credential: Secret,
+    /// The `[[keys]]` record (digest only).
+    pub record: KeySection,
+}
+
+/// Mint a credential with `prefix` and describe it as a `[[keys]]` record.
+pub fn mint_record(
+    prefix: &str,
+    kind: CredentialKind,
+    digester: &Digester,
+    args: &CreateArgs,
+) -> Minted {
+    let credential = mint(prefix);
+    let digest = digester.digest(&credential);
+    let id = args.id.clone().unwrap_or_else(|| {
+        format!(
+            "key_{}",
+            &hex::encode(crate::credential::digest::sha256(credential.as_bytes()))[..12]
+        )
+    });
+    Minted {
+        record: KeySection {
+            id,
+            digest: digester.render(&digest),
+            kind: kind.as_str().to_string(),
+            subject: args.subject.clone(),
+            workspace: args.workspace.clone(),
+            scopes: args.scopes.clone(),
+            allow: args.allow.clone(),
+            usage: args.usage.clone(),
+            expires_at: args.expires_at.clone(),
+            disabled: false,
+        },
+        credential: Secret::new(credential),
+    }
+}
+
+/// Render records as `[[keys]]` TOML.
+pub fn stanza(records: &[KeySection]) -> String {
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        keys: &'a [KeySection],
+    }
+    toml::to_string(&Doc { keys: records }).unwrap_or_default()
+}
+
+/// Run a `keys` command.
+pub fn run(cmd: KeysCommand) -> ExitCode {
+    let KeysCommand::Create(args) = cmd;
+    let Some(kind) = CredentialKind::parse(&args.kind).filter(|k| k.is_opaque()) else {
+        eprintln!("--kind must be api_key, server_key or access_token");
+        return ExitCode::from(2);
+    };
+    let (digester, table_prefix) = match &args.config {
+        Some(path) => match crate::config::load(path) {
+            Ok(rt) => {
+                let p = rt
+                    .prefixes
+                    .rules()
+                    .iter()
+                    .find(|r| r.action == PrefixAction::Verify(kind) && r.checksum)
+                    .map(|r| r.prefix.clone());
+                (rt.digester.clone(), p)
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => (Digester::Sha256, None),
+    };
+    let Some(prefix) = args.prefix.clone().or(table_prefix) else {
+        eprintln!("--prefix is required (or --config with a checksummed prefix for {kind})");
+        return ExitCode::from(2);
+    };
+    let minted = mint_record(&prefix, kind, &digester, &args);
+    println!("# The credential, shown once. Store it now; authgate keeps only its digest.");
+    println!("{}", minted.credential.expose());
+    println!();
+    println!("# Add to the config file:");
+    print!("{}", stanza(&[minted.record]));
+    ExitCode::SUCCESS
+}

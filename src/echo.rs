@@ -1,0 +1,110 @@
+//! A tiny echo upstream (HTTP/1.1 and h2c): it answers every request with a
+//! JSON document of the method, path, query, headers and body it received.
+//! Used by `authgate demo`, by `authgate echo`, and by the tests.
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use serde_json::{json, Map, Value};
+use std::convert::Infallible;
+use tokio::net::TcpListener;
+
+/// Describe a request as JSON. Header values appear as a string, or an array
+/// when the header was sent more than once.
+pub fn describe(
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Value {
+    let mut h = Map::new();
+    for name in headers.keys() {
+        let values: Vec<Value> = headers
+            .get_all(name)
+            .iter()
+            .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let v = if values.len() == 1 {
+            values.into_iter().next().unwrap_or(Value::Null)
+        } else {
+            Value::Array(values)
+        };
+        h.insert(name.as_str().to_string(), v);
+    }
+    let body = match std::str::from_utf8(body) {
+        Ok(s) => json!({"text": s}),
+        Err(_) => json!({"base64": base64::engine::general_purpose::STANDARD.encode(body)}),
+    };
+    json!({"method": method, "path": path, "query": query, "headers": h, "body": body})
+}
+
+async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let doc = describe(
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query(),
+        &parts.headers,
+        &body,
+    );
+    let mut resp = Response::new(Full::new(Bytes::from(doc.to_string())));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(resp)
+}
+
+/// Serve echo on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let io = TokioIo::new(stream);
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(io, hyper::service::service_fn(handle))
+                .await;
+        });
+    }
+}
+
+/// Start echo on its own thread and runtime; returns the bound address.
+pub fn spawn(addr: &str) -> std::io::Result<std::net::SocketAddr> {
+    let std_listener = std::net::TcpListener::bind(addr)?;
+    std_listener.set_nonblocking(true)?;
+    let local = std_listener.local_addr()?;
+    std::thread::Builder::new()
+        .name("echo-upstream".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "echo upstream runtime failed");
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match TcpListener::from_std(std_listener) {
+                    Ok(l) => serve(l).await,
+                    Err(e) => tracing::error!(error = %e, "echo upstream listener failed"),
+                }
+            });
+        })?;
+    Ok(local)
+}

@@ -1,0 +1,269 @@
+//! Every refusal authgate can answer, mapped to HTTP in exactly one place.
+//!
+//! Bodies are fixed JSON documents (see `CONTRACTS.md` §6); they never echo a
+//! credential and never say whether an unknown key exists. The precise reason
+//! goes to logs and metrics through [`Refusal::reason`].
+
+use bytes::Bytes;
+use serde_json::json;
+
+/// Why a request was not forwarded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// No route matches the host and path.
+    #[error("no route")]
+    NotFound,
+    /// A route matches the path but not the method.
+    #[error("method not allowed")]
+    MethodNotAllowed {
+        /// Value of the `Allow` header.
+        allow: String,
+    },
+    /// The path is not in normal form (dot segments, encoded slashes, …).
+    #[error("path not in normal form")]
+    BadPath,
+    /// No credential the route considers was presented.
+    #[error("no credential")]
+    MissingCredential,
+    /// Only credentials of kinds the route does not accept were presented.
+    #[error("credential kind not accepted here")]
+    KindNotAccepted {
+        /// Comma-separated list of what the route accepts.
+        accepts: String,
+    },
+    /// Two different credentials were presented.
+    #[error("ambiguous credentials")]
+    Ambiguous,
+    /// The credential is syntactically unusable.
+    #[error("malformed credential: {0}")]
+    Malformed(&'static str),
+    /// The credential is well-formed but not valid (unknown, expired, revoked, bad signature, …).
+    #[error("invalid credential: {0}")]
+    InvalidToken(&'static str),
+    /// The identity lacks a scope the route demands.
+    #[error("insufficient scope")]
+    InsufficientScope {
+        /// The scopes the route requires.
+        required: Vec<String>,
+    },
+    /// The key belongs to another surface or its allow-list excludes this resource.
+    #[error("forbidden: {reason}")]
+    Forbidden {
+        /// Short reason for logs.
+        reason: &'static str,
+        /// Hint for the client.
+        hint: String,
+    },
+    /// The path's workspace is not the credential's.
+    #[error("workspace mismatch")]
+    WorkspaceMismatch {
+        /// The credential's own workspace, if any.
+        own: Option<String>,
+    },
+    /// The credential store could not answer; fail closed.
+    #[error("credential store unavailable")]
+    StoreUnavailable,
+    /// No healthy upstream.
+    #[error("upstream unavailable")]
+    BadGateway,
+}
+
+/// A refusal rendered for the wire.
+#[derive(Debug, Clone)]
+pub struct ErrorResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body.
+    pub body: Bytes,
+    /// Extra headers (`WWW-Authenticate`, `Allow`).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Refusal {
+    /// A short, stable label for logs and metrics (never contains the credential).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::NotFound => "no_route",
+            Refusal::MethodNotAllowed { .. } => "method_not_allowed",
+            Refusal::BadPath => "bad_path",
+            Refusal::MissingCredential => "missing_credential",
+            Refusal::KindNotAccepted { .. } => "kind_not_accepted",
+            Refusal::Ambiguous => "ambiguous_credentials",
+            Refusal::Malformed(r) => r,
+            Refusal::InvalidToken(r) => r,
+            Refusal::InsufficientScope { .. } => "insufficient_scope",
+            Refusal::Forbidden { reason, .. } => reason,
+            Refusal::WorkspaceMismatch { .. } => "workspace_mismatch",
+            Refusal::StoreUnavailable => "store_unavailable",
+            Refusal::BadGateway => "upstream_unavailable",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refusal::NotFound | Refusal::WorkspaceMismatch { .. } => 404,
+            Refusal::MethodNotAllowed { .. } => 405,
+            Refusal::BadPath | Refusal::Ambiguous | Refusal::Malformed(_) => 400,
+            Refusal::MissingCredential
+            | Refusal::KindNotAccepted { .. }
+            | Refusal::InvalidToken(_) => 401,
+            Refusal::InsufficientScope { .. } | Refusal::Forbidden { .. } => 403,
+            Refusal::StoreUnavailable => 503,
+            Refusal::BadGateway => 502,
+        }
+    }
+
+    /// Render status, body and headers.
+    pub fn to_response(&self) -> ErrorResponse {
+        let mut headers = Vec::new();
+        let body = match self {
+            Refusal::NotFound => {
+                json!({"error": "not_found", "message": "No route matches this request"})
+            }
+            Refusal::MethodNotAllowed { allow } => {
+                headers.push(("allow", allow.clone()));
+                json!({"error": "method_not_allowed", "message": "This route does not serve this method"})
+            }
+            Refusal::BadPath => {
+                json!({"error": "invalid_request", "message": "Path must not contain dot segments, empty segments or encoded separators"})
+            }
+            Refusal::MissingCredential => {
+                headers.push(("www-authenticate", r#"Bearer realm="authgate""#.to_string()));
+                json!({"error": "Unauthorized", "message": "API key or OAuth access token required"})
+            }
+            Refusal::KindNotAccepted { accepts } => {
+                headers.push(("www-authenticate", r#"Bearer realm="authgate""#.to_string()));
+                json!({"error": "Unauthorized", "message": format!("This route accepts: {accepts}")})
+            }
+            Refusal::Ambiguous => {
+                headers.push((
+                    "www-authenticate",
+                    r#"Bearer error="invalid_request""#.to_string(),
+                ));
+                json!({"error": "ambiguous_credentials", "message": "Two different credentials were presented; send exactly one"})
+            }
+            Refusal::Malformed(reason) => {
+                headers.push((
+                    "www-authenticate",
+                    format!(r#"Bearer error="invalid_request", error_description="{reason}""#),
+                ));
+                json!({"error": "invalid_request", "message": malformed_message(reason)})
+            }
+            Refusal::InvalidToken(_) => {
+                headers.push((
+                    "www-authenticate",
+                    r#"Bearer error="invalid_token""#.to_string(),
+                ));
+                json!({"error": "Invalid API key or OAuth access token"})
+            }
+            Refusal::InsufficientScope { required } => {
+                let list = required.join(" ");
+                headers.push((
+                    "www-authenticate",
+                    format!(r#"Bearer error="insufficient_scope", scope="{list}""#),
+                ));
+                let required = if required.len() == 1 {
+                    json!(required[0])
+                } else {
+                    json!(required)
+                };
+                json!({"error": "insufficient_scope", "required": required})
+            }
+            Refusal::Forbidden { hint, .. } => {
+                json!({"error": "This credential may not be used here", "hint": hint})
+            }
+            Refusal::WorkspaceMismatch { own } => {
+                let hint = match own {
+                    Some(ws) => format!("This credential belongs to workspace '{ws}'"),
+                    None => "This credential is not bound to a workspace".to_string(),
+                };
+                json!({"error": "Workspace path does not match this credential", "hint": hint})
+            }
+            Refusal::StoreUnavailable => {
+                headers.push(("retry-after", "1".to_string()));
+                json!({"error": "unavailable", "message": "Credential verification is temporarily unavailable"})
+            }
+            Refusal::BadGateway => {
+                json!({"error": "bad_gateway", "message": "The upstream is unavailable"})
+            }
+        };
+        ErrorResponse {
+            status: self.status(),
+            body: Bytes::from(body.to_string()),
+            headers,
+        }
+    }
+}
+
+fn malformed_message(reason: &str) -> &'static str {
+    match reason {
+        "credential_too_large" => "Credential exceeds the maximum size",
+        "credential_empty" => "Credential header is empty",
+        "credential_charset" => "Credential contains characters outside visible ASCII",
+        "authorization_scheme" => "Unsupported Authorization scheme",
+        _ => "Malformed credential",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_bodies_follow_the_contract() {
+        let cases: Vec<(Refusal, u16, &str)> = vec![
+            (
+                Refusal::MissingCredential,
+                401,
+                r#""message":"API key or OAuth access token required""#,
+            ),
+            (
+                Refusal::InvalidToken("unknown"),
+                401,
+                r#"{"error":"Invalid API key or OAuth access token"}"#,
+            ),
+            (
+                Refusal::InsufficientScope {
+                    required: vec!["runs:write".into()],
+                },
+                403,
+                r#""required":"runs:write""#,
+            ),
+            (
+                Refusal::InsufficientScope {
+                    required: vec!["a".into(), "b".into()],
+                },
+                403,
+                r#""required":["a","b"]"#,
+            ),
+            (
+                Refusal::WorkspaceMismatch {
+                    own: Some("acme".into()),
+                },
+                404,
+                "workspace 'acme'",
+            ),
+            (Refusal::Ambiguous, 400, "ambiguous_credentials"),
+            (Refusal::NotFound, 404, "not_found"),
+            (Refusal::BadGateway, 502, "bad_gateway"),
+        ];
+        for (refusal, status, needle) in cases {
+            let r = refusal.to_response();
+            assert_eq!(r.status, status, "{refusal:?}");
+            let body = std::str::from_utf8(&r.body).unwrap();
+            assert!(body.contains(needle), "{refusal:?}: {body}");
+        }
+    }
+
+    #[test]
+    fn insufficient_scope_sets_www_authenticate() {
+        let r = Refusal::InsufficientScope {
+            required: vec!["runs:write".into()],
+        }
+        .to_response();
+        assert!(r.headers.iter().any(|(k, v)| *k == "www-authenticate"
+            && v == r#"Bearer error="insufficient_scope", scope="runs:write""#));
+    }
+}

@@ -1,0 +1,115 @@
+//! The `authgate` command line: serve, check, demo, echo, keys.
+
+use authgate::config;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "authgate",
+    version,
+    about = "Authentication edge proxy on pingora"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy.
+    Serve {
+        /// Config file.
+        #[arg(long, short, default_value = "conf/authgate.toml")]
+        config: PathBuf,
+    },
+    /// Validate a config file and exit non-zero listing every error (like `nginx -t`).
+    Check {
+        /// Config file.
+        #[arg(long, short, default_value = "conf/authgate.toml")]
+        config: PathBuf,
+    },
+    /// Start authgate with demo credentials in front of a built-in echo upstream.
+    Demo(authgate::demo::DemoArgs),
+    /// Run the echo upstream alone.
+    Echo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: String,
+    },
+    /// Mint credentials.
+    Keys {
+        #[command(subcommand)]
+        command: authgate::credential::cli::KeysCommand,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config: path } => {
+            let rt = match config::load(&path) {
+                Ok(rt) => rt,
+                Err(errors) => {
+                    eprintln!("{}: invalid configuration:\n{errors}", path.display());
+                    return ExitCode::from(2);
+                }
+            };
+            authgate::logging::init(&rt.file.log);
+            let handle = config::reload::ConfigHandle::new(rt, Some(path));
+            match authgate::server::build(handle) {
+                Ok(server) => server.run_forever(),
+                Err(e) => {
+                    eprintln!("cannot start: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Check { config: path } => match config::load(&path) {
+            Ok(rt) => {
+                println!(
+                    "{}: ok ({} routes, {} upstreams, {} keys, {} issuers)",
+                    path.display(),
+                    rt.router.len(),
+                    rt.pools.len(),
+                    rt.file.keys.len(),
+                    rt.issuers.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprintln!("{}: {} error(s)\n{errors}", path.display(), errors.0.len());
+                ExitCode::from(1)
+            }
+        },
+        Command::Demo(args) => authgate::demo::run(args),
+        Command::Echo { listen } => {
+            authgate::logging::init(&Default::default());
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            rt.block_on(async move {
+                match tokio::net::TcpListener::bind(&listen).await {
+                    Ok(l) => {
+                        eprintln!("echo upstream listening on {listen}");
+                        authgate::echo::serve(l).await;
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("cannot listen on {listen}: {e}");
+                        ExitCode::from(1)
+                    }
+                }
+            })
+        }
+        Command::Keys { command } => authgate::credential::cli::run(command),
+    }
+}

@@ -1,0 +1,133 @@
+//! Prometheus metrics, one process-wide registry served on the admin listener.
+
+use prometheus::{
+    exponential_buckets, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+};
+use std::sync::LazyLock;
+
+/// All of authgate's metrics.
+pub struct Metrics {
+    /// The registry holding them.
+    pub registry: Registry,
+    /// Requests by route and status.
+    pub requests: IntCounterVec,
+    /// Request latency by route (seconds, whole request including upstream).
+    pub request_seconds: HistogramVec,
+    /// Verifications (cache misses) by verifier and outcome.
+    pub verifications: IntCounterVec,
+    /// Verification latency by verifier.
+    pub verify_seconds: HistogramVec,
+    /// Cache lookups by result (`hit`, `miss`).
+    pub cache_lookups: IntCounterVec,
+    /// Entries evicted for size.
+    pub cache_evictions: IntCounter,
+    /// JWKS fetches by issuer and outcome.
+    pub jwks_fetches: IntCounterVec,
+    /// Config reloads by outcome.
+    pub reloads: IntCounterVec,
+}
+
+/// The process-wide metrics.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    // Names and labels are constants checked by the unit test below, so
+    // construction cannot fail at run time.
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    let _ = r.register(Box::new(c.clone()));
+    c
+}
+
+fn histogram_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    start: f64,
+) -> HistogramVec {
+    let buckets = exponential_buckets(start, 2.0, 18).unwrap_or_default();
+    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+        .expect("valid metric definition");
+    let _ = r.register(Box::new(h.clone()));
+    h
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let r = Registry::new();
+        let cache_evictions = IntCounter::new(
+            "authgate_cache_evictions_total",
+            "Identity cache entries evicted for size",
+        )
+        .expect("valid metric definition");
+        let _ = r.register(Box::new(cache_evictions.clone()));
+        Self {
+            requests: counter_vec(
+                &r,
+                "authgate_requests_total",
+                "Requests by route and status",
+                &["route", "status"],
+            ),
+            request_seconds: histogram_vec(
+                &r,
+                "authgate_request_duration_seconds",
+                "Request latency",
+                &["route"],
+                0.00005,
+            ),
+            verifications: counter_vec(
+                &r,
+                "authgate_verifications_total",
+                "Credential verifications by verifier and outcome",
+                &["verifier", "outcome"],
+            ),
+            verify_seconds: histogram_vec(
+                &r,
+                "authgate_verify_duration_seconds",
+                "Verification latency",
+                &["verifier"],
+                0.000001,
+            ),
+            cache_lookups: counter_vec(
+                &r,
+                "authgate_cache_lookups_total",
+                "Identity cache lookups",
+                &["result"],
+            ),
+            jwks_fetches: counter_vec(
+                &r,
+                "authgate_jwks_fetches_total",
+                "JWKS fetches",
+                &["issuer", "outcome"],
+            ),
+            reloads: counter_vec(
+                &r,
+                "authgate_config_reloads_total",
+                "Config reloads",
+                &["outcome"],
+            ),
+            cache_evictions,
+            registry: r,
+        }
+    }
+
+    /// Render the text exposition format.
+    pub fn render(&self) -> String {
+        use prometheus::Encoder;
+        let mut buf = Vec::new();
+        let _ = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn metrics_construct_and_render() {
+        super::METRICS
+            .requests
+            .with_label_values(&["r", "200"])
+            .inc();
+        assert!(super::METRICS.render().contains("authgate_requests_total"));
+    }
+}

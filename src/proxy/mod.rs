@@ -1,0 +1,257 @@
+//! The `ProxyHttp` glue: thin, it calls the pipeline stages in order and
+//! keeps the per-request state in [`RequestCtx`].
+//!
+//! `request_filter`: route → extract → verify (cache) → decide, refusing
+//! with a keep-alive JSON response. `upstream_peer`: the route's pool.
+//! `upstream_request_filter`: strip the identity namespace and credentials,
+//! inject identity headers. `logging`: metrics and one access line.
+
+pub mod forward;
+pub mod respond;
+
+use crate::config::reload::ConfigHandle;
+use crate::config::Runtime;
+use crate::credential::extract::extract;
+use crate::error::Refusal;
+use crate::identity::Identity;
+use crate::metrics::METRICS;
+use crate::policy::decide::decide;
+use crate::policy::router::{path_is_normal, Access, Route, RouteMatch};
+use crate::verify::Authenticator;
+use async_trait::async_trait;
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora_http::RequestHeader;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The proxy application.
+pub struct AuthGate {
+    config: ConfigHandle,
+    auth: Authenticator,
+}
+
+impl AuthGate {
+    /// A proxy reading `config` and verifying with `auth`.
+    pub fn new(config: ConfigHandle, auth: Authenticator) -> Self {
+        Self { config, auth }
+    }
+}
+
+/// Per-request state: config snapshot → route → identity → outcome.
+pub struct RequestCtx {
+    started: Instant,
+    rt: Option<Arc<Runtime>>,
+    route: Option<Arc<Route>>,
+    identity: Option<Arc<Identity>>,
+    outcome: &'static str,
+    request_id: String,
+}
+
+impl AuthGate {
+    /// Route, authenticate and decide; `Ok` carries the route and identity (if any).
+    async fn admit(
+        &self,
+        rt: &Runtime,
+        req: &RequestHeader,
+    ) -> Result<(Arc<Route>, Option<Arc<Identity>>), (Option<Arc<Route>>, Refusal)> {
+        let path = req.uri.path();
+        if !path_is_normal(path) {
+            return Err((None, Refusal::BadPath));
+        }
+        let host = forward::request_host(req);
+        let (route, params) = match rt.router.find(host, &req.method, path) {
+            RouteMatch::Found(route, params) => (route, params),
+            RouteMatch::MethodNotAllowed(allow) => {
+                return Err((None, Refusal::MethodNotAllowed { allow }))
+            }
+            RouteMatch::NotFound => return Err((None, Refusal::NotFound)),
+        };
+        let reqs = match &route.access {
+            Access::Public => return Ok((route.clone(), None)),
+            Access::Protected(reqs) => reqs,
+        };
+        let fail = |r: Refusal| (Some(route.clone()), r);
+        let presented = extract(&req.headers, rt.max_credential_bytes)
+            .map_err(fail)?
+            .ok_or_else(|| fail(Refusal::MissingCredential))?;
+        let identity = self
+            .auth
+            .authenticate(rt, reqs.accept, presented)
+            .await
+            .map_err(fail)?;
+        decide(
+            reqs,
+            &identity,
+            |name| params.get(name),
+            &rt.identity.workspace_param,
+            rt.identity.hierarchical_scopes,
+        )
+        .map_err(fail)?;
+        Ok((route.clone(), Some(identity)))
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for AuthGate {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> Self::CTX {
+        RequestCtx {
+            started: Instant::now(),
+            rt: None,
+            route: None,
+            identity: None,
+            outcome: "none",
+            request_id: String::new(),
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
+        let rt = self.config.current();
+        ctx.request_id = forward::request_id(session.req_header());
+        let admitted = self.admit(&rt, session.req_header()).await;
+        ctx.rt = Some(rt);
+        match admitted {
+            Ok((route, identity)) => {
+                ctx.outcome = if identity.is_some() {
+                    "allowed"
+                } else {
+                    "public"
+                };
+                ctx.route = Some(route);
+                ctx.identity = identity;
+                Ok(false)
+            }
+            Err((route, refusal)) => {
+                ctx.route = route;
+                ctx.outcome = refusal.reason();
+                respond::send(session, &refusal.to_response(), &ctx.request_id).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut Self::CTX,
+    ) -> Result<Box<HttpPeer>> {
+        let Some(route) = &ctx.route else {
+            return Err(Error::explain(
+                ErrorType::InternalError,
+                "no route in context",
+            ));
+        };
+        route
+            .pool
+            .peer()
+            .ok_or_else(|| Error::explain(ErrorType::HTTPStatus(502), "no healthy upstream"))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        let (Some(rt), Some(route)) = (&ctx.rt, &ctx.route) else {
+            return Err(Error::explain(
+                ErrorType::InternalError,
+                "no route in context",
+            ));
+        };
+        forward::prepare_upstream_request(
+            session,
+            upstream_request,
+            rt,
+            route,
+            ctx.identity.as_deref(),
+            &ctx.request_id,
+        )
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut Self::CTX,
+    ) -> FailToProxy
+    where
+        Self::CTX: Send + Sync,
+    {
+        let code = match e.etype() {
+            ErrorType::HTTPStatus(code) => *code,
+            _ => match e.esource() {
+                ErrorSource::Upstream => 502,
+                ErrorSource::Downstream => match e.etype() {
+                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                    _ => 400,
+                },
+                ErrorSource::Internal | ErrorSource::Unset => 500,
+            },
+        };
+        if code > 0 {
+            let refusal_body = if code == 502 || code == 504 {
+                ctx.outcome = if ctx.outcome == "none" {
+                    "upstream_error"
+                } else {
+                    ctx.outcome
+                };
+                Refusal::BadGateway.to_response()
+            } else {
+                crate::error::ErrorResponse {
+                    status: code,
+                    body: bytes::Bytes::from(format!(
+                        r#"{{"error":"proxy_error","status":{code}}}"#
+                    )),
+                    headers: Vec::new(),
+                }
+            };
+            let mut resp = refusal_body;
+            resp.status = code;
+            session.set_keepalive(None);
+            if let Err(err) = respond::send(session, &resp, &ctx.request_id).await {
+                tracing::debug!(error = %err, "could not send error response");
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Self::CTX) {
+        let status = session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0);
+        let route = ctx.route.as_ref().map(|r| r.name.as_str()).unwrap_or("-");
+        let upstream = ctx.route.as_ref().map(|r| r.pool.name()).unwrap_or("-");
+        let elapsed = ctx.started.elapsed();
+        let status_label = status.to_string();
+        METRICS
+            .requests
+            .with_label_values(&[route, status_label.as_str()])
+            .inc();
+        METRICS
+            .request_seconds
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
+        let req = session.req_header();
+        tracing::info!(
+            target: "access",
+            method = %req.method,
+            path = req.uri.path(),
+            route,
+            status,
+            upstream,
+            latency_us = elapsed.as_micros() as u64,
+            auth = ctx.outcome,
+            credential_id = ctx.identity.as_ref().map(|i| i.credential_id.as_str()).unwrap_or("-"),
+            request_id = %ctx.request_id,
+            error = e.map(|e| e.etype().as_str()).unwrap_or(""),
+        );
+    }
+}

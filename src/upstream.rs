@@ -1,0 +1,187 @@
+//! Upstream pools: round-robin over backends, active health checks, timeouts
+//! and optional TLS with SNI.
+//!
+//! Pools are part of the runtime config. A reload that leaves a pool's section
+//! unchanged keeps the same [`Pool`] (and so its health state); the
+//! [`HealthChecks`] background service checks whatever pools are current.
+
+use crate::config::model::UpstreamSection;
+use crate::config::reload::ConfigHandle;
+use async_trait::async_trait;
+use pingora::lb::health_check::{HttpHealthCheck, TcpHealthCheck};
+use pingora::lb::selection::RoundRobin;
+use pingora::lb::LoadBalancer;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use pingora::upstreams::peer::HttpPeer;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One upstream pool.
+pub struct Pool {
+    name: String,
+    section: UpstreamSection,
+    lb: LoadBalancer<RoundRobin>,
+    sni: String,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("name", &self.name)
+            .field("backends", &self.section.backends)
+            .finish()
+    }
+}
+
+impl Pool {
+    /// Build a pool; errors are `(key suffix, message)` pairs.
+    pub fn build(name: &str, section: &UpstreamSection) -> Result<Self, Vec<(String, String)>> {
+        let mut errs = Vec::new();
+        if section.backends.is_empty() {
+            errs.push((
+                ".backends".to_string(),
+                "at least one backend is required".to_string(),
+            ));
+        }
+        for (i, b) in section.backends.iter().enumerate() {
+            if std::net::ToSocketAddrs::to_socket_addrs(b.as_str()).is_err() {
+                errs.push((
+                    format!(".backends[{i}]"),
+                    format!("'{b}' is not a resolvable host:port"),
+                ));
+            }
+        }
+        let hc_kind = section.health_check.as_ref().map(|h| h.kind.as_str());
+        if let Some(k) = hc_kind {
+            if k != "tcp" && k != "http" {
+                errs.push((
+                    ".health_check.kind".to_string(),
+                    format!("unknown kind '{k}' (tcp, http)"),
+                ));
+            }
+        }
+        if section.connect_timeout.is_zero() {
+            errs.push((
+                ".connect_timeout".to_string(),
+                "must be greater than zero".to_string(),
+            ));
+        }
+        if section.read_timeout.is_zero() {
+            errs.push((
+                ".read_timeout".to_string(),
+                "must be greater than zero".to_string(),
+            ));
+        }
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        let mut lb =
+            LoadBalancer::<RoundRobin>::try_from_iter(section.backends.iter().map(String::as_str))
+                .map_err(|e| vec![(".backends".to_string(), e.to_string())])?;
+        let first_host = section.backends[0]
+            .rsplit_once(':')
+            .map(|(h, _)| h.to_string())
+            .unwrap_or_default();
+        let sni = section.sni.clone().unwrap_or(first_host);
+        if let Some(hc) = &section.health_check {
+            if hc.kind == "http" {
+                let mut check = HttpHealthCheck::new(&sni, section.tls);
+                check.peer_template.options.verify_cert = section.verify_cert;
+                check.peer_template.options.connection_timeout = Some(section.connect_timeout);
+                if let Ok(req) = pingora_http::RequestHeader::build("GET", hc.path.as_bytes(), None)
+                {
+                    let mut req = req;
+                    let _ = req.insert_header("host", sni.as_str());
+                    check.req = req;
+                }
+                lb.set_health_check(Box::new(check));
+            } else if section.tls {
+                lb.set_health_check(TcpHealthCheck::new_tls(&sni));
+            } else {
+                lb.set_health_check(TcpHealthCheck::new());
+            }
+        }
+        Ok(Self {
+            name: name.to_string(),
+            section: section.clone(),
+            lb,
+            sni,
+        })
+    }
+
+    /// The config section this pool was built from.
+    pub fn section(&self) -> &UpstreamSection {
+        &self.section
+    }
+
+    /// The pool name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The next healthy backend as a peer, or `None` when none is healthy.
+    pub fn peer(&self) -> Option<Box<HttpPeer>> {
+        let backend = self.lb.select(b"", 256)?;
+        let mut peer = HttpPeer::new(backend, self.section.tls, self.sni.clone());
+        peer.options.connection_timeout = Some(self.section.connect_timeout);
+        peer.options.read_timeout = Some(self.section.read_timeout);
+        peer.options.verify_cert = self.section.verify_cert;
+        peer.options.verify_hostname = self.section.verify_cert;
+        Some(Box::new(peer))
+    }
+
+    /// Run one health check round now.
+    pub async fn check_health(&self) {
+        self.lb.backends().run_health_check(true).await;
+    }
+
+    fn interval(&self) -> Option<Duration> {
+        self.section.health_check.as_ref().map(|h| h.interval)
+    }
+}
+
+/// Background service that health-checks the current config's pools.
+pub struct HealthChecks {
+    config: ConfigHandle,
+}
+
+impl HealthChecks {
+    /// Check the pools of whatever config `config` holds.
+    pub fn new(config: ConfigHandle) -> Self {
+        Self { config }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for HealthChecks {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut last: HashMap<usize, Instant> = HashMap::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tick.tick() => {}
+            }
+            let rt = self.config.current();
+            let now = Instant::now();
+            for pool in rt.pools.values() {
+                let Some(every) = pool.interval() else {
+                    continue;
+                };
+                let id = Arc::as_ptr(pool) as usize;
+                if last
+                    .get(&id)
+                    .is_some_and(|t| now.duration_since(*t) < every)
+                {
+                    continue;
+                }
+                last.insert(id, now);
+                pool.check_health().await;
+            }
+            // Forget pools that a reload dropped.
+            last.retain(|id, _| rt.pools.values().any(|p| Arc::as_ptr(p) as usize == *id));
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Parsed verification keys, and the JWKS cache for issuers with a URL.
+//!
+//! The cache refreshes in the background, fetches one at a time
+//! (single-flight: waiters re-check after the lock), refetches on an unknown
+//! `kid` at most once per cooldown, and keeps serving the last good set when
+//! a fetch fails.
+
+use crate::config::reload::ConfigHandle;
+use crate::metrics::METRICS;
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One verification key.
+pub struct KeyEntry {
+    /// `kid`, if the key has one.
+    pub kid: Option<String>,
+    /// The key.
+    pub key: DecodingKey,
+    /// Algorithm pinned by the JWK's `alg`, if any.
+    pub alg: Option<Algorithm>,
+}
+
+impl std::fmt::Debug for KeyEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyEntry")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish()
+    }
+}
+
+/// A set of keys.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    keys: Vec<Arc<KeyEntry>>,
+}
+
+impl KeySet {
+    /// One key without `kid`.
+    pub fn single(key: DecodingKey) -> Self {
+        Self {
+            keys: vec![Arc::new(KeyEntry {
+                kid: None,
+                key,
+                alg: None,
+            })],
+        }
+    }
+
+    /// Parse a JWKS document; keys of unsupported types are skipped.
+    pub fn from_jwks_json(bytes: &[u8]) -> Result<Self, String> {
+        let set: JwkSet =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a JWKS document: {e}"))?;
+        let mut keys = Vec::new();
+        for jwk in &set.keys {
+            if !jwk.is_supported() {
+                continue;
+            }
+            let Ok(key) = DecodingKey::from_jwk(jwk) else {
+                continue;
+            };
+            let alg = jwk
+                .common
+                .key_algorithm
+                .and_then(|a| Algorithm::from_str_opt(&a.to_string()));
+            keys.push(Arc::new(KeyEntry {
+                kid: jwk.common.key_id.clone(),
+                key,
+                alg,
+            }));
+        }
+        if keys.is_empty() {
+            return Err("the JWKS holds no usable key".into());
+        }
+        Ok(Self { keys })
+    }
+
+    /// The key for a token: by `kid` when the token has one and the set uses
+    /// kids; otherwise the only key of the algorithm's family. `None` when
+    /// the choice is not unique, which the caller treats as unknown `kid`.
+    pub fn select(&self, kid: Option<&str>, alg: Algorithm) -> Option<Arc<KeyEntry>> {
+        let fits = |k: &&Arc<KeyEntry>| {
+            family_of(&k.key) == alg.family() && k.alg.is_none_or(|a| a == alg)
+        };
+        let set_has_kids = self.keys.iter().any(|k| k.kid.is_some());
+        if let (Some(kid), true) = (kid, set_has_kids) {
+            return self
+                .keys
+                .iter()
+                .filter(fits)
+                .find(|k| k.kid.as_deref() == Some(kid))
+                .cloned();
+        }
+        let mut candidates = self.keys.iter().filter(fits);
+        match (candidates.next(), candidates.next()) {
+            (Some(only), None) if !set_has_kids || self.keys.len() == 1 => Some(only.clone()),
+            _ => None,
+        }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+fn family_of(key: &DecodingKey) -> AlgorithmFamily {
+    key.family()
+}
+
+trait FromStrOpt: Sized {
+    fn from_str_opt(s: &str) -> Option<Self>;
+}
+
+impl FromStrOpt for Algorithm {
+    fn from_str_opt(s: &str) -> Option<Self> {
+        <Algorithm as std::str::FromStr>::from_str(s).ok()
+    }
+}
+
+/// Keys fetched from a JWKS URL.
+pub struct JwksCache {
+    issuer: String,
+    url: String,
+    client: reqwest::Client,
+    refresh: Duration,
+    cooldown: Duration,
+    keys: ArcSwap<KeySet>,
+    last_attempt: Stamp,
+    fetch: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwksCache")
+            .field("issuer", &self.issuer)
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+/// The time of the last fetch attempt.
+#[derive(Default)]
+struct Stamp(std::sync::Mutex<Option<Instant>>);
+
+impl Stamp {
+    fn get(&self) -> Option<Instant> {
+        self.0.lock().map(|g| *g).unwrap_or(None)
+    }
+
+    fn set(&self, t: Instant) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some(t);
+        }
+    }
+}
+
+impl JwksCache {
+    /// A cache for `url`; nothing is fetched until the first use or refresh.
+    pub fn new(
+        issuer: &str,
+        url: &str,
+        refresh: Duration,
+        cooldown: Duration,
+    ) -> Result<Self, String> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+        if !matches!(parsed.scheme(), "https" | "http") {
+            return Err("the JWKS URL must be http or https".into());
+        }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            issuer: issuer.to_string(),
+            url: url.to_string(),
+            client,
+            refresh,
+            cooldown,
+            keys: ArcSwap::from_pointee(KeySet::default()),
+            last_attempt: Default::default(),
+            fetch: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Select a key; on a miss, refetch (single-flight, once per cooldown) and retry.
+    pub async fn select(&self, kid: Option<&str>, alg: Algorithm) -> Option<Arc<KeyEntry>> {
+        let before = self.keys.load_full();
+        if let Some(k) = before.select(kid, alg) {
+            return Some(k);
+        }
+        let _guard = self.fetch.lock().await;
+        // Someone else may have fetched while we waited.
+        let now_keys = self.keys.load_full();
+        if !Arc::ptr_eq(&before, &now_keys) {
+            return now_keys.select(kid, alg);
+        }
+        if self
+            .last_attempt
+            .get()
+            .is_some_and(|t| t.elapsed() < self.cooldown)
+        {
+            return None;
+        }
+        self.fetch_now().await;
+        self.keys.load().select(kid, alg)
+    }
+
+    /// Fetch now if the refresh period has passed (background refresh).
+    pub async fn refresh_if_due(&self) {
+        if self
+            .last_attempt
+            .get()
+            .is_some_and(|t| t.elapsed() < self.refresh)
+        {
+            return;
+        }
+        let _guard = self.fetch.lock().await;
+        if self
+            .last_attempt
+            .get()
+            .is_some_and(|t| t.elapsed() < self.refresh)
+        {
+            return;
+        }
+        self.fetch_now().await;
+    }
+
+    /// Number of keys held now.
+    pub fn key_count(&self) -> usize {
+        self.keys.load().len()
+    }
+
+    /// Fetch and swap in the set; on failure keep the last good set. Caller holds `fetch`.
+    async fn fetch_now(&self) {
+        self.last_attempt.set(Instant::now());
+        let result = async {
+            let resp = self
+                .client
+                .get(&self.url)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            if !resp.status().is_success() {
+                return Err(format!("status {}", resp.status()));
+            }
+            let body = resp.bytes().await.map_err(|e| e.to_string())?;
+            KeySet::from_jwks_json(&body)
+        }
+        .await;
+        match result {
+            Ok(set) => {
+                tracing::info!(issuer = %self.issuer, keys = set.len(), "jwks fetched");
+                self.keys.store(Arc::new(set));
+                METRICS
+                    .jwks_fetches
+                    .with_label_values(&[&self.issuer, "ok"])
+                    .inc();
+            }
+            Err(e) => {
+                tracing::warn!(issuer = %self.issuer, error = %e, "jwks fetch failed; keeping last good set");
+                METRICS
+                    .jwks_fetches
+                    .with_label_values(&[&self.issuer, "error"])
+                    .inc();
+            }
+        }
+    }
+}
+
+/// Background service refreshing the JWKS of the current config's issuers.
+pub struct JwksRefresher {
+    config: ConfigHandle,
+}
+
+impl JwksRefresher {
+    /// Refresh the issuers of whatever config `config` holds.
+    pub fn new(config: ConfigHandle) -> Self {
+        Self { config }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for JwksRefresher {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tick.tick() => {}
+            }
+            let rt = self.config.current();
+            for issuer in &rt.issuers {
+                if let Some(cache) = issuer.jwks() {
+                    cache.refresh_if_due().await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! JWT verification with `jsonwebtoken`, in a fixed order: shape and header,
+//! issuer (by the unverified `iss`, only to choose keys), algorithm
+//! allow-list, key by `kid`, signature, then claims (`exp`, `nbf`, `iss`,
+//! `aud`). `alg: none` and algorithm confusion (an RSA public key used as an
+//! HMAC secret) cannot pass: the algorithm must be in the issuer's list *and*
+//! match the key's family.
+
+use super::jwks::{JwksCache, KeyEntry, KeySet};
+use super::Verdict;
+use crate::config::model::IssuerSection;
+use crate::config::validate::resolve;
+use crate::credential::digest::sha256;
+use crate::credential::CredentialKind;
+use crate::identity::Identity;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// Where an issuer's keys come from.
+#[derive(Debug)]
+enum Keys {
+    /// Fixed keys (secret, PEM file, JWKS file).
+    Static(KeySet),
+    /// A JWKS URL, refreshed in the background.
+    Remote(Arc<JwksCache>),
+}
+
+/// One trusted issuer, validated and with its keys parsed.
+#[derive(Debug)]
+pub struct Issuer {
+    section: IssuerSection,
+    validations: Vec<(Algorithm, Validation)>,
+    keys: Keys,
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: String,
+    kid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawIss {
+    iss: Option<String>,
+}
+
+impl Issuer {
+    /// Build from config; errors are `(key suffix, message)` pairs.
+    pub fn build(section: &IssuerSection, base: &Path) -> Result<Self, Vec<(String, String)>> {
+        let mut errs = Vec::new();
+        let mut algs = Vec::new();
+        for (i, a) in section.algorithms.iter().enumerate() {
+            match Algorithm::from_str(a) {
+                Ok(alg) => algs.push(alg),
+                Err(_) => errs.push((
+                    format!(".algorithms[{i}]"),
+                    format!("unknown algorithm '{a}'"),
+                )),
+            }
+        }
+        if section.algorithms.is_empty() {
+            errs.push((".algorithms".into(), "list at least one algorithm".into()));
+        }
+        let hmac = algs
+            .iter()
+            .any(|a| matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512));
+        if hmac
+            && algs
+                .iter()
+                .any(|a| !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
+        {
+            errs.push((
+                ".algorithms".into(),
+                "HMAC and public-key algorithms cannot share an issuer (algorithm confusion)"
+                    .into(),
+            ));
+        }
+        let sources = [
+            section.secret_file.is_some(),
+            section.secret_env.is_some(),
+            section.public_key_file.is_some(),
+            section.jwks_file.is_some(),
+            section.jwks_url.is_some(),
+        ];
+        if sources.iter().filter(|s| **s).count() != 1 {
+            errs.push((
+                String::new(),
+                "set exactly one of secret_file, secret_env, public_key_file, jwks_file, jwks_url"
+                    .into(),
+            ));
+        }
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        let keys = load_keys(section, base, hmac, &algs).map_err(|(k, m)| vec![(k, m)])?;
+        let validations = algs
+            .iter()
+            .map(|alg| {
+                let mut v = Validation::new(*alg);
+                v.leeway = section.leeway.as_secs();
+                v.validate_nbf = true;
+                v.set_issuer(&[section.issuer.as_str()]);
+                if section.audiences.is_empty() {
+                    v.validate_aud = false;
+                } else {
+                    v.set_audience(&section.audiences);
+                }
+                v.set_required_spec_claims(&["exp", "iss"]);
+                (*alg, v)
+            })
+            .collect();
+        Ok(Self {
+            section: section.clone(),
+            validations,
+            keys,
+        })
+    }
+
+    /// The config section this issuer was built from.
+    pub fn section(&self) -> &IssuerSection {
+        &self.section
+    }
+
+    /// The JWKS cache, for issuers with a `jwks_url`.
+    pub fn jwks(&self) -> Option<&Arc<JwksCache>> {
+        match &self.keys {
+            Keys::Remote(c) => Some(c),
+            Keys::Static(_) => None,
+        }
+    }
+
+    async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Option<Arc<KeyEntry>> {
+        match &self.keys {
+            Keys::Static(set) => set.select(kid, alg),
+            Keys::Remote(cache) => cache.select(kid, alg).await,
+        }
+    }
+}
+
+fn load_keys(
+    s: &IssuerSection,
+    base: &Path,
+    hmac: bool,
+    algs: &[Algorithm],
+) -> Result<Keys, (String, String)> {
+    let read = |key: &str, p: &str| {
+        std::fs::read(resolve(base, p))
+            .map_err(|e| (format!(".{key}"), format!("cannot read '{p}': {e}")))
+    };
+    if let Some(url) = &s.jwks_url {
+        if hmac {
+            return Err((
+                ".jwks_url".into(),
+                "a JWKS cannot hold HMAC secrets; use secret_file".into(),
+            ));
+        }
+        return JwksCache::new(&s.name, url, s.jwks_refresh, s.jwks_cooldown)
+            .map(|c| Keys::Remote(Arc::new(c)))
+            .map_err(|m| (".jwks_url".into(), m));
+    }
+    if let Some(p) = &s.jwks_file {
+        let bytes = read("jwks_file", p)?;
+        return KeySet::from_jwks_json(&bytes)
+            .map(Keys::Static)
+            .map_err(|m| (".jwks_file".into(), m));
+    }
+    let secret = match (&s.secret_file, &s.secret_env) {
+        (Some(p), _) => Some(read("secret_file", p)?),
+        (_, Some(var)) => Some(
+            std::env::var(var)
+                .map_err(|_| {
+                    (
+                        ".secret_env".into(),
+                        format!("environment variable {var} is unset"),
+                    )
+                })?
+                .into_bytes(),
+        ),
+        _ => None,
+    };
+    if let Some(secret) = secret {
+        if !hmac {
+            return Err((
+                ".secret_file".into(),
+                "a secret needs HS256/HS384/HS512 algorithms".into(),
+            ));
+        }
+        if secret.len() < 32 {
+            return Err((
+                ".secret_file".into(),
+                "an HMAC secret must be at least 32 bytes".into(),
+            ));
+        }
+        return Ok(Keys::Static(KeySet::single(DecodingKey::from_secret(
+            &secret,
+        ))));
+    }
+    if hmac {
+        return Err((
+            ".public_key_file".into(),
+            "HMAC algorithms need secret_file or secret_env".into(),
+        ));
+    }
+    let p = s.public_key_file.as_deref().unwrap_or_default();
+    let pem = read("public_key_file", p)?;
+    let family = algs[0].family();
+    let key = match family {
+        jsonwebtoken::AlgorithmFamily::Rsa => DecodingKey::from_rsa_pem(&pem),
+        jsonwebtoken::AlgorithmFamily::Ec => DecodingKey::from_ec_pem(&pem),
+        _ => DecodingKey::from_ed_pem(&pem),
+    }
+    .map_err(|e| {
+        (
+            ".public_key_file".to_string(),
+            format!("not a {family:?} public key PEM: {e}"),
+        )
+    })?;
+    if algs.iter().any(|a| a.family() != family) {
+        return Err((
+            ".algorithms".into(),
+            "all algorithms must match the public key's family".into(),
+        ));
+    }
+    Ok(Keys::Static(KeySet::single(key)))
+}
+
+fn decode_json<T: for<'de> Deserialize<'de>>(segment: &str) -> Option<T> {
+    let bytes = URL_SAFE_NO_PAD.decode(segment).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Verify a JWT against the configured issuers.
+pub async fn verify(issuers: &[Arc<Issuer>], token: &str) -> Verdict {
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(_sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Verdict::Invalid("malformed");
+    };
+    let Some(header) = decode_json::<RawHeader>(h) else {
+        return Verdict::Invalid("malformed");
+    };
+    if header.alg.eq_ignore_ascii_case("none") {
+        return Verdict::Invalid("alg_none");
+    }
+    let Ok(alg) = Algorithm::from_str(&header.alg) else {
+        return Verdict::Invalid("alg_not_allowed");
+    };
+    let Some(RawIss { iss: Some(iss) }) = decode_json::<RawIss>(p) else {
+        return Verdict::Invalid("malformed");
+    };
+    let Some(issuer) = issuers.iter().find(|i| i.section.issuer == iss) else {
+        return Verdict::Invalid("unknown_issuer");
+    };
+    let Some((_, validation)) = issuer.validations.iter().find(|(a, _)| *a == alg) else {
+        return Verdict::Invalid("alg_not_allowed");
+    };
+    let Some(key) = issuer.key_for(header.kid.as_deref(), alg).await else {
+        return Verdict::Invalid("unknown_kid");
+    };
+    let claims = match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation) {
+        Ok(data) => data.claims,
+        Err(e) => return Verdict::Invalid(map_error(e.kind())),
+    };
+    match identity_from_claims(&issuer.section, &claims, token) {
+        Some(id) => Verdict::Valid(Arc::new(id)),
+        None => Verdict::Invalid("missing_claim"),
+    }
+}
+
+fn map_error(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidSignature => "bad_signature",
+        ErrorKind::ExpiredSignature => "expired",
+        ErrorKind::ImmatureSignature => "not_yet_valid",
+        ErrorKind::InvalidIssuer => "wrong_issuer",
+        ErrorKind::InvalidAudience => "wrong_audience",
+        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => "alg_not_allowed",
+        ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => "missing_claim",
+        _ => "malformed",
+    }
+}
+
+fn identity_from_claims(
+    s: &IssuerSection,
+    c: &Map<String, Value>,
+    token: &str,
+) -> Option<Identity> {
+    let subject = c.get(&s.subject_claim)?.as_str()?.to_string();
+    let workspace = c
+        .get(&s.workspace_claim)
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let scopes = match (c.get("scope"), c.get("scp")) {
+        (Some(Value::String(s)), _) => s.split_ascii_whitespace().map(str::to_string).collect(),
+        (_, Some(Value::Array(a))) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        (_, Some(Value::String(s))) => s.split_ascii_whitespace().map(str::to_string).collect(),
+        _ => Vec::new(),
+    };
+    let credential_id = match c.get("jti").and_then(Value::as_str) {
+        Some(jti) => format!("jwt:{jti}"),
+        None => format!("jwt:{}", hex::encode(&sha256(token.as_bytes())[..8])),
+    };
+    Some(Identity {
+        subject,
+        workspace,
+        scopes,
+        kind: CredentialKind::Jwt,
+        credential_id,
+        expires_at: c.get("exp").and_then(Value::as_u64),
+        allow: Vec::new(),
+        usage: None,
+        platform_wide: s.platform_wide,
+        scoped: true,
+    })
+}

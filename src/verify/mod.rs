@@ -1,0 +1,129 @@
+//! From a presented credential to a verified [`Identity`]: sniff the kind,
+//! check the route accepts it, reject garbage before any lookup, then answer
+//! from the hot cache or the kind's verifier ([`opaque`] or [`jwt`]).
+
+pub mod jwks;
+pub mod jwt;
+pub mod opaque;
+
+use crate::cache::{CacheKey, IdentityCache};
+use crate::config::Runtime;
+use crate::credential::digest::sha256;
+use crate::credential::extract::{Carrier, Presented};
+use crate::credential::mint::checksum_ok;
+use crate::credential::sniff::{PrefixAction, Sniffed};
+use crate::credential::{CredentialKind, KindSet};
+use crate::error::Refusal;
+use crate::identity::Identity;
+use crate::metrics::METRICS;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// What a verifier concluded. Both outcomes are cacheable; a store failure is
+/// an `Err` instead and is never cached.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// Verified.
+    Valid(Arc<Identity>),
+    /// Not valid, with a short reason for logs and metrics.
+    Invalid(&'static str),
+}
+
+/// The verification stage of the pipeline.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    cache: IdentityCache,
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Authenticator {
+    /// An authenticator over `cache`.
+    pub fn new(cache: IdentityCache) -> Self {
+        Self { cache }
+    }
+
+    /// The hot cache (for invalidation).
+    pub fn cache(&self) -> &IdentityCache {
+        &self.cache
+    }
+
+    /// Verify `presented` for a route accepting `accept`.
+    pub async fn authenticate(
+        &self,
+        rt: &Runtime,
+        accept: KindSet,
+        presented: Presented<'_>,
+    ) -> Result<Arc<Identity>, Refusal> {
+        let value = presented.value;
+        let (kind, checksum_prefix) = match rt.prefixes.sniff(value) {
+            Sniffed::Unknown => return Err(Refusal::InvalidToken("unknown_prefix")),
+            Sniffed::Rejected => return Err(Refusal::InvalidToken("rejected_family")),
+            Sniffed::Jwt => (CredentialKind::Jwt, None),
+            Sniffed::Opaque(rule) => match rule.action {
+                PrefixAction::Verify(k) => (k, rule.checksum.then_some(rule.prefix.as_str())),
+                PrefixAction::Reject => return Err(Refusal::InvalidToken("rejected_family")),
+            },
+        };
+        // x-server-key carries server keys only; anything else there is a mistake.
+        if presented.carrier == Carrier::ServerKey && kind != CredentialKind::ServerKey {
+            return Err(Refusal::InvalidToken("not_a_server_key"));
+        }
+        if !accept.contains(kind) {
+            return Err(Refusal::KindNotAccepted {
+                accepts: accept.describe(),
+            });
+        }
+        if let Some(prefix) = checksum_prefix {
+            if !checksum_ok(value, prefix) {
+                METRICS
+                    .verifications
+                    .with_label_values(&[kind.as_str(), "bad_checksum"])
+                    .inc();
+                return Err(Refusal::InvalidToken("bad_checksum"));
+            }
+        }
+        let key = CacheKey {
+            generation: rt.auth_generation,
+            digest: sha256(value.as_bytes()),
+        };
+        let verdict = self
+            .cache
+            .get_or_verify(key, || async {
+                let started = Instant::now();
+                let result = match kind {
+                    CredentialKind::Jwt => Ok(jwt::verify(&rt.issuers, value).await),
+                    _ => opaque::verify(rt, kind, value, &key.digest).await,
+                };
+                let outcome = match &result {
+                    Ok(Verdict::Valid(_)) => "valid",
+                    Ok(Verdict::Invalid(r)) => r,
+                    Err(_) => "store_error",
+                };
+                METRICS
+                    .verifications
+                    .with_label_values(&[kind.as_str(), outcome])
+                    .inc();
+                METRICS
+                    .verify_seconds
+                    .with_label_values(&[kind.as_str()])
+                    .observe(started.elapsed().as_secs_f64());
+                result
+            })
+            .await;
+        match verdict {
+            Ok(Verdict::Valid(id)) if id.expired_at(unix_now()) => {
+                Err(Refusal::InvalidToken("expired"))
+            }
+            Ok(Verdict::Valid(id)) => Ok(id),
+            Ok(Verdict::Invalid(reason)) => Err(Refusal::InvalidToken(reason)),
+            Err(_) => Err(Refusal::StoreUnavailable),
+        }
+    }
+}
