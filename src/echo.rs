@@ -11,7 +11,42 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use serde_json::{json, Map, Value};
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
+
+/// Keeps every request description the echo served (tests assert on it).
+#[derive(Clone, Default, Debug)]
+pub struct Recorder(Arc<Mutex<Vec<Value>>>);
+
+impl Recorder {
+    /// All requests seen so far.
+    pub fn requests(&self) -> Vec<Value> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Number of requests seen.
+    pub fn len(&self) -> usize {
+        self.0.lock().map(|v| v.len()).unwrap_or(0)
+    }
+
+    /// Whether no request was seen.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forget what was seen.
+    pub fn clear(&self) {
+        if let Ok(mut v) = self.0.lock() {
+            v.clear();
+        }
+    }
+
+    fn push(&self, doc: Value) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(doc);
+        }
+    }
+}
 
 /// Describe a request as JSON. Header values appear as a string, or an array
 /// when the header was sent more than once.
@@ -43,7 +78,10 @@ pub fn describe(
     json!({"method": method, "path": path, "query": query, "headers": h, "body": body})
 }
 
-async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    recorder: Option<Recorder>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -57,6 +95,9 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
         &parts.headers,
         &body,
     );
+    if let Some(r) = &recorder {
+        r.push(doc.clone());
+    }
     let mut resp = Response::new(Full::new(Bytes::from(doc.to_string())));
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -67,15 +108,22 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
 
 /// Serve echo on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener) {
+    serve_with(listener, None).await
+}
+
+/// Serve echo on `listener`, recording requests into `recorder` if given.
+pub async fn serve_with(listener: TcpListener, recorder: Option<Recorder>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let recorder = recorder.clone();
         tokio::spawn(async move {
             let io = TokioIo::new(stream);
+            let svc = hyper::service::service_fn(move |req| handle(req, recorder.clone()));
             let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(io, hyper::service::service_fn(handle))
+                .serve_connection(io, svc)
                 .await;
         });
     }
@@ -83,6 +131,16 @@ pub async fn serve(listener: TcpListener) {
 
 /// Start echo on its own thread and runtime; returns the bound address.
 pub fn spawn(addr: &str) -> std::io::Result<std::net::SocketAddr> {
+    spawn_with(addr, None)
+}
+
+/// Start a recording echo on its own thread; returns the address and the recorder.
+pub fn spawn_recording(addr: &str) -> std::io::Result<(std::net::SocketAddr, Recorder)> {
+    let r = Recorder::default();
+    spawn_with(addr, Some(r.clone())).map(|a| (a, r))
+}
+
+fn spawn_with(addr: &str, recorder: Option<Recorder>) -> std::io::Result<std::net::SocketAddr> {
     let std_listener = std::net::TcpListener::bind(addr)?;
     std_listener.set_nonblocking(true)?;
     let local = std_listener.local_addr()?;
@@ -101,7 +159,7 @@ pub fn spawn(addr: &str) -> std::io::Result<std::net::SocketAddr> {
             };
             rt.block_on(async move {
                 match TcpListener::from_std(std_listener) {
-                    Ok(l) => serve(l).await,
+                    Ok(l) => serve_with(l, recorder).await,
                     Err(e) => tracing::error!(error = %e, "echo upstream listener failed"),
                 }
             });

@@ -1,0 +1,266 @@
+//! End-to-end harness: start the real `authgate` binary on ephemeral
+//! loopback ports in front of a recording echo upstream, and talk to it.
+#![allow(dead_code)]
+
+use authgate::echo::Recorder;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free loopback port (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A recording echo upstream on an ephemeral port.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub recorder: Recorder,
+}
+
+impl Upstream {
+    pub fn start() -> Self {
+        let (addr, recorder) =
+            authgate::echo::spawn_recording("127.0.0.1:0").expect("echo upstream");
+        Self { addr, recorder }
+    }
+
+    /// Requests the upstream received.
+    pub fn seen(&self) -> Vec<serde_json::Value> {
+        self.recorder.requests()
+    }
+}
+
+/// Path to a fixture file.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// The common head of test configs: listeners, prefix families, a fast reload.
+pub fn base_config(port: u16, admin: u16, upstream: SocketAddr) -> String {
+    format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{port}"]
+threads = 1
+grace_period = "1s"
+watch_interval = "200ms"
+
+[admin]
+listen = "127.0.0.1:{admin}"
+
+[log]
+level = "warn"
+
+[upstreams.echo]
+backends = ["{upstream}"]
+connect_timeout = "1s"
+
+[[credentials.prefixes]]
+prefix = "mantyx_"
+kind = "api_key"
+
+[[credentials.prefixes]]
+prefix = "mantyx_at_"
+kind = "access_token"
+
+[[credentials.prefixes]]
+prefix = "mantyx_rt_"
+kind = "reject"
+
+[[credentials.prefixes]]
+prefix = "sk_live_"
+kind = "server_key"
+"#
+    )
+}
+
+/// A running authgate process.
+pub struct Gate {
+    child: Child,
+    pub port: u16,
+    pub admin: u16,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Gate {
+    /// Write `config` (which must use `port`/`admin`) and start `authgate serve`.
+    pub fn start_with(config: &str, port: u16, admin: u16) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("authgate.toml");
+        std::fs::write(&path, config).expect("write config");
+        let child = Command::new(env!("CARGO_BIN_EXE_authgate"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn authgate");
+        let gate = Self {
+            child,
+            port,
+            admin,
+            dir,
+            config: path,
+        };
+        gate.wait_ready();
+        gate
+    }
+
+    /// Start with `base_config` + `extra` in front of `upstream`.
+    pub fn start(upstream: &Upstream, extra: &str) -> Self {
+        let (port, admin) = (free_port(), free_port());
+        let cfg = format!("{}\n{}", base_config(port, admin, upstream.addr), extra);
+        Self::start_with(&cfg, port, admin)
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && TcpStream::connect(("127.0.0.1", self.admin)).is_ok()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "authgate did not start listening on {} / {}",
+            self.port, self.admin
+        );
+    }
+
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Admin URL.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.admin)
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Replace the config file (hot reload picks it up).
+    pub fn rewrite(&self, config: &str) {
+        // Write then rename so the watcher never sees a half-written file.
+        let tmp = self.dir.path().join("authgate.toml.tmp");
+        std::fs::write(&tmp, config).expect("write");
+        std::fs::rename(&tmp, &self.config).expect("rename");
+    }
+
+    /// Send a signal by name (`HUP`, `INT`).
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.signal("INT");
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP/1.1 client that never reuses state between tests.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+/// Poll `f` until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// Mint a key of `kind` with `prefix` and return (credential, `[[keys]]` stanza).
+pub fn key(
+    prefix: &str,
+    kind: &str,
+    id: &str,
+    workspace: &str,
+    scopes: &[&str],
+    extra: &str,
+) -> (String, String) {
+    let k = authgate::credential::CredentialKind::parse(kind).expect("kind");
+    let args = authgate::credential::cli::CreateArgs {
+        kind: kind.into(),
+        prefix: None,
+        config: None,
+        id: Some(id.into()),
+        subject: format!("subject-{id}"),
+        workspace: Some(workspace.into()),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        allow: vec![],
+        usage: None,
+        expires_at: None,
+    };
+    let m = authgate::credential::cli::mint_record(
+        prefix,
+        k,
+        &authgate::credential::digest::Digester::Sha256,
+        &args,
+    );
+    let mut stanza = authgate::credential::cli::stanza(&[m.record]);
+    stanza.push_str(extra);
+    stanza.push('\n');
+    (m.credential.expose().to_string(), stanza)
+}
+
+/// Send one raw HTTP/1.1 request (bypassing client-side path normalisation)
+/// and return the status code and the whole response text.
+pub fn raw_request(port: u16, request: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    s.write_all(request.as_bytes()).expect("write");
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}

@@ -1,0 +1,372 @@
+//! Foundation end to end: routing, 404/405, 502, hot reload (file and
+//! SIGHUP), refused broken configs, h2c and TLS downstreams, admin endpoints.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::time::Duration;
+
+const ROUTES: &str = r#"
+[[routes]]
+name = "get run"
+path = "/api/v1/workspaces/{workspace}/agent-runs/{run_id}"
+methods = ["GET"]
+upstream = "echo"
+auth = { public = true }
+
+[[routes]]
+name = "public"
+path = "/public/{*rest}"
+upstream = "echo"
+auth = { public = true }
+
+[[routes]]
+name = "private"
+path = "/private"
+upstream = "echo"
+auth = { accept = ["api_key"] }
+"#;
+
+#[tokio::test]
+async fn routes_by_template_and_method() {
+    let up = Upstream::start();
+    let gate = Gate::start(&up, ROUTES);
+    let c = client();
+
+    let r = c
+        .get(gate.url("/api/v1/workspaces/acme/agent-runs/r-17?x=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let echoed: Value = r.json().await.unwrap();
+    assert_eq!(echoed["method"], "GET");
+    assert_eq!(echoed["path"], "/api/v1/workspaces/acme/agent-runs/r-17");
+    assert_eq!(echoed["query"], "x=1");
+    assert_eq!(up.seen().len(), 1);
+
+    let r = c
+        .post(gate.url("/api/v1/workspaces/acme/agent-runs/r-17"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET");
+
+    let r = c.get(gate.url("/nothing/here")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+
+    // A route without public = true is never open.
+    let r = c.get(gate.url("/private")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Dot segments could route-confuse an upstream: refused.
+    for path in [
+        "/public/%2e%2e/private",
+        "/public/../private",
+        "/public//x",
+        "/public/a%2Fb",
+    ] {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let (status, _) = raw_request(gate.port, &req);
+        assert_eq!(status, 400, "{path}");
+    }
+    assert_eq!(up.seen().len(), 1, "refusals never reach the upstream");
+}
+
+#[tokio::test]
+async fn upstream_down_is_a_json_502() {
+    let up = Upstream::start();
+    let dead = free_port();
+    let extra = format!(
+        r#"
+[upstreams.dead]
+backends = ["127.0.0.1:{dead}"]
+connect_timeout = "500ms"
+
+[[routes]]
+path = "/down"
+upstream = "dead"
+auth = {{ public = true }}
+"#
+    );
+    let gate = Gate::start(&up, &extra);
+    let r = client().get(gate.url("/down")).send().await.unwrap();
+    assert_eq!(r.status(), 502);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "bad_gateway");
+}
+
+#[tokio::test]
+async fn hot_reload_changes_routes_without_restart_and_refuses_broken_files() {
+    let up = Upstream::start();
+    let gate = Gate::start(&up, ROUTES);
+    let c = client();
+    let pid = gate.pid();
+    assert_eq!(
+        c.get(gate.url("/v2/new")).send().await.unwrap().status(),
+        404
+    );
+
+    let base = base_config(gate.port, gate.admin, up.addr);
+    let added = format!("{base}\n{ROUTES}\n[[routes]]\npath = \"/v2/new\"\nupstream = \"echo\"\nauth = {{ public = true }}\n");
+    gate.rewrite(&added);
+    let url = gate.url("/v2/new");
+    let ok = eventually(Duration::from_secs(5), || {
+        let c = c.clone();
+        let url = url.clone();
+        async move {
+            c.get(&url)
+                .send()
+                .await
+                .map(|r| r.status() == 200)
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    assert!(ok, "the new route never appeared");
+    assert_eq!(gate.pid(), pid);
+
+    // A broken file (unknown upstream) is refused: the running config stays.
+    let broken = format!("{base}\n[[routes]]\npath = \"/v2/new\"\nupstream = \"nowhere\"\nauth = {{ public = true }}\n");
+    gate.rewrite(&broken);
+    let admin = gate.admin_url("/metrics");
+    let refused = eventually(Duration::from_secs(5), || {
+        let c = c.clone();
+        let admin = admin.clone();
+        async move {
+            let text = c.get(&admin).send().await.unwrap().text().await.unwrap();
+            text.contains(r#"authgate_config_reloads_total{outcome="error"}"#)
+        }
+    })
+    .await;
+    assert!(refused, "the broken reload was not counted");
+    assert_eq!(
+        c.get(gate.url("/v2/new")).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        c.get(gate.url("/api/v1/workspaces/a/agent-runs/1"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn sighup_reloads_immediately() {
+    let up = Upstream::start();
+    let (port, admin) = (free_port(), free_port());
+    let base = base_config(port, admin, up.addr)
+        .replace("watch_interval = \"200ms\"", "watch_interval = \"0s\"");
+    let gate = Gate::start_with(&format!("{base}\n{ROUTES}"), port, admin);
+    let c = client();
+    gate.rewrite(&format!(
+        "{base}\n[[routes]]\npath = \"/hup\"\nupstream = \"echo\"\nauth = {{ public = true }}\n"
+    ));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        c.get(gate.url("/hup")).send().await.unwrap().status(),
+        404,
+        "no polling with watch_interval = 0s"
+    );
+    gate.signal("HUP");
+    let url = gate.url("/hup");
+    let ok = eventually(Duration::from_secs(5), || {
+        let c = c.clone();
+        let url = url.clone();
+        async move {
+            c.get(&url)
+                .send()
+                .await
+                .map(|r| r.status() == 200)
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    assert!(ok, "SIGHUP did not reload");
+}
+
+#[test]
+fn check_command_lists_every_error_and_accepts_good_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        r#"
+[upstreams.a]
+backends = []
+[[routes]]
+path = "no-slash"
+upstream = "missing"
+auth = { accept = ["telepathy"] }
+"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"))
+        .args(["check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for key in [
+        "upstreams.a.backends",
+        "routes[0].path",
+        "routes[0].upstream",
+        "routes[0].auth.accept[0]",
+    ] {
+        assert!(err.contains(key), "missing {key} in:\n{err}");
+    }
+
+    let good = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/authgate.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"))
+        .args(["check", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn h2c_downstream() {
+    let up = Upstream::start();
+    let gate = Gate::start(&up, ROUTES);
+    let c = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = c.get(gate.url("/public/h2")).send().await.unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 200);
+    let echoed: Value = r.json().await.unwrap();
+    assert_eq!(echoed["path"], "/public/h2");
+}
+
+#[tokio::test]
+async fn tls_downstream_with_h2_alpn() {
+    let up = Upstream::start();
+    let (port, admin, tls_port) = (free_port(), free_port(), free_port());
+    let cert = fixture("tls/cert.pem");
+    let key = fixture("tls/key.pem");
+    let cfg = format!(
+        "{}\n{ROUTES}",
+        base_config(port, admin, up.addr).replace(
+            "[admin]",
+            &format!("[server.tls]\nlisten = \"127.0.0.1:{tls_port}\"\ncert = \"{}\"\nkey = \"{}\"\n\n[admin]", cert.display(), key.display())
+        )
+    );
+    let _gate = Gate::start_with(&cfg, port, admin);
+    let ca =
+        reqwest::Certificate::from_pem(&std::fs::read(fixture("tls/ca.pem")).unwrap()).unwrap();
+    for h2 in [false, true] {
+        let mut b = reqwest::Client::builder().add_root_certificate(ca.clone());
+        if !h2 {
+            b = b.http1_only();
+        }
+        let c = b.build().unwrap();
+        let r = c
+            .get(format!("https://localhost:{tls_port}/public/tls"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.version(),
+            if h2 {
+                reqwest::Version::HTTP_2
+            } else {
+                reqwest::Version::HTTP_11
+            }
+        );
+        let echoed: Value = r.json().await.unwrap();
+        assert_eq!(echoed["headers"]["x-forwarded-proto"], "https");
+    }
+}
+
+#[tokio::test]
+async fn admin_serves_metrics_and_health() {
+    let up = Upstream::start();
+    let gate = Gate::start(&up, ROUTES);
+    let c = client();
+    assert_eq!(
+        c.get(gate.url("/public/x")).send().await.unwrap().status(),
+        200
+    );
+    let health: Value = c
+        .get(gate.admin_url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["routes"], 3);
+    // The access log and metrics are written just after the response.
+    let url = gate.admin_url("/metrics");
+    let counted = eventually(Duration::from_secs(3), || {
+        let c = c.clone();
+        let url = url.clone();
+        async move {
+            let text = c.get(&url).send().await.unwrap().text().await.unwrap();
+            text.contains(r#"authgate_requests_total{route="public",status="200"} 1"#)
+                && text.contains("authgate_request_duration_seconds_bucket")
+        }
+    })
+    .await;
+    assert!(counted, "request not counted in /metrics");
+}
+
+#[tokio::test]
+async fn round_robin_and_health_checks_skip_a_dead_backend() {
+    let (a, b) = (Upstream::start(), Upstream::start());
+    let dead = free_port();
+    let extra = format!(
+        r#"
+[upstreams.pair]
+backends = ["{}", "{}"]
+
+[upstreams.half_dead]
+backends = ["{}", "127.0.0.1:{dead}"]
+health_check = {{ kind = "tcp", interval = "100ms" }}
+
+[[routes]]
+path = "/rr"
+upstream = "pair"
+auth = {{ public = true }}
+
+[[routes]]
+path = "/hc"
+upstream = "half_dead"
+auth = {{ public = true }}
+"#,
+        a.addr, b.addr, a.addr
+    );
+    let gate = Gate::start(&a, &extra);
+    let c = client();
+    for _ in 0..6 {
+        assert_eq!(c.get(gate.url("/rr")).send().await.unwrap().status(), 200);
+    }
+    assert_eq!(
+        (a.seen().len(), b.seen().len()),
+        (3, 3),
+        "round-robin over both backends"
+    );
+
+    // Once the checker has marked the dead backend down, nothing fails.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    for _ in 0..10 {
+        assert_eq!(c.get(gate.url("/hc")).send().await.unwrap().status(), 200);
+    }
+}
