@@ -9,7 +9,7 @@ use crate::config::reload::ConfigHandle;
 use crate::metrics::METRICS;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
-use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::jwk::{JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
@@ -59,12 +59,18 @@ impl KeySet {
             serde_json::from_slice(bytes).map_err(|e| format!("not a JWKS document: {e}"))?;
         let mut keys = Vec::new();
         for jwk in &set.keys {
-            if !jwk.is_supported() {
+            // `alg` and `use` are optional (RFC 7517): skip only keys that are
+            // declared for encryption, and symmetric keys, which a public
+            // document must never be trusted to supply.
+            if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
                 continue;
             }
             let Ok(key) = DecodingKey::from_jwk(jwk) else {
                 continue;
             };
+            if key.family() == AlgorithmFamily::Hmac {
+                continue;
+            }
             let alg = jwk
                 .common
                 .key_algorithm
