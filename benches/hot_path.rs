@@ -1,0 +1,155 @@
+//! Criterion benches for each hot-path stage: extract+sniff, API-key cache
+//! hit and miss (store lookup), JWT cache hit and cold verify per algorithm,
+//! and the full decision for a request with a warm cache.
+
+use authgate::cache::IdentityCache;
+use authgate::config::{parse, validate::validate, Runtime};
+use authgate::credential::cli::{mint_record, stanza, CreateArgs};
+use authgate::credential::digest::{sha256, Digester};
+use authgate::credential::extract::extract;
+use authgate::credential::{CredentialKind, KindSet};
+use authgate::policy::decide::decide;
+use authgate::policy::router::{Access, RouteMatch};
+use authgate::verify::{jwt, opaque, Authenticator};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jwt")
+}
+
+struct World {
+    rt: Runtime,
+    api_key: String,
+    tokens: Vec<(&'static str, String)>,
+}
+
+const ALGS: [(&str, &str, &str); 4] = [
+    ("HS256", "keys/hs256.secret", "secret_file"),
+    ("RS256", "keys/rsa.pub.pem", "public_key_file"),
+    ("ES256", "keys/ec256.pub.pem", "public_key_file"),
+    ("EdDSA", "keys/ed25519.pub.pem", "public_key_file"),
+];
+
+fn world() -> World {
+    let args = CreateArgs {
+        kind: "api_key".into(),
+        prefix: None,
+        config: None,
+        id: Some("key_bench".into()),
+        subject: "svc".into(),
+        workspace: Some("acme".into()),
+        scopes: vec![],
+        allow: vec![],
+        usage: None,
+        expires_at: None,
+    };
+    let minted = mint_record("mantyx_", CredentialKind::ApiKey, &Digester::Sha256, &args);
+    let mut cfg = String::from(
+        r#"
+[upstreams.api]
+backends = ["127.0.0.1:3000"]
+[[credentials.prefixes]]
+prefix = "mantyx_"
+kind = "api_key"
+[[routes]]
+path = "/api/v1/workspaces/{workspace}/agent-runs"
+upstream = "api"
+auth = { accept = ["api_key", "jwt"], scopes = ["runs:read"] }
+"#,
+    );
+    for (alg, file, field) in ALGS {
+        cfg.push_str(&format!(
+            "[[jwt.issuers]]\nname = \"{alg}\"\nissuer = \"https://{alg}.test\"\nalgorithms = [\"{alg}\"]\n{field} = \"{file}\"\nworkspace_claim = \"namespace\"\n"
+        ));
+    }
+    cfg.push_str(&stanza(&[minted.record]));
+    let rt = validate(parse(&cfg, "bench").unwrap(), &fixtures(), None).unwrap();
+    let read = |p: &str| std::fs::read(fixtures().join(p)).unwrap();
+    let tokens = ALGS
+        .iter()
+        .map(|(alg, _, _)| {
+            let key = match *alg {
+                "HS256" => EncodingKey::from_secret(&read("keys/hs256.secret")),
+                "RS256" => EncodingKey::from_rsa_pem(&read("keys/rsa.key.pem")).unwrap(),
+                "ES256" => EncodingKey::from_ec_pem(&read("keys/ec256.key.pem")).unwrap(),
+                _ => EncodingKey::from_ed_pem(&read("keys/ed25519.key.pem")).unwrap(),
+            };
+            let claims = serde_json::json!({"iss": format!("https://{alg}.test"), "sub": "u", "namespace": "acme",
+                "scope": "runs:read", "exp": 4102444800u64});
+            let alg_enum: Algorithm = alg.parse().unwrap();
+            (*alg, jsonwebtoken::encode(&Header::new(alg_enum), &claims, &key).unwrap())
+        })
+        .collect();
+    World {
+        rt,
+        api_key: minted.credential.expose().to_string(),
+        tokens,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let w = world();
+    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let auth = Authenticator::new(IdentityCache::new(100_000, std::time::Duration::from_secs(60), std::time::Duration::from_secs(5)));
+    let accept: KindSet = [CredentialKind::ApiKey, CredentialKind::Jwt].into_iter().collect();
+    let mut headers = http::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {}", w.api_key).parse().unwrap());
+
+    c.bench_function("extract+sniff/api_key", |b| {
+        b.iter(|| {
+            let p = extract(black_box(&headers), 4096).unwrap().unwrap();
+            black_box(w.rt.prefixes.sniff(p.value));
+        })
+    });
+    c.bench_function("sniff/jwt", |b| b.iter(|| black_box(w.rt.prefixes.sniff(black_box(&w.tokens[0].1)))));
+
+    let presented = extract(&headers, 4096).unwrap().unwrap();
+    tokio.block_on(auth.authenticate(&w.rt, accept, presented)).unwrap();
+    c.bench_function("api_key/cache_hit", |b| {
+        b.to_async(&tokio).iter(|| async { black_box(auth.authenticate(&w.rt, accept, presented).await.unwrap()) })
+    });
+    let sha = sha256(w.api_key.as_bytes());
+    c.bench_function("api_key/miss_store_lookup", |b| {
+        b.to_async(&tokio).iter(|| async {
+            black_box(opaque::verify(&w.rt, CredentialKind::ApiKey, &w.api_key, &sha).await.unwrap())
+        })
+    });
+
+    let mut group = c.benchmark_group("jwt");
+    for (alg, token) in &w.tokens {
+        let mut h = http::HeaderMap::new();
+        h.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let p = extract(&h, 4096).unwrap().unwrap();
+        tokio.block_on(auth.authenticate(&w.rt, accept, p)).unwrap();
+        group.bench_with_input(BenchmarkId::new("cache_hit", alg), &p, |b, p| {
+            b.to_async(&tokio).iter(|| async { black_box(auth.authenticate(&w.rt, accept, *p).await.unwrap()) })
+        });
+        group.bench_with_input(BenchmarkId::new("cold", alg), token, |b, t| {
+            b.to_async(&tokio).iter(|| async { black_box(jwt::verify(&w.rt.issuers, t).await) })
+        });
+    }
+    group.finish();
+
+    let path = "/api/v1/workspaces/acme/agent-runs";
+    c.bench_function("decision/full_warm", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let RouteMatch::Found(route, params) = w.rt.router.find(None, &http::Method::GET, path) else {
+                panic!("no route")
+            };
+            let Access::Protected(reqs) = &route.access else { panic!("public") };
+            let p = extract(&headers, 4096).unwrap().unwrap();
+            let id = auth.authenticate(&w.rt, reqs.accept, p).await.unwrap();
+            decide(reqs, &id, |n| params.get(n), "workspace", false).unwrap();
+            let mut up = pingora_http::RequestHeader::build("GET", path.as_bytes(), None).unwrap();
+            authgate::identity::strip_namespace(&mut up, "x-auth-");
+            authgate::identity::inject(&mut up, "x-auth-", &id).unwrap();
+            black_box(up)
+        })
+    });
+}
+
+criterion_group!(hot_path, benches);
+criterion_main!(hot_path);
