@@ -92,11 +92,23 @@ auth = { accept = ["api_key", "jwt"], scopes = ["runs:read"] }
 
 fn benches(c: &mut Criterion) {
     let w = world();
-    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let auth = Authenticator::new(IdentityCache::new(100_000, std::time::Duration::from_secs(60), std::time::Duration::from_secs(5)));
-    let accept: KindSet = [CredentialKind::ApiKey, CredentialKind::Jwt].into_iter().collect();
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let auth = Authenticator::new(IdentityCache::new(
+        100_000,
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(5),
+    ));
+    let accept: KindSet = [CredentialKind::ApiKey, CredentialKind::Jwt]
+        .into_iter()
+        .collect();
     let mut headers = http::HeaderMap::new();
-    headers.insert("authorization", format!("Bearer {}", w.api_key).parse().unwrap());
+    headers.insert(
+        "authorization",
+        format!("Bearer {}", w.api_key).parse().unwrap(),
+    );
 
     c.bench_function("extract+sniff/api_key", |b| {
         b.iter(|| {
@@ -104,17 +116,27 @@ fn benches(c: &mut Criterion) {
             black_box(w.rt.prefixes.sniff(p.value));
         })
     });
-    c.bench_function("sniff/jwt", |b| b.iter(|| black_box(w.rt.prefixes.sniff(black_box(&w.tokens[0].1)))));
+    c.bench_function("sniff/jwt", |b| {
+        b.iter(|| black_box(w.rt.prefixes.sniff(black_box(&w.tokens[0].1))))
+    });
 
     let presented = extract(&headers, 4096).unwrap().unwrap();
-    tokio.block_on(auth.authenticate(&w.rt, accept, presented)).unwrap();
+    tokio
+        .block_on(auth.authenticate(&w.rt, accept, presented))
+        .unwrap();
     c.bench_function("api_key/cache_hit", |b| {
-        b.to_async(&tokio).iter(|| async { black_box(auth.authenticate(&w.rt, accept, presented).await.unwrap()) })
+        b.to_async(&tokio).iter(|| async {
+            black_box(auth.authenticate(&w.rt, accept, presented).await.unwrap())
+        })
     });
     let sha = sha256(w.api_key.as_bytes());
     c.bench_function("api_key/miss_store_lookup", |b| {
         b.to_async(&tokio).iter(|| async {
-            black_box(opaque::verify(&w.rt, CredentialKind::ApiKey, &w.api_key, &sha).await.unwrap())
+            black_box(
+                opaque::verify(&w.rt, CredentialKind::ApiKey, &w.api_key, &sha)
+                    .await
+                    .unwrap(),
+            )
         })
     });
 
@@ -125,10 +147,12 @@ fn benches(c: &mut Criterion) {
         let p = extract(&h, 4096).unwrap().unwrap();
         tokio.block_on(auth.authenticate(&w.rt, accept, p)).unwrap();
         group.bench_with_input(BenchmarkId::new("cache_hit", alg), &p, |b, p| {
-            b.to_async(&tokio).iter(|| async { black_box(auth.authenticate(&w.rt, accept, *p).await.unwrap()) })
+            b.to_async(&tokio)
+                .iter(|| async { black_box(auth.authenticate(&w.rt, accept, *p).await.unwrap()) })
         });
         group.bench_with_input(BenchmarkId::new("cold", alg), token, |b, t| {
-            b.to_async(&tokio).iter(|| async { black_box(jwt::verify(&w.rt.issuers, t).await) })
+            b.to_async(&tokio)
+                .iter(|| async { black_box(jwt::verify(&w.rt.issuers, t).await) })
         });
     }
     group.finish();
@@ -136,16 +160,19 @@ fn benches(c: &mut Criterion) {
     let path = "/api/v1/workspaces/acme/agent-runs";
     c.bench_function("decision/full_warm", |b| {
         b.to_async(&tokio).iter(|| async {
-            let RouteMatch::Found(route, params) = w.rt.router.find(None, &http::Method::GET, path) else {
+            let RouteMatch::Found(route, params) = w.rt.router.find(None, &http::Method::GET, path)
+            else {
                 panic!("no route")
             };
-            let Access::Protected(reqs) = &route.access else { panic!("public") };
+            let Access::Protected(reqs) = &route.access else {
+                panic!("public")
+            };
             let p = extract(&headers, 4096).unwrap().unwrap();
             let id = auth.authenticate(&w.rt, reqs.accept, p).await.unwrap();
             decide(reqs, &id, |n| params.get(n), "workspace", false).unwrap();
             let mut up = pingora_http::RequestHeader::build("GET", path.as_bytes(), None).unwrap();
-            authgate::identity::strip_namespace(&mut up, "x-auth-");
-            authgate::identity::inject(&mut up, "x-auth-", &id).unwrap();
+            w.rt.headers.strip(&mut up);
+            w.rt.headers.inject(&mut up, &id).unwrap();
             black_box(up)
         })
     });

@@ -1,5 +1,6 @@
 //! The admin listener, separate from the proxy: `/metrics` (Prometheus text
-//! format) and `/healthz`.
+//! format), `/healthz`, and `/.well-known/jwks.json` (the identity
+//! assertion key, when configured).
 
 use crate::config::reload::ConfigHandle;
 use crate::metrics::METRICS;
@@ -52,6 +53,14 @@ impl ServeHttp for Admin {
                 });
                 reply(200, "application/json", body.to_string().into_bytes())
             }
+            "/.well-known/jwks.json" => match &self.config.current().assertion {
+                Some(signer) => reply(200, "application/json", signer.jwks().as_bytes().to_vec()),
+                None => reply(
+                    404,
+                    "application/json",
+                    br#"{"error":"no assertion key configured"}"#.to_vec(),
+                ),
+            },
             _ => reply(
                 404,
                 "application/json",

@@ -65,12 +65,9 @@ pub fn write_config(
 ) -> std::io::Result<(PathBuf, DemoCredentials)> {
     std::fs::create_dir_all(dir)?;
     let d = Digester::Sha256;
-    let api = mint_record(
-        "mantyx_",
-        CredentialKind::ApiKey,
-        &d,
-        &args("api_key", "key_demo_api", "svc-reporting", &[]),
-    );
+    let mut api_args = args("api_key", "key_demo_api", "svc-reporting", &[]);
+    api_args.usage = Some("developer_api".into());
+    let api = mint_record("mantyx_", CredentialKind::ApiKey, &d, &api_args);
     let tok = mint_record(
         "mantyx_at_",
         CredentialKind::AccessToken,
@@ -85,6 +82,7 @@ pub fn write_config(
     );
     let secret = crate::credential::mint::mint("demo_hs256_");
     std::fs::write(dir.join("jwt.secret"), &secret)?;
+    crate::assertion::generate_key(&dir.join("assertion.pem"))?;
     let now = crate::verify::unix_now();
     let claims = serde_json::json!({
         "iss": ISSUER, "aud": "authgate", "sub": "user-7", "namespace": "acme",
@@ -110,6 +108,10 @@ listen = "{admin}"
 [upstreams.echo]
 backends = ["{upstream}"]
 health_check = {{ kind = "tcp", interval = "2s" }}
+
+[identity.assertion]
+key_file = "assertion.pem"
+kid = "demo-1"
 
 [[credentials.prefixes]]
 prefix = "mantyx_"
@@ -148,6 +150,12 @@ path = "/api/v1/workspaces/{{workspace}}/agent-runs"
 methods = ["POST"]
 upstream = "echo"
 auth = {{ accept = ["api_key", "access_token", "jwt"], scopes = ["runs:write"] }}
+
+[[routes]]
+name = "billing"
+path = "/api/v1/workspaces/{{workspace}}/billing"
+upstream = "echo"
+auth = {{ accept = ["api_key"], usage = "billing" }}
 
 [[routes]]
 name = "backend"
@@ -215,12 +223,18 @@ fn print_guide(listen: &str, admin: &str, c: &DemoCredentials, config: &std::pat
         "curl -si {base}/api/v1/workspaces/other/agent-runs -H 'Authorization: Bearer {}'",
         c.api_key.expose()
     );
+    println!("\n# 403: the API key is tagged for developer_api, not the billing surface");
+    println!(
+        "curl -si {base}/api/v1/workspaces/acme/billing -H 'Authorization: Bearer {}'",
+        c.api_key.expose()
+    );
     println!("\n# 401: an API key on the backend-only route, which accepts server keys only");
     println!(
         "curl -si {base}/internal/jobs -H 'Authorization: Bearer {}'",
         c.api_key.expose()
     );
-    println!("\n# metrics");
+    println!("\n# the key that signs x-auth-assertion (verify it upstream), and metrics");
+    println!("curl -s http://{admin}/.well-known/jwks.json");
     println!("curl -s http://{admin}/metrics | grep authgate_requests_total");
     println!("\nCtrl-C stops the demo.");
 }

@@ -5,7 +5,9 @@
 //! namespace is removed first, so a client can never spoof one, then the
 //! verified values are written.
 
+use crate::config::model::HeaderNamesSection;
 use crate::credential::CredentialKind;
+use http::HeaderName;
 use pingora_http::RequestHeader;
 
 /// Who a verified credential speaks for.
@@ -40,31 +42,141 @@ impl Identity {
     }
 }
 
-/// Remove every header whose name starts with `prefix` (lower-case).
-pub fn strip_namespace(req: &mut RequestHeader, prefix: &str) {
-    let doomed: Vec<http::HeaderName> = req
-        .headers
-        .keys()
-        .filter(|name| name.as_str().starts_with(prefix))
-        .cloned()
-        .collect();
-    for name in doomed {
-        req.remove_header(&name);
+/// The names of the identity headers, resolved once at config load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityHeaders {
+    /// Namespace prefix: every inbound header starting with it is removed.
+    pub prefix: String,
+    /// Subject.
+    pub subject: HeaderName,
+    /// Workspace slug.
+    pub workspace: HeaderName,
+    /// Space-separated scopes.
+    pub scopes: HeaderName,
+    /// Credential kind.
+    pub method: HeaderName,
+    /// Credential id.
+    pub credential_id: HeaderName,
+    /// Expiry (Unix seconds).
+    pub expires_at: HeaderName,
+    /// Signed assertion.
+    pub assertion: HeaderName,
+}
+
+impl IdentityHeaders {
+    /// Resolve names: an override, else `<prefix><default>`. Errors name the field.
+    pub fn resolve(prefix: &str, o: &HeaderNamesSection) -> Result<Self, (&'static str, String)> {
+        let name = |field: &'static str, over: &Option<String>, default: &str| {
+            let text = over.clone().unwrap_or_else(|| format!("{prefix}{default}"));
+            HeaderName::from_bytes(text.as_bytes())
+                .ok()
+                .filter(|n| n.as_str() == text)
+                .ok_or((field, format!("'{text}' is not a lower-case header name")))
+        };
+        Ok(Self {
+            prefix: prefix.to_string(),
+            subject: name("subject", &o.subject, "subject")?,
+            workspace: name("workspace", &o.workspace, "workspace")?,
+            scopes: name("scopes", &o.scopes, "scopes")?,
+            method: name("method", &o.method, "method")?,
+            credential_id: name("credential_id", &o.credential_id, "credential-id")?,
+            expires_at: name("expires_at", &o.expires_at, "expires-at")?,
+            assertion: name("assertion", &o.assertion, "assertion")?,
+        })
+    }
+
+    fn all(&self) -> [&HeaderName; 7] {
+        [
+            &self.subject,
+            &self.workspace,
+            &self.scopes,
+            &self.method,
+            &self.credential_id,
+            &self.expires_at,
+            &self.assertion,
+        ]
+    }
+
+    /// Remove every inbound header in the namespace or with an identity name.
+    pub fn strip(&self, req: &mut RequestHeader) {
+        let doomed: Vec<HeaderName> = req
+            .headers
+            .keys()
+            .filter(|name| {
+                name.as_str().starts_with(self.prefix.as_str()) || self.all().contains(name)
+            })
+            .cloned()
+            .collect();
+        for name in doomed {
+            req.remove_header(&name);
+        }
+    }
+
+    /// Write the identity headers.
+    pub fn inject(&self, req: &mut RequestHeader, id: &Identity) -> pingora::Result<()> {
+        req.insert_header(self.subject.clone(), id.subject.as_str())?;
+        if let Some(ws) = &id.workspace {
+            req.insert_header(self.workspace.clone(), ws.as_str())?;
+        }
+        req.insert_header(self.scopes.clone(), id.scopes.join(" "))?;
+        req.insert_header(self.method.clone(), id.kind.as_str())?;
+        req.insert_header(self.credential_id.clone(), id.credential_id.as_str())?;
+        if let Some(exp) = id.expires_at {
+            req.insert_header(self.expires_at.clone(), exp.to_string())?;
+        }
+        Ok(())
     }
 }
 
-/// Write the identity headers (`<prefix>subject`, `…workspace`, `…scopes`,
-/// `…method`, `…credential-id`, `…expires-at`).
-pub fn inject(req: &mut RequestHeader, prefix: &str, id: &Identity) -> pingora::Result<()> {
-    req.insert_header(format!("{prefix}subject"), id.subject.as_str())?;
-    if let Some(ws) = &id.workspace {
-        req.insert_header(format!("{prefix}workspace"), ws.as_str())?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::CredentialKind;
+
+    fn identity() -> Identity {
+        Identity {
+            subject: "u1".into(),
+            workspace: Some("acme".into()),
+            scopes: vec!["a".into(), "b".into()],
+            kind: CredentialKind::AccessToken,
+            credential_id: "tok_1".into(),
+            expires_at: Some(42),
+            allow: vec![],
+            usage: None,
+            platform_wide: false,
+            scoped: true,
+        }
     }
-    req.insert_header(format!("{prefix}scopes"), id.scopes.join(" "))?;
-    req.insert_header(format!("{prefix}method"), id.kind.as_str())?;
-    req.insert_header(format!("{prefix}credential-id"), id.credential_id.as_str())?;
-    if let Some(exp) = id.expires_at {
-        req.insert_header(format!("{prefix}expires-at"), exp.to_string())?;
+
+    #[test]
+    fn strip_then_inject_with_overrides() {
+        let names = HeaderNamesSection {
+            subject: Some("x-user-id".into()),
+            ..Default::default()
+        };
+        let h = IdentityHeaders::resolve("x-auth-", &names).unwrap();
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.insert_header("x-auth-subject", "spoof").unwrap();
+        req.insert_header("X-Auth-Anything", "spoof").unwrap();
+        req.insert_header("x-user-id", "spoof").unwrap();
+        req.insert_header("x-other", "kept").unwrap();
+        h.strip(&mut req);
+        h.inject(&mut req, &identity()).unwrap();
+        let get = |n: &str| req.headers.get(n).map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(get("x-user-id").as_deref(), Some("u1"));
+        assert_eq!(get("x-auth-subject"), None);
+        assert_eq!(get("x-auth-anything"), None);
+        assert_eq!(get("x-other").as_deref(), Some("kept"));
+        assert_eq!(get("x-auth-scopes").as_deref(), Some("a b"));
+        assert_eq!(get("x-auth-method").as_deref(), Some("access_token"));
+        assert_eq!(get("x-auth-expires-at").as_deref(), Some("42"));
+        assert!(IdentityHeaders::resolve(
+            "x-auth-",
+            &HeaderNamesSection {
+                scopes: Some("Bad Name".into()),
+                ..Default::default()
+            }
+        )
+        .is_err());
     }
-    Ok(())
 }

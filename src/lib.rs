@@ -10,6 +10,7 @@
 //! [`config`] holds the validated, hot-reloaded runtime every request reads.
 
 pub mod admin;
+pub mod assertion;
 pub mod cache;
 pub mod config;
 pub mod credential;

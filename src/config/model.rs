@@ -380,6 +380,14 @@ pub struct IdentitySection {
     /// `runs:write` implies `runs:read`.
     #[serde(default)]
     pub hierarchical_scopes: bool,
+    /// Peers (CIDRs) whose inbound `X-Forwarded-*` / `Forwarded` headers are kept.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Per-header name overrides; unset names are `<header_prefix><field>`.
+    #[serde(default)]
+    pub headers: HeaderNamesSection,
+    /// Signed identity assertion for upstreams.
+    pub assertion: Option<AssertionSection>,
 }
 
 impl Default for IdentitySection {
@@ -388,8 +396,60 @@ impl Default for IdentitySection {
             header_prefix: default_identity_prefix(),
             workspace_param: default_ws_param(),
             hierarchical_scopes: false,
+            trusted_proxies: Vec::new(),
+            headers: HeaderNamesSection::default(),
+            assertion: None,
         }
     }
+}
+
+/// `[identity.headers]`: names of the identity headers.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderNamesSection {
+    /// Subject header (default `<prefix>subject`).
+    pub subject: Option<String>,
+    /// Workspace header (default `<prefix>workspace`).
+    pub workspace: Option<String>,
+    /// Scopes header (default `<prefix>scopes`).
+    pub scopes: Option<String>,
+    /// Credential kind header (default `<prefix>method`).
+    pub method: Option<String>,
+    /// Credential id header (default `<prefix>credential-id`).
+    pub credential_id: Option<String>,
+    /// Expiry header (default `<prefix>expires-at`).
+    pub expires_at: Option<String>,
+    /// Assertion header (default `<prefix>assertion`).
+    pub assertion: Option<String>,
+}
+
+/// `[identity.assertion]`: a short-lived EdDSA JWT per forwarded request.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AssertionSection {
+    /// PKCS#8 PEM Ed25519 private key.
+    pub key_file: String,
+    /// `kid` of the key in the served JWKS.
+    #[serde(default = "default_assertion_kid")]
+    pub kid: String,
+    /// `iss` of assertions.
+    #[serde(default = "default_assertion_iss")]
+    pub issuer: String,
+    /// `aud` of assertions, if any.
+    pub audience: Option<String>,
+    /// Lifetime of an assertion.
+    #[serde(default = "default_assertion_ttl", with = "humantime_serde")]
+    pub ttl: Duration,
+}
+
+fn default_assertion_kid() -> String {
+    "authgate-1".into()
+}
+fn default_assertion_iss() -> String {
+    "authgate".into()
+}
+fn default_assertion_ttl() -> Duration {
+    Duration::from_secs(60)
 }
 
 fn yes() -> bool {

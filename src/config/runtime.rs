@@ -2,8 +2,10 @@
 //! `ArcSwap` and read by every request. Never deserialized directly.
 
 use super::model::{CacheSection, FileConfig, IdentitySection};
+use crate::assertion::AssertionSigner;
 use crate::credential::digest::Digester;
 use crate::credential::sniff::PrefixTable;
+use crate::identity::IdentityHeaders;
 use crate::policy::router::Router;
 use crate::store::Store;
 use crate::upstream::Pool;
@@ -35,6 +37,12 @@ pub struct Runtime {
     pub issuers: Vec<Arc<Issuer>>,
     /// Identity header and policy settings.
     pub identity: IdentitySection,
+    /// Resolved identity header names.
+    pub headers: IdentityHeaders,
+    /// Peers whose forwarding headers are trusted.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Signer of identity assertions, when configured.
+    pub assertion: Option<Arc<AssertionSigner>>,
     /// Cache settings.
     pub cache: CacheSection,
     /// Changes whenever anything that decides authentication changes; part of

@@ -4,9 +4,11 @@
 use super::model::{AuthSection, FileConfig, KeySection, RouteSection};
 use super::runtime::Runtime;
 use super::{ConfigError, ConfigErrors};
+use crate::assertion::AssertionSigner;
 use crate::credential::digest::{sha256, Digester};
 use crate::credential::sniff::{PrefixAction, PrefixRule, PrefixTable};
 use crate::credential::{CredentialKind, KindSet};
+use crate::identity::IdentityHeaders;
 use crate::policy::router::{Access, Requirements, Route, Router};
 use crate::secret::Secret;
 use crate::store::memory::MemoryStore;
@@ -188,18 +190,51 @@ pub fn validate(
 
     // Identity.
     let id = &file.identity;
-    if id.header_prefix.is_empty()
-        || id.header_prefix != id.header_prefix.to_ascii_lowercase()
-        || http::HeaderName::from_bytes(format!("{}subject", id.header_prefix).as_bytes()).is_err()
-    {
+    if id.header_prefix.is_empty() || id.header_prefix != id.header_prefix.to_ascii_lowercase() {
         errs.push(
             "identity.header_prefix",
             "must be a non-empty lower-case header-name prefix",
         );
     }
+    let headers = match IdentityHeaders::resolve(&id.header_prefix, &id.headers) {
+        Ok(h) => Some(h),
+        Err((field, msg)) => {
+            errs.push(format!("identity.headers.{field}"), msg);
+            None
+        }
+    };
     if id.workspace_param.is_empty() {
         errs.push("identity.workspace_param", "must not be empty");
     }
+    let mut trusted_proxies = Vec::new();
+    for (i, cidr) in id.trusted_proxies.iter().enumerate() {
+        let parsed = cidr
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+        match parsed {
+            Ok(net) => trusted_proxies.push(net),
+            Err(_) => errs.push(
+                format!("identity.trusted_proxies[{i}]"),
+                format!("'{cidr}' is not an IP or CIDR"),
+            ),
+        }
+    }
+    let assertion = match &id.assertion {
+        None => None,
+        Some(section) => match prev
+            .and_then(|p| p.assertion.clone())
+            .filter(|a| a.section() == section)
+        {
+            Some(same) => Some(same),
+            None => match AssertionSigner::build(section, base) {
+                Ok(s) => Some(Arc::new(s)),
+                Err((sub, msg)) => {
+                    errs.push(format!("identity.assertion{sub}"), msg);
+                    None
+                }
+            },
+        },
+    };
     if file.cache.max_entries == 0 {
         errs.push("cache.max_entries", "must be at least 1");
     }
@@ -211,9 +246,13 @@ pub fn validate(
         ),
     }
 
-    if !errs.0.is_empty() {
-        return Err(ConfigErrors(errs.0));
+    if let Some(a) = &id.assertion {
+        watched.push(resolve(base, &a.key_file));
     }
+    let headers = match headers {
+        Some(h) if errs.0.is_empty() => h,
+        _ => return Err(ConfigErrors(errs.0)),
+    };
 
     let auth_fingerprint = sha256(
         format!(
@@ -231,6 +270,9 @@ pub fn validate(
     Ok(Runtime {
         max_credential_bytes: creds.max_bytes,
         identity: file.identity.clone(),
+        headers,
+        trusted_proxies,
+        assertion,
         cache: file.cache.clone(),
         base_dir: base.to_path_buf(),
         router,

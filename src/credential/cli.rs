@@ -15,7 +15,13 @@ use std::process::ExitCode;
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
     /// Mint a new opaque credential.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
+    /// Write a new Ed25519 key for `[identity.assertion]` (PKCS#8 PEM).
+    AssertionKey {
+        /// Where to write the private key.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Options of `keys create`.
@@ -104,7 +110,24 @@ pub fn stanza(records: &[KeySection]) -> String {
 
 /// Run a `keys` command.
 pub fn run(cmd: KeysCommand) -> ExitCode {
-    let KeysCommand::Create(args) = cmd;
+    let args = match cmd {
+        KeysCommand::Create(args) => *args,
+        KeysCommand::AssertionKey { out } => {
+            return match crate::assertion::generate_key(&out) {
+                Ok(()) => {
+                    println!(
+                        "wrote {}; reference it as [identity.assertion] key_file",
+                        out.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("cannot write {}: {e}", out.display());
+                    ExitCode::from(1)
+                }
+            };
+        }
+    };
     let Some(kind) = CredentialKind::parse(&args.kind).filter(|k| k.is_opaque()) else {
         eprintln!("--kind must be api_key, server_key or access_token");
         return ExitCode::from(2);

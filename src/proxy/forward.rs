@@ -4,11 +4,13 @@
 
 use crate::config::Runtime;
 use crate::credential::extract::CREDENTIAL_HEADERS;
-use crate::identity::{inject, strip_namespace, Identity};
+use crate::identity::Identity;
 use crate::policy::router::Route;
+use crate::verify::unix_now;
 use pingora::proxy::Session;
 use pingora_http::RequestHeader;
 use rand::Rng;
+use std::net::IpAddr;
 
 /// The request's host without port: `Host` for HTTP/1, `:authority` for HTTP/2.
 pub fn request_host(req: &RequestHeader) -> Option<&str> {
@@ -56,34 +58,90 @@ pub fn prepare_upstream_request(
     identity: Option<&Identity>,
     request_id: &str,
 ) -> pingora::Result<()> {
-    let prefix = rt.identity.header_prefix.as_str();
-    strip_namespace(up, prefix);
+    let names = &rt.headers;
+    names.strip(up);
     if !route.forward_credentials {
         for h in CREDENTIAL_HEADERS {
             up.remove_header(h);
         }
     }
     if let Some(id) = identity {
-        inject(up, prefix, id)?;
+        names.inject(up, id)?;
+        if let Some(signer) = &rt.assertion {
+            let req = session.req_header();
+            match signer.sign(
+                id,
+                req.method.as_str(),
+                req.uri.path(),
+                request_id,
+                unix_now(),
+            ) {
+                Ok(token) => {
+                    up.insert_header(names.assertion.clone(), token)?;
+                }
+                Err(e) => {
+                    // Fail closed: an upstream that expects an assertion must not get a request without one.
+                    return Err(pingora::Error::explain(
+                        pingora::ErrorType::InternalError,
+                        format!("assertion signing failed: {e}"),
+                    ));
+                }
+            }
+        }
     }
     up.insert_header("x-request-id", request_id)?;
-    let client_ip = session
+    let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+    let peer = session
         .client_addr()
         .and_then(|a| a.as_inet())
-        .map(|a| a.ip().to_string());
-    if let Some(ip) = client_ip {
-        let xff = match up
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(prev) if !prev.is_empty() => format!("{prev}, {ip}"),
-            _ => ip,
-        };
-        up.insert_header("x-forwarded-for", xff)?;
+        .map(|a| a.ip());
+    forwarded(up, rt, peer, tls)
+}
+
+/// `X-Forwarded-For`, `X-Forwarded-Proto` and `Forwarded` (RFC 7239): inbound
+/// values are kept (and appended to) only when the peer is a trusted proxy;
+/// otherwise they are replaced, so clients cannot forge their address.
+fn forwarded(
+    up: &mut RequestHeader,
+    rt: &Runtime,
+    peer: Option<IpAddr>,
+    tls: bool,
+) -> pingora::Result<()> {
+    let trusted = peer.is_some_and(|ip| rt.trusted_proxies.iter().any(|n| n.contains(&ip)));
+    if !trusted {
+        for h in [
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "x-forwarded-host",
+            "forwarded",
+        ] {
+            up.remove_header(h);
+        }
     }
-    let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
-    up.insert_header("x-forwarded-proto", if tls { "https" } else { "http" })?;
+    let proto = if tls { "https" } else { "http" };
+    let Some(ip) = peer else {
+        up.insert_header("x-forwarded-proto", proto)?;
+        return Ok(());
+    };
+    let joined =
+        |prev: Option<&http::HeaderValue>, next: String| match prev.and_then(|v| v.to_str().ok()) {
+            Some(p) if !p.trim().is_empty() => format!("{p}, {next}"),
+            _ => next,
+        };
+    let xff = joined(up.headers.get("x-forwarded-for"), ip.to_string());
+    up.insert_header("x-forwarded-for", xff)?;
+    let node = match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    };
+    let fwd = joined(
+        up.headers.get("forwarded"),
+        format!("for={node};proto={proto}"),
+    );
+    up.insert_header("forwarded", fwd)?;
+    if up.headers.get("x-forwarded-proto").is_none() {
+        up.insert_header("x-forwarded-proto", proto)?;
+    }
     Ok(())
 }
 

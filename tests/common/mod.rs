@@ -103,7 +103,7 @@ impl Gate {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn authgate");
-        let gate = Self {
+        let mut gate = Self {
             child,
             port,
             admin,
@@ -121,9 +121,12 @@ impl Gate {
         Self::start_with(&cfg, port, admin)
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("authgate exited at start: {status}");
+            }
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok()
                 && TcpStream::connect(("127.0.0.1", self.admin)).is_ok()
             {
