@@ -484,3 +484,114 @@ fn refusals_keep_the_connection_alive() {
         reader.read_exact(&mut body).unwrap();
     }
 }
+
+#[tokio::test]
+async fn access_log_has_one_line_per_request_and_never_a_credential() {
+    let up = Upstream::start();
+    let (api, k1) = key("mantyx_", "api_key", "key_logged", "acme", &[], "");
+    let gate = Gate::start_logged(&up, &format!("{}\n{k1}", routes()));
+    let c = client();
+    assert_eq!(
+        c.get(gate.url(RUNS))
+            .bearer_auth(&api)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let bogus = "mantyx_rt_this-must-not-be-logged";
+    assert_eq!(
+        c.get(gate.url(RUNS))
+            .bearer_auth(bogus)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let ok = eventually(Duration::from_secs(3), || {
+        let log = gate.log();
+        async move {
+            log.lines()
+                .filter(|l| l.contains("\"target\":\"access\""))
+                .count()
+                >= 2
+        }
+    })
+    .await;
+    let log = gate.log();
+    assert!(
+        ok,
+        "no access lines in {}:\n{log}",
+        gate.dir.path().display()
+    );
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| l.contains("\"target\":\"access\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[0]["auth"], "allowed");
+    assert_eq!(lines[0]["credential_id"], "key_logged");
+    assert_eq!(lines[0]["upstream"], "echo");
+    assert!(lines[0]["latency_us"].as_u64().is_some());
+    assert!(lines[0]["route"].as_str().unwrap().contains("agent-runs"));
+    assert_eq!(lines[1]["status"], 401);
+    assert_eq!(lines[1]["auth"], "rejected_family");
+    assert!(
+        !log.contains(&api) && !log.contains(bogus),
+        "a credential was logged:\n{log}"
+    );
+}
+
+#[test]
+fn keys_create_prints_the_key_once_and_a_digest_only_stanza() {
+    let conf = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/authgate.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"))
+        .args([
+            "keys",
+            "create",
+            "--kind",
+            "access_token",
+            "--workspace",
+            "acme",
+            "--scopes",
+            "runs:read,runs:write",
+            "--id",
+            "tok_cli",
+            "--config",
+        ])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let credential = text
+        .lines()
+        .find(|l| l.starts_with("mantyx_at_"))
+        .expect("the key is printed");
+    assert_eq!(
+        text.matches(credential).count(),
+        1,
+        "the key must be printed exactly once"
+    );
+    assert!(authgate::credential::mint::checksum_ok(
+        credential,
+        "mantyx_at_"
+    ));
+    let stanza = &text[text.find("[[keys]]").unwrap()..];
+    let digest = authgate::credential::digest::Digester::Sha256
+        .render(&authgate::credential::digest::sha256(credential.as_bytes()));
+    assert!(stanza.contains(&digest), "{stanza}");
+    assert!(
+        stanza.contains("scopes = [\"runs:read\", \"runs:write\"]"),
+        "{stanza}"
+    );
+    assert!(stanza.contains("kind = \"access_token\""), "{stanza}");
+}

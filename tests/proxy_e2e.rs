@@ -370,3 +370,59 @@ auth = {{ public = true }}
         assert_eq!(c.get(gate.url("/hc")).send().await.unwrap().status(), 200);
     }
 }
+
+#[tokio::test]
+async fn tls_to_the_upstream_with_sni_and_certificate_verification() {
+    // The upstream is a second authgate that terminates TLS (cert for localhost)
+    // in front of the echo; the gate under test speaks TLS to it.
+    let up = Upstream::start();
+    let (p1, a1, tls_port) = (free_port(), free_port(), free_port());
+    let tls_cfg = format!(
+        "{}\n{ROUTES}",
+        base_config(p1, a1, up.addr).replace(
+            "[admin]",
+            &format!(
+                "[server.tls]\nlisten = \"127.0.0.1:{tls_port}\"\ncert = \"{}\"\nkey = \"{}\"\n\n[admin]",
+                fixture("tls/cert.pem").display(),
+                fixture("tls/key.pem").display()
+            )
+        )
+    );
+    let _terminator = Gate::start_with(&tls_cfg, p1, a1);
+    let extra = format!(
+        r#"
+[upstreams.tls_noverify]
+backends = ["127.0.0.1:{tls_port}"]
+tls = true
+sni = "localhost"
+verify_cert = false
+
+[upstreams.tls_verify]
+backends = ["127.0.0.1:{tls_port}"]
+tls = true
+sni = "localhost"
+
+[[routes]]
+path = "/public/{{*rest}}"
+upstream = "tls_noverify"
+auth = {{ public = true }}
+
+[[routes]]
+path = "/strict"
+upstream = "tls_verify"
+auth = {{ public = true }}
+"#
+    );
+    let gate = Gate::start(&up, &extra);
+    let c = client();
+    let r = c.get(gate.url("/public/over-tls")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let echoed: Value = r.json().await.unwrap();
+    assert_eq!(echoed["path"], "/public/over-tls");
+    assert_eq!(echoed["headers"]["x-forwarded-proto"], "http");
+    // The test CA is not trusted by the system: verification must refuse it.
+    assert_eq!(
+        c.get(gate.url("/strict")).send().await.unwrap().status(),
+        502
+    );
+}

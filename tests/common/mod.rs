@@ -93,14 +93,39 @@ pub struct Gate {
 impl Gate {
     /// Write `config` (which must use `port`/`admin`) and start `authgate serve`.
     pub fn start_with(config: &str, port: u16, admin: u16) -> Self {
+        Self::spawn(config, port, admin, false)
+    }
+
+    /// Like [`Gate::start`], with access logs (JSON) captured to `log.txt`.
+    pub fn start_logged(upstream: &Upstream, extra: &str) -> Self {
+        let (port, admin) = (free_port(), free_port());
+        let cfg = format!("{}\n{}", base_config(port, admin, upstream.addr), extra).replace(
+            "[log]\nlevel = \"warn\"",
+            "[log]\nformat = \"json\"\nlevel = \"warn,access=info\"",
+        );
+        Self::spawn(&cfg, port, admin, true)
+    }
+
+    /// The captured log (see [`Gate::start_logged`]).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log.txt")).unwrap_or_default()
+    }
+
+    fn spawn(config: &str, port: u16, admin: u16, capture: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("authgate.toml");
         std::fs::write(&path, config).expect("write config");
+        let stderr = if capture {
+            Stdio::from(std::fs::File::create(dir.path().join("log.txt")).expect("log file"))
+        } else {
+            Stdio::inherit()
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_authgate"))
             .args(["serve", "--config"])
             .arg(&path)
+            .env_remove("RUST_LOG")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn authgate");
         let mut gate = Self {

@@ -1,0 +1,224 @@
+//! The hot cache: concurrent misses collapse into one store lookup, unknown
+//! credentials are negatively cached, store failures fail closed and are not
+//! cached, and invalidation by credential id and digest works.
+
+use async_trait::async_trait;
+use authgate::cache::IdentityCache;
+use authgate::config::{parse, validate::validate, Runtime};
+use authgate::credential::cli::{mint_record, CreateArgs};
+use authgate::credential::digest::{sha256, Digester};
+use authgate::credential::extract::{Carrier, Presented};
+use authgate::credential::{CredentialKind, KindSet};
+use authgate::error::Refusal;
+use authgate::store::{KeyRecord, Store, StoreError};
+use authgate::verify::Authenticator;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+struct CountingStore {
+    records: HashMap<[u8; 32], Arc<KeyRecord>>,
+    lookups: AtomicUsize,
+    broken: AtomicBool,
+}
+
+#[async_trait]
+impl Store for CountingStore {
+    async fn lookup(&self, digest: &[u8; 32]) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(StoreError("down".into()));
+        }
+        Ok(self.records.get(digest).cloned())
+    }
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+}
+
+fn runtime(store: Arc<CountingStore>) -> Runtime {
+    let cfg = r#"
+[upstreams.api]
+backends = ["127.0.0.1:3000"]
+[[credentials.prefixes]]
+prefix = "mantyx_"
+kind = "api_key"
+"#;
+    let mut rt = validate(parse(cfg, "t").unwrap(), std::path::Path::new("."), None).unwrap();
+    rt.store = store;
+    rt
+}
+
+fn mint(id: &str) -> (String, [u8; 32], KeyRecord) {
+    let args = CreateArgs {
+        kind: "api_key".into(),
+        prefix: None,
+        config: None,
+        id: Some(id.into()),
+        subject: "s".into(),
+        workspace: Some("acme".into()),
+        scopes: vec![],
+        allow: vec![],
+        usage: None,
+        expires_at: None,
+    };
+    let m = mint_record("mantyx_", CredentialKind::ApiKey, &Digester::Sha256, &args);
+    let cred = m.credential.expose().to_string();
+    let rec = KeyRecord {
+        id: id.into(),
+        kind: CredentialKind::ApiKey,
+        subject: "s".into(),
+        workspace: Some("acme".into()),
+        scopes: vec![],
+        allow: vec![],
+        usage: None,
+        expires_at: None,
+        disabled: false,
+    };
+    (cred.clone(), sha256(cred.as_bytes()), rec)
+}
+
+fn presented(v: &str) -> Presented<'_> {
+    Presented {
+        value: v,
+        carrier: Carrier::Bearer,
+    }
+}
+
+fn accept() -> KindSet {
+    [CredentialKind::ApiKey].into_iter().collect()
+}
+
+#[tokio::test]
+async fn concurrent_misses_collapse_into_one_lookup() {
+    let (cred, digest, rec) = mint("k1");
+    let mut store = CountingStore::default();
+    store.records.insert(digest, Arc::new(rec));
+    let store = Arc::new(store);
+    let rt = Arc::new(runtime(store.clone()));
+    let auth = Authenticator::new(IdentityCache::new(
+        1000,
+        Duration::from_secs(60),
+        Duration::from_secs(5),
+    ));
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (auth, rt, cred) = (auth.clone(), rt.clone(), cred.clone());
+        tasks.push(tokio::spawn(async move {
+            auth.authenticate(&rt, accept(), presented(&cred))
+                .await
+                .map(|i| i.credential_id.clone())
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), "k1");
+    }
+    assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
+
+    // Invalidation by credential id forces the next request to the store.
+    auth.cache().invalidate_credential_id("k1");
+    auth.cache().sync().await;
+    auth.authenticate(&rt, accept(), presented(&cred))
+        .await
+        .unwrap();
+    assert_eq!(store.lookups.load(Ordering::SeqCst), 2);
+    // And by digest.
+    auth.cache().invalidate_digest(digest);
+    auth.cache().sync().await;
+    auth.authenticate(&rt, accept(), presented(&cred))
+        .await
+        .unwrap();
+    assert_eq!(store.lookups.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn unknown_keys_hit_the_store_once_per_negative_ttl() {
+    let store = Arc::new(CountingStore::default());
+    let rt = runtime(store.clone());
+    let auth = Authenticator::new(IdentityCache::new(
+        1000,
+        Duration::from_secs(60),
+        Duration::from_millis(300),
+    ));
+    let (cred, _, _) = mint("ghost");
+    for _ in 0..10 {
+        let r = auth.authenticate(&rt, accept(), presented(&cred)).await;
+        assert_eq!(r.unwrap_err(), Refusal::InvalidToken("unknown"));
+    }
+    assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(auth
+        .authenticate(&rt, accept(), presented(&cred))
+        .await
+        .is_err());
+    assert_eq!(
+        store.lookups.load(Ordering::SeqCst),
+        2,
+        "the negative entry must expire"
+    );
+    // Garbage that fails the checksum never reaches the store at all.
+    assert_eq!(
+        auth.authenticate(&rt, accept(), presented("mantyx_not-a-minted-key"))
+            .await
+            .unwrap_err(),
+        Refusal::InvalidToken("bad_checksum")
+    );
+    assert_eq!(store.lookups.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn store_failures_fail_closed_and_are_not_cached() {
+    let (cred, digest, rec) = mint("k2");
+    let mut store = CountingStore::default();
+    store.records.insert(digest, Arc::new(rec));
+    store.broken.store(true, Ordering::SeqCst);
+    let store = Arc::new(store);
+    let rt = runtime(store.clone());
+    let auth = Authenticator::new(IdentityCache::new(
+        1000,
+        Duration::from_secs(60),
+        Duration::from_secs(5),
+    ));
+    assert_eq!(
+        auth.authenticate(&rt, accept(), presented(&cred))
+            .await
+            .unwrap_err(),
+        Refusal::StoreUnavailable
+    );
+    store.broken.store(false, Ordering::SeqCst);
+    assert!(
+        auth.authenticate(&rt, accept(), presented(&cred))
+            .await
+            .is_ok(),
+        "a store error must not be cached"
+    );
+}
+
+#[tokio::test]
+async fn entries_expire_with_the_credential() {
+    let (cred, digest, mut rec) = mint("k3");
+    rec.expires_at = Some(authgate::verify::unix_now() + 1);
+    let mut store = CountingStore::default();
+    store.records.insert(digest, Arc::new(rec));
+    let store = Arc::new(store);
+    let rt = runtime(store.clone());
+    let auth = Authenticator::new(IdentityCache::new(
+        1000,
+        Duration::from_secs(600),
+        Duration::from_secs(5),
+    ));
+    assert!(auth
+        .authenticate(&rt, accept(), presented(&cred))
+        .await
+        .is_ok());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        auth.authenticate(&rt, accept(), presented(&cred))
+            .await
+            .unwrap_err(),
+        Refusal::InvalidToken("expired")
+    );
+}
