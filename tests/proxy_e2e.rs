@@ -419,7 +419,8 @@ auth = {{ public = true }}
     assert_eq!(r.status(), 200);
     let echoed: Value = r.json().await.unwrap();
     assert_eq!(echoed["path"], "/public/over-tls");
-    assert_eq!(echoed["headers"]["x-forwarded-proto"], "http");
+    // The terminating gate saw TLS from the gate under test (an untrusted peer).
+    assert_eq!(echoed["headers"]["x-forwarded-proto"], "https");
     // The test CA is not trusted by the system: verification must refuse it.
     assert_eq!(
         c.get(gate.url("/strict")).send().await.unwrap().status(),
