@@ -20,6 +20,7 @@ pub mod error;
 pub mod identity;
 pub mod logging;
 pub mod metrics;
+pub mod passthrough;
 pub mod policy;
 pub mod proxy;
 pub mod secret;

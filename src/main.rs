@@ -38,6 +38,18 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:3000")]
         listen: String,
     },
+    /// A bare pingora proxy to one upstream (the benchmark floor; no auth).
+    Passthrough {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: String,
+        /// The upstream `ip:port`.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        upstream: String,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
     /// Mint credentials.
     Keys {
         #[command(subcommand)]
@@ -110,6 +122,11 @@ fn main() -> ExitCode {
                 }
             })
         }
+        Command::Passthrough {
+            listen,
+            upstream,
+            threads,
+        } => authgate::passthrough::run(&listen, &upstream, threads),
         Command::Keys { command } => authgate::credential::cli::run(command),
     }
 }
