@@ -34,18 +34,7 @@ const ALGS: [(&str, &str, &str); 4] = [
 ];
 
 fn world() -> World {
-    let args = CreateArgs {
-        kind: "api_key".into(),
-        prefix: None,
-        config: None,
-        id: Some("key_bench".into()),
-        subject: "svc".into(),
-        workspace: Some("acme".into()),
-        scopes: vec![],
-        allow: vec![],
-        usage: None,
-        expires_at: None,
-    };
+    let args = CreateArgs::new(CredentialKind::ApiKey, "key_bench", "svc", "acme", &[]);
     let minted = mint_record("mantyx_", CredentialKind::ApiKey, &Digester::Sha256, &args);
     let mut cfg = String::from(
         r#"

@@ -40,21 +40,6 @@ pub struct DemoCredentials {
 
 const ISSUER: &str = "https://demo.authgate.local";
 
-fn args(kind: &str, id: &str, subject: &str, scopes: &[&str]) -> CreateArgs {
-    CreateArgs {
-        kind: kind.into(),
-        prefix: None,
-        config: None,
-        id: Some(id.into()),
-        subject: subject.into(),
-        workspace: Some("acme".into()),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        allow: vec![],
-        usage: None,
-        expires_at: None,
-    }
-}
-
 /// Write the demo config (and JWT secret) into `dir` for an upstream at
 /// `upstream`; returns the config path and the credentials.
 pub fn write_config(
@@ -65,20 +50,38 @@ pub fn write_config(
 ) -> std::io::Result<(PathBuf, DemoCredentials)> {
     std::fs::create_dir_all(dir)?;
     let d = Digester::Sha256;
-    let mut api_args = args("api_key", "key_demo_api", "svc-reporting", &[]);
+    let mut api_args = CreateArgs::new(
+        CredentialKind::ApiKey,
+        "key_demo_api",
+        "svc-reporting",
+        "acme",
+        &[],
+    );
     api_args.usage = Some("developer_api".into());
     let api = mint_record("mantyx_", CredentialKind::ApiKey, &d, &api_args);
     let tok = mint_record(
         "mantyx_at_",
         CredentialKind::AccessToken,
         &d,
-        &args("access_token", "tok_demo_reader", "user-42", &["runs:read"]),
+        &CreateArgs::new(
+            CredentialKind::AccessToken,
+            "tok_demo_reader",
+            "user-42",
+            "acme",
+            &["runs:read"],
+        ),
     );
     let srv = mint_record(
         "sk_live_",
         CredentialKind::ServerKey,
         &d,
-        &args("server_key", "sk_demo_backend", "app-backend", &[]),
+        &CreateArgs::new(
+            CredentialKind::ServerKey,
+            "sk_demo_backend",
+            "app-backend",
+            "acme",
+            &[],
+        ),
     );
     let secret = crate::credential::mint::mint("demo_hs256_");
     std::fs::write(dir.join("jwt.secret"), &secret)?;

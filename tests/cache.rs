@@ -53,18 +53,7 @@ kind = "api_key"
 }
 
 fn mint(id: &str) -> (String, [u8; 32], KeyRecord) {
-    let args = CreateArgs {
-        kind: "api_key".into(),
-        prefix: None,
-        config: None,
-        id: Some(id.into()),
-        subject: "s".into(),
-        workspace: Some("acme".into()),
-        scopes: vec![],
-        allow: vec![],
-        usage: None,
-        expires_at: None,
-    };
+    let args = CreateArgs::new(CredentialKind::ApiKey, id, "s", "acme", &[]);
     let m = mint_record("mantyx_", CredentialKind::ApiKey, &Digester::Sha256, &args);
     let cred = m.credential.expose().to_string();
     let rec = KeyRecord {

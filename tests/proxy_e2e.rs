@@ -116,18 +116,7 @@ async fn hot_reload_changes_routes_without_restart_and_refuses_broken_files() {
     let added = format!("{base}\n{ROUTES}\n[[routes]]\npath = \"/v2/new\"\nupstream = \"echo\"\nauth = {{ public = true }}\n");
     gate.rewrite(&added);
     let url = gate.url("/v2/new");
-    let ok = eventually(Duration::from_secs(5), || {
-        let c = c.clone();
-        let url = url.clone();
-        async move {
-            c.get(&url)
-                .send()
-                .await
-                .map(|r| r.status() == 200)
-                .unwrap_or(false)
-        }
-    })
-    .await;
+    let ok = wait_for_status(&c, &url, 200).await;
     assert!(ok, "the new route never appeared");
     assert_eq!(gate.pid(), pid);
 
@@ -178,18 +167,7 @@ async fn sighup_reloads_immediately() {
     );
     gate.signal("HUP");
     let url = gate.url("/hup");
-    let ok = eventually(Duration::from_secs(5), || {
-        let c = c.clone();
-        let url = url.clone();
-        async move {
-            c.get(&url)
-                .send()
-                .await
-                .map(|r| r.status() == 200)
-                .unwrap_or(false)
-        }
-    })
-    .await;
+    let ok = wait_for_status(&c, &url, 200).await;
     assert!(ok, "SIGHUP did not reload");
 }
 

@@ -59,6 +59,30 @@ pub struct CreateArgs {
     pub expires_at: Option<String>,
 }
 
+impl CreateArgs {
+    /// Arguments for a key of `kind` bound to `workspace` (no allow-list, usage or expiry).
+    pub fn new(
+        kind: CredentialKind,
+        id: &str,
+        subject: &str,
+        workspace: &str,
+        scopes: &[&str],
+    ) -> Self {
+        Self {
+            kind: kind.as_str().to_string(),
+            prefix: None,
+            config: None,
+            id: Some(id.to_string()),
+            subject: subject.to_string(),
+            workspace: Some(workspace.to_string()),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            allow: Vec::new(),
+            usage: None,
+            expires_at: None,
+        }
+    }
+}
+
 /// A freshly minted credential and its stanza.
 pub struct Minted {
     /// The plaintext credential, to show exactly once.

@@ -225,6 +225,18 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// Poll `url` until it answers `status` (within 5 s).
+pub async fn wait_for_status(c: &reqwest::Client, url: &str, status: u16) -> bool {
+    eventually(Duration::from_secs(5), || async move {
+        c.get(url)
+            .send()
+            .await
+            .map(|r| r.status() == status)
+            .unwrap_or(false)
+    })
+    .await
+}
+
 /// Poll `f` until it returns true or `timeout` passes.
 pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> bool
 where
@@ -251,18 +263,14 @@ pub fn key(
     extra: &str,
 ) -> (String, String) {
     let k = authgate::credential::CredentialKind::parse(kind).expect("kind");
-    let args = authgate::credential::cli::CreateArgs {
-        kind: kind.into(),
-        prefix: None,
-        config: None,
-        id: Some(id.into()),
-        subject: format!("subject-{id}"),
-        workspace: Some(workspace.into()),
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        allow: vec![],
-        usage: None,
-        expires_at: None,
-    };
+    let mut args = authgate::credential::cli::CreateArgs::new(
+        k,
+        id,
+        &format!("subject-{id}"),
+        workspace,
+        scopes,
+    );
+    args.kind = kind.into();
     let m = authgate::credential::cli::mint_record(
         prefix,
         k,
