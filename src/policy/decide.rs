@@ -113,6 +113,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)] // the table's row type
     fn decision_table() {
         use CredentialKind::*;
         let mut with_allow = id(ApiKey, Some("acme"), &[], false);
