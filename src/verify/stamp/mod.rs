@@ -28,11 +28,13 @@ mod crypto;
 mod der;
 mod envelope;
 mod error;
+pub mod freshness;
 mod key;
 mod signature;
 
 pub use crypto::eip191_digest;
 pub use error::StampError;
+pub use freshness::{check_freshness, DEFAULT_TIMESTAMP_FIELD};
 pub use key::NormalisedKey;
 
 use sha2::{Digest, Sha256};
