@@ -30,12 +30,16 @@ mod envelope;
 mod error;
 pub mod freshness;
 mod key;
+pub mod replay;
 mod signature;
+mod verifier;
 
 pub use crypto::eip191_digest;
 pub use error::StampError;
 pub use freshness::{check_freshness, DEFAULT_TIMESTAMP_FIELD};
 pub use key::NormalisedKey;
+pub use replay::ReplayGuard;
+pub use verifier::{StampPolicy, StampVerifier, VerifiedStamp};
 
 use sha2::{Digest, Sha256};
 

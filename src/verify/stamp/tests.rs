@@ -298,6 +298,49 @@ fn single_character_mutations_never_yield_another_valid_stamp() {
 }
 
 #[test]
+fn verifier_runs_the_checks_in_order() {
+    let v = StampVerifier::new(StampPolicy {
+        schemes: vec![StampScheme::P256, StampScheme::Ed25519],
+        max_body_bytes: 256,
+        ..StampPolicy::default()
+    });
+    let now = 1_700_000_030_000;
+    let p = p256_stamp(BODY);
+    assert_eq!(
+        v.verify_request(p.as_bytes(), &[b' '; 257], now)
+            .map(|_| ()),
+        Err(StampError::BodyTooLarge)
+    );
+    assert_eq!(
+        v.verify_request(k256_stamp(BODY).as_bytes(), BODY, now)
+            .map(|_| ()),
+        Err(StampError::SchemeNotAllowed)
+    );
+    assert_eq!(
+        v.verify_request(p.as_bytes(), b"{}", now).map(|_| ()),
+        Err(StampError::BadSignature)
+    );
+    assert_eq!(
+        v.verify_request(p.as_bytes(), BODY, now + 3_600_000)
+            .map(|_| ()),
+        Err(StampError::Stale)
+    );
+    // the stale attempt was not remembered, so this first fresh use passes
+    let ok = v.verify_request(p.as_bytes(), BODY, now).unwrap();
+    assert_eq!(ok.scheme, StampScheme::P256);
+    assert_eq!(ok.key_id(), p256_parts(BODY).0);
+    assert_eq!(
+        v.verify_request(p.as_bytes(), BODY, now).map(|_| ()),
+        Err(StampError::Replayed)
+    );
+    let no_ts = ed_stamp(b"{}");
+    assert_eq!(
+        v.verify_request(no_ts.as_bytes(), b"{}", now).map(|_| ()),
+        Err(StampError::MissingTimestamp)
+    );
+}
+
+#[test]
 fn scheme_labels_round_trip() {
     for s in StampScheme::ALL {
         assert_eq!(StampScheme::from_label(s.label()), Some(s));
