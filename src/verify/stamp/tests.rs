@@ -210,7 +210,8 @@ fn secp256k1_high_s_is_refused() {
 }
 
 #[test]
-fn fixed_width_der_is_accepted_for_both_ecdsa_schemes() {
+fn fixed_width_der_is_accepted_for_p256_too() {
+    // The wallet (secp256k1) case is the vector eth_fixed_width_der.
     // Search deterministic bodies for a signature with r < 2^248 whose
     // fixed-width INTEGER (as @turnkey/crypto writes it) is not minimal.
     let sk = p256_signer();
