@@ -5,6 +5,7 @@
 pub mod jwks;
 pub mod jwt;
 pub mod opaque;
+pub mod stamp;
 
 use crate::cache::{CacheKey, IdentityCache};
 use crate::config::Runtime;

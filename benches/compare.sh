@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Side-by-side on loopback, in one run, measured in alternation so drift hits
+# every target alike:
+#   upstream direct | bare pingora passthrough (`authgate passthrough`) |
+#   authgate: cached API keys, cached JWTs (HS256, RS256, ES256, EdDSA; 1,000
+#   distinct tokens each), 100% invalid keys | HAProxy 2.6 jwt_verify
+#   (HS256, RS256, ES256) and HAProxy passthrough, when haproxy is installed.
+# For each: requests/s, p99 latency, and the proxy's CPU µs per request (from
+# /proc/PID/stat), plus ratios against the bare passthrough and HAProxy.
+#
+# Proxies (authgate, passthrough, haproxy: one worker thread each) are pinned
+# to core 0; the echo upstream and the load tool to core 1 (taskset), so the
+# proxy's CPU is measured alone. Loopback only.
+#
+# Usage: benches/compare.sh            (env: DUR=8s ROUNDS=3 CONC=32 OUT=file.md)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${DUR:-8s}
+ROUNDS=${ROUNDS:-3}
+CONC=${CONC:-32}
+OUT=${OUT:-}
+BIN=target/release/authgate
+cargo build --release --bin authgate >&2
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done; sleep 0.5; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  PROXY="taskset -c 0"; LOAD="taskset -c 1"; PIN="proxies on core 0, upstream + load tool on core 1"
+else
+  PROXY=""; LOAD=""; PIN="not pinned (fewer than 2 cores or no taskset)"
+fi
+
+wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+
+# Upstream.
+$LOAD $BIN echo --listen 127.0.0.1:3000 2>/dev/null & PIDS+=($!)
+wait_port 3000
+
+# authgate with 1,000 API keys and 1,000 tokens per JWT algorithm; access logs off (as for the peers).
+$BIN loadtest prepare --out "$WORK/p" --api-keys 1000 --jwts 1000 --upstream 127.0.0.1:3000 \
+  --listen 127.0.0.1:8080 --admin 127.0.0.1:9090 --threads 1 >&2
+sed -i 's/^level = .*/level = "warn"/' "$WORK/p/authgate.toml"
+$PROXY $BIN serve --config "$WORK/p/authgate.toml" 2>"$WORK/authgate.log" & AG=$!; PIDS+=($AG)
+$PROXY $BIN passthrough --listen 127.0.0.1:8081 --upstream 127.0.0.1:3000 --threads 1 2>/dev/null & PT=$!; PIDS+=($PT)
+wait_port 8080; wait_port 8081
+
+HA=""
+if command -v haproxy >/dev/null; then
+  HS_SECRET=$(cat "$WORK/p/jwt-hs256.secret")
+  cat > "$WORK/haproxy.cfg" <<CFG
+global
+  nbthread 1
+  cpu-map 1/1 0
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+frontend pass
+  bind 127.0.0.1:8400
+  default_backend echo
+frontend hs256
+  bind 127.0.0.1:8401
+  http-request set-var(txn.bearer) http_auth_bearer
+  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
+  http-request deny deny_status 401 unless { var(txn.alg) -m str HS256 }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"$HS_SECRET") -m int 1 }
+  default_backend echo
+frontend rs256
+  bind 127.0.0.1:8402
+  http-request set-var(txn.bearer) http_auth_bearer
+  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
+  http-request deny deny_status 401 unless { var(txn.alg) -m str RS256 }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"$WORK/p/jwt-rs256.pub.pem") -m int 1 }
+  default_backend echo
+frontend es256
+  bind 127.0.0.1:8403
+  http-request set-var(txn.bearer) http_auth_bearer
+  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
+  http-request deny deny_status 401 unless { var(txn.alg) -m str ES256 }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"$WORK/p/jwt-es256.pub.pem") -m int 1 }
+  default_backend echo
+backend echo
+  server s1 127.0.0.1:3000
+CFG
+  $PROXY haproxy -db -f "$WORK/haproxy.cfg" 2>"$WORK/haproxy.log" & HA=$!; PIDS+=($HA)
+  wait_port 8400
+fi
+
+CREDS="$WORK/p/credentials.jsonl"
+RUNS="/api/v1/workspaces/ws-000/agent-runs"
+# name | pid | url | loadtest args
+TARGETS=(
+  "upstream direct|0|http://127.0.0.1:3000|--path $RUNS"
+  "bare pingora passthrough|$PT|http://127.0.0.1:8081|--path $RUNS"
+  "authgate api_key (cached)|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix api_key=1"
+  "authgate jwt HS256 (cached)|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix jwt_hs256=1"
+  "authgate jwt RS256 (cached)|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix jwt_rs256=1"
+  "authgate jwt ES256 (cached)|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix jwt_es256=1"
+  "authgate jwt EdDSA (cached)|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix jwt_eddsa=1"
+  "authgate 100% invalid keys|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix api_key=1 --invalid 1.0"
+)
+if [ -n "$HA" ]; then
+  TARGETS+=(
+    "haproxy passthrough|$HA|http://127.0.0.1:8400|--path $RUNS"
+    "haproxy jwt_verify HS256|$HA|http://127.0.0.1:8401|--credentials $CREDS --mix jwt_hs256=1"
+    "haproxy jwt_verify RS256|$HA|http://127.0.0.1:8402|--credentials $CREDS --mix jwt_rs256=1"
+    "haproxy jwt_verify ES256|$HA|http://127.0.0.1:8403|--credentials $CREDS --mix jwt_es256=1"
+  )
+fi
+
+ticks() { if [ "$1" = 0 ]; then echo 0; else awk '{print $14+$15}' "/proc/$1/stat"; fi; }
+RESULTS="$WORK/results.jsonl"
+for round in $(seq "$ROUNDS"); do
+  for t in "${TARGETS[@]}"; do
+    IFS='|' read -r name pid url args <<<"$t"
+    # shellcheck disable=SC2086
+    $LOAD $BIN loadtest run --url "$url" $args --duration 1s --warmup 0s --concurrency "$CONC" --quiet >/dev/null
+    before=$(ticks "$pid")
+    # shellcheck disable=SC2086
+    json=$($LOAD $BIN loadtest run --url "$url" $args --duration "$DUR" --warmup 0s --concurrency "$CONC" --quiet --json)
+    after=$(ticks "$pid")
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["name"]=sys.argv[2]; d["ticks"]=int(sys.argv[3]); print(json.dumps(d))' \
+      "$json" "$name" "$((after - before))" >>"$RESULTS"
+    echo "round $round: $name done" >&2
+  done
+done
+
+python3 - "$RESULTS" "$PIN" "$DUR" "$ROUNDS" "$CONC" "$(getconf CLK_TCK)" <<'PY' | tee ${OUT:+"$OUT"}
+import json, statistics, sys
+path, pin, dur, rounds, conc, hz = sys.argv[1:7]
+hz = int(hz)
+rows = {}
+for line in open(path):
+    d = json.loads(line)
+    r = rows.setdefault(d["name"], {"rps": [], "p99": [], "cpu": [], "ok": [], "req": []})
+    n = max(d["requests"], 1)
+    r["rps"].append(d["rps"]); r["p99"].append(d["latency_us"]["p99"])
+    r["cpu"].append(d["ticks"] * 1e6 / hz / n)
+    r["req"].append(d["requests"])
+    r["ok"].append(sum(v for k, v in d["status"].items() if k.startswith("2")) / n)
+med = {k: {m: statistics.median(v) for m, v in r.items()} for k, r in rows.items()}
+bare = med.get("bare pingora passthrough")
+print(f"Loopback, 2 cores, {pin}; {rounds} alternating rounds of {dur} at concurrency {conc}; medians.\n")
+print("| target | req/s | p99 µs | proxy CPU µs/req | 2xx share | req/s ÷ bare | CPU − bare µs |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for name, m in med.items():
+    cpu = "-" if name == "upstream direct" else f"{m['cpu']:.1f}"
+    ratio = f"{m['rps'] / bare['rps']:.2f}" if bare else "-"
+    extra = f"{m['cpu'] - bare['cpu']:+.1f}" if bare and name != "upstream direct" else "-"
+    print(f"| {name} | {m['rps']:.0f} | {m['p99']:.0f} | {cpu} | {m['ok']:.0%} | {ratio} | {extra} |")
+pairs = [("authgate jwt HS256 (cached)", "haproxy jwt_verify HS256"),
+         ("authgate jwt RS256 (cached)", "haproxy jwt_verify RS256"),
+         ("authgate jwt ES256 (cached)", "haproxy jwt_verify ES256"),
+         ("bare pingora passthrough", "haproxy passthrough")]
+lines = [f"| {a} ÷ {b} | {med[a]['rps'] / med[b]['rps']:.2f} | {med[b]['cpu'] / med[a]['cpu']:.2f} |" for a, b in pairs if a in med and b in med]
+if lines:
+    print("\n| authgate vs HAProxy | req/s ratio | CPU efficiency ratio |\n|---|---:|---:|")
+    print("\n".join(lines))
+PY
