@@ -41,6 +41,15 @@ pub enum Refusal {
     /// The credential is well-formed but not valid (unknown, expired, revoked, bad signature, …).
     #[error("invalid credential: {0}")]
     InvalidToken(&'static str),
+    /// A stamp that failed a check (format, signature, freshness, replay, unknown key).
+    #[error("invalid stamp: {0}")]
+    InvalidStamp(&'static str),
+    /// The body is over the route's limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// The body did not arrive in time.
+    #[error("body timeout")]
+    BodyTimeout,
     /// The identity lacks a scope the route demands.
     #[error("insufficient scope")]
     InsufficientScope {
@@ -92,6 +101,9 @@ impl Refusal {
             Refusal::Ambiguous => "ambiguous_credentials",
             Refusal::Malformed(r) => r,
             Refusal::InvalidToken(r) => r,
+            Refusal::InvalidStamp(r) => r,
+            Refusal::PayloadTooLarge => "payload_too_large",
+            Refusal::BodyTimeout => "body_timeout",
             Refusal::InsufficientScope { .. } => "insufficient_scope",
             Refusal::Forbidden { reason, .. } => reason,
             Refusal::WorkspaceMismatch { .. } => "workspace_mismatch",
@@ -108,7 +120,10 @@ impl Refusal {
             Refusal::BadPath | Refusal::Ambiguous | Refusal::Malformed(_) => 400,
             Refusal::MissingCredential
             | Refusal::KindNotAccepted { .. }
-            | Refusal::InvalidToken(_) => 401,
+            | Refusal::InvalidToken(_)
+            | Refusal::InvalidStamp(_) => 401,
+            Refusal::PayloadTooLarge => 413,
+            Refusal::BodyTimeout => 408,
             Refusal::InsufficientScope { .. } | Refusal::Forbidden { .. } => 403,
             Refusal::StoreUnavailable => 503,
             Refusal::BadGateway => 502,
@@ -157,6 +172,21 @@ impl Refusal {
                     r#"Bearer error="invalid_token""#.to_string(),
                 ));
                 json!({"error": "Invalid API key or OAuth access token"})
+            }
+            Refusal::InvalidStamp(reason) => {
+                // Stamp reasons concern the signature and body, never a secret,
+                // so they are precise.
+                headers.push((
+                    "www-authenticate",
+                    format!(r#"Stamp error="invalid_stamp", error_description="{reason}""#),
+                ));
+                json!({"error": "invalid_stamp", "reason": reason})
+            }
+            Refusal::PayloadTooLarge => {
+                json!({"error": "payload_too_large", "message": "The request body exceeds this route's limit"})
+            }
+            Refusal::BodyTimeout => {
+                json!({"error": "body_timeout", "message": "The request body did not arrive in time"})
             }
             Refusal::InsufficientScope { required } => {
                 let list = required.join(" ");

@@ -33,6 +33,8 @@ pub struct Identity {
     pub platform_wide: bool,
     /// Whether scopes are enforced (false for workspace API keys: possession grants the surface).
     pub scoped: bool,
+    /// The stamp scheme, for stamp identities.
+    pub scheme: Option<&'static str>,
 }
 
 impl Identity {
@@ -61,6 +63,8 @@ pub struct IdentityHeaders {
     pub expires_at: HeaderName,
     /// Signed assertion.
     pub assertion: HeaderName,
+    /// Stamp scheme (stamp identities only).
+    pub stamp_scheme: HeaderName,
 }
 
 impl IdentityHeaders {
@@ -82,10 +86,11 @@ impl IdentityHeaders {
             credential_id: name("credential_id", &o.credential_id, "credential-id")?,
             expires_at: name("expires_at", &o.expires_at, "expires-at")?,
             assertion: name("assertion", &o.assertion, "assertion")?,
+            stamp_scheme: name("stamp_scheme", &None, "stamp-scheme")?,
         })
     }
 
-    fn all(&self) -> [&HeaderName; 7] {
+    fn all(&self) -> [&HeaderName; 8] {
         [
             &self.subject,
             &self.workspace,
@@ -94,6 +99,7 @@ impl IdentityHeaders {
             &self.credential_id,
             &self.expires_at,
             &self.assertion,
+            &self.stamp_scheme,
         ]
     }
 
@@ -124,6 +130,9 @@ impl IdentityHeaders {
         if let Some(exp) = id.expires_at {
             req.insert_header(self.expires_at.clone(), exp.to_string())?;
         }
+        if let Some(scheme) = id.scheme {
+            req.insert_header(self.stamp_scheme.clone(), scheme)?;
+        }
         Ok(())
     }
 }
@@ -145,6 +154,7 @@ mod tests {
             usage: None,
             platform_wide: false,
             scoped: true,
+            scheme: None,
         }
     }
 

@@ -42,6 +42,63 @@ pub struct FileConfig {
     /// Identity headers and policy knobs.
     #[serde(default)]
     pub identity: IdentitySection,
+    /// Signed requests (`X-Stamp`).
+    #[serde(default)]
+    pub stamps: StampsSection,
+}
+
+/// `[stamps]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StampsSection {
+    /// Largest body verified on stamp routes (at most 64 KiB: pingora replays
+    /// a buffered body to the upstream only up to that size).
+    #[serde(default = "default_stamp_body")]
+    pub max_body: usize,
+    /// How long the whole body may take to arrive.
+    #[serde(default = "default_body_timeout", with = "humantime_serde")]
+    pub body_timeout: Duration,
+    /// Dotted path of the body's millisecond timestamp.
+    #[serde(default = "default_ts_field")]
+    pub timestamp_field: String,
+    /// How old a stamped body may be.
+    #[serde(default = "default_stamp_window", with = "humantime_serde")]
+    pub window: Duration,
+    /// Clock skew allowed both ways.
+    #[serde(default = "default_leeway", with = "humantime_serde")]
+    pub leeway: Duration,
+    /// Replay memory size (stamps); evictions before expiry are counted.
+    #[serde(default = "default_replay_capacity")]
+    pub replay_capacity: u64,
+}
+
+impl Default for StampsSection {
+    fn default() -> Self {
+        Self {
+            max_body: default_stamp_body(),
+            body_timeout: default_body_timeout(),
+            timestamp_field: default_ts_field(),
+            window: default_stamp_window(),
+            leeway: default_leeway(),
+            replay_capacity: default_replay_capacity(),
+        }
+    }
+}
+
+fn default_stamp_body() -> usize {
+    64 * 1024
+}
+fn default_body_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_ts_field() -> String {
+    "timestampMs".into()
+}
+fn default_stamp_window() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_replay_capacity() -> u64 {
+    1_000_000
 }
 
 /// `[server]`
@@ -215,6 +272,9 @@ pub struct AuthSection {
     /// Forward the credential headers to the upstream.
     #[serde(default)]
     pub forward_credentials: bool,
+    /// Stamp routes: refuse bodies without a timestamp (default true; without
+    /// one, replay protection lasts only as long as the replay memory).
+    pub require_timestamp: Option<bool>,
 }
 
 /// `[credentials]`
@@ -289,10 +349,17 @@ impl Default for CacheSection {
 pub struct KeySection {
     /// Credential id, safe to log.
     pub id: String,
-    /// `sha256:<hex>` (or `hmac-sha256:<hex>`) of the credential.
-    pub digest: String,
-    /// `api_key`, `server_key` or `access_token`.
+    /// `sha256:<hex>` (or `hmac-sha256:<hex>`) of the credential (not for stamp keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// `api_key`, `server_key`, `access_token` or `stamp`.
     pub kind: String,
+    /// Stamp keys: the public key, hex (normalised on load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// Stamp keys: `p256`, `secp256k1` or `ed25519`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
     /// The subject (user, service or application).
     pub subject: String,
     /// The workspace slug the key belongs to.

@@ -235,6 +235,19 @@ pub fn validate(
             },
         },
     };
+    let st = &file.stamps;
+    if st.max_body == 0 || st.max_body > 64 * 1024 {
+        errs.push(
+            "stamps.max_body",
+            "must be between 1 and 65536 (pingora replays at most 64 KiB of a verified body)",
+        );
+    }
+    if st.window.is_zero() {
+        errs.push("stamps.window", "must be greater than zero");
+    }
+    if st.replay_capacity == 0 {
+        errs.push("stamps.replay_capacity", "must be at least 1");
+    }
     if file.cache.max_entries == 0 {
         errs.push("cache.max_entries", "must be at least 1");
     }
@@ -452,8 +465,38 @@ fn build_access(a: &AuthSection, key: &str, errs: &mut Errors) -> Option<Access>
             any_scopes: a.any_scopes.clone(),
             usage: a.usage.clone(),
             allow_param: a.allow_param.clone(),
+            require_timestamp: a.require_timestamp.unwrap_or(true),
         })
     })
+}
+
+/// The store digest of a `kind = "stamp"` record (scheme + normalised key).
+fn stamp_key_digest(k: &KeySection, key: &str, errs: &mut Errors) -> Option<[u8; 32]> {
+    use crate::verify::stamp::{key_digest, normalise_key, scheme_from_name};
+    let Some(scheme) = k.scheme.as_deref().and_then(scheme_from_name) else {
+        errs.push(
+            format!("{key}.scheme"),
+            "stamp keys need scheme = p256, secp256k1 or ed25519",
+        );
+        return None;
+    };
+    let Some(text) = &k.public_key else {
+        errs.push(
+            format!("{key}.public_key"),
+            "stamp keys need the public key (hex)",
+        );
+        return None;
+    };
+    match normalise_key(scheme, text) {
+        Ok(nk) => Some(key_digest(scheme, &nk)),
+        Err(e) => {
+            errs.push(
+                format!("{key}.public_key"),
+                format!("not a valid {} key ({})", scheme.label(), e.reason()),
+            );
+            None
+        }
+    }
 }
 
 fn build_keys(
@@ -466,23 +509,31 @@ fn build_keys(
     let mut out: Vec<([u8; 32], KeyRecord)> = Vec::new();
     for (i, k) in keys.iter().enumerate() {
         let key = format!("keys[{i}]");
-        let digest = match digester.parse(&k.digest) {
-            Ok(d) => Some(d),
-            Err(msg) => {
-                errs.push(format!("{key}.digest"), msg);
-                None
-            }
-        };
-        let kind = CredentialKind::parse(&k.kind).filter(|k| k.is_opaque());
+        let kind = CredentialKind::parse(&k.kind).filter(|k| k.is_stored());
         if kind.is_none() {
             errs.push(
                 format!("{key}.kind"),
                 format!(
-                    "unknown kind '{}' (api_key, server_key, access_token)",
+                    "unknown kind '{}' (api_key, server_key, access_token, stamp)",
                     k.kind
                 ),
             );
         }
+        let digest = if kind == Some(CredentialKind::Stamp) {
+            stamp_key_digest(k, &key, errs)
+        } else {
+            match k.digest.as_deref().map(|d| digester.parse(d)) {
+                Some(Ok(d)) => Some(d),
+                Some(Err(msg)) => {
+                    errs.push(format!("{key}.digest"), msg);
+                    None
+                }
+                None => {
+                    errs.push(format!("{key}.digest"), "required for this kind");
+                    None
+                }
+            }
+        };
         if k.id.is_empty() {
             errs.push(format!("{key}.id"), "must not be empty");
         }

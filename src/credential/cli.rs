@@ -16,6 +16,27 @@ use std::process::ExitCode;
 pub enum KeysCommand {
     /// Mint a new opaque credential.
     Create(Box<CreateArgs>),
+    /// Register a stamp public key: print the `[[keys]]` stanza for it.
+    RegisterStampKey {
+        /// `p256`, `secp256k1` or `ed25519`.
+        #[arg(long)]
+        scheme: String,
+        /// The public key, hex (compressed or uncompressed SEC1; 32 bytes for ed25519).
+        #[arg(long)]
+        public_key: String,
+        /// Record id (safe to log).
+        #[arg(long)]
+        id: String,
+        /// Subject the key speaks for.
+        #[arg(long, default_value = "wallet")]
+        subject: String,
+        /// Workspace slug.
+        #[arg(long)]
+        workspace: Option<String>,
+        /// Comma-separated scopes.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+    },
     /// Write a new Ed25519 key for `[identity.assertion]` (PKCS#8 PEM).
     AssertionKey {
         /// Where to write the private key.
@@ -109,8 +130,10 @@ pub fn mint_record(
     Minted {
         record: KeySection {
             id,
-            digest: digester.render(&digest),
+            digest: Some(digester.render(&digest)),
             kind: kind.as_str().to_string(),
+            public_key: None,
+            scheme: None,
             subject: args.subject.clone(),
             workspace: args.workspace.clone(),
             scopes: args.scopes.clone(),
@@ -136,6 +159,44 @@ pub fn stanza(records: &[KeySection]) -> String {
 pub fn run(cmd: KeysCommand) -> ExitCode {
     let args = match cmd {
         KeysCommand::Create(args) => *args,
+        KeysCommand::RegisterStampKey {
+            scheme,
+            public_key,
+            id,
+            subject,
+            workspace,
+            scopes,
+        } => {
+            use crate::verify::stamp::{normalise_key, scheme_from_name};
+            let Some(s) = scheme_from_name(&scheme) else {
+                eprintln!("--scheme must be p256, secp256k1 or ed25519");
+                return ExitCode::from(2);
+            };
+            let key = match normalise_key(s, &public_key) {
+                Ok(k) => k,
+                Err(e) => {
+                    eprintln!("not a valid {} public key: {}", s.label(), e.reason());
+                    return ExitCode::from(2);
+                }
+            };
+            let record = KeySection {
+                id,
+                digest: None,
+                kind: "stamp".into(),
+                public_key: Some(key.to_hex()),
+                scheme: Some(scheme),
+                subject,
+                workspace,
+                scopes,
+                allow: Vec::new(),
+                usage: None,
+                expires_at: None,
+                disabled: false,
+            };
+            println!("# Add to the config file:");
+            print!("{}", stanza(&[record]));
+            return ExitCode::SUCCESS;
+        }
         KeysCommand::AssertionKey { out } => {
             return match crate::assertion::generate_key(&out) {
                 Ok(()) => {

@@ -20,6 +20,8 @@ pub enum Carrier {
     XApiKey,
     /// `x-server-key: …`
     ServerKey,
+    /// `X-Stamp: …` (a signature over the body).
+    Stamp,
 }
 
 /// A credential as presented, borrowed from the request headers.
@@ -33,7 +35,7 @@ pub struct Presented<'a> {
 }
 
 /// Header names that carry credentials (removed before forwarding unless a route keeps them).
-pub const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "x-api-key", "x-server-key"];
+pub const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "x-api-key", "x-server-key", "x-stamp"];
 
 /// Extract the single credential of a request, if any.
 ///
@@ -59,6 +61,13 @@ pub fn extract(headers: &HeaderMap, max_bytes: usize) -> Result<Option<Presented
             &mut found,
             check(value.as_bytes(), max_bytes)?,
             Carrier::XApiKey,
+        )?;
+    }
+    for value in headers.get_all("x-stamp") {
+        merge(
+            &mut found,
+            check(value.as_bytes(), max_bytes)?,
+            Carrier::Stamp,
         )?;
     }
     for value in headers.get_all("x-server-key") {

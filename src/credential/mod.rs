@@ -21,15 +21,18 @@ pub enum CredentialKind {
     AccessToken,
     /// A JSON Web Token from a configured issuer.
     Jwt,
+    /// A signed request (`X-Stamp`) by a registered public key.
+    Stamp,
 }
 
 impl CredentialKind {
     /// All kinds, in display order.
-    pub const ALL: [CredentialKind; 4] = [
+    pub const ALL: [CredentialKind; 5] = [
         CredentialKind::ApiKey,
         CredentialKind::ServerKey,
         CredentialKind::AccessToken,
         CredentialKind::Jwt,
+        CredentialKind::Stamp,
     ];
 
     /// The config and header spelling.
@@ -39,6 +42,7 @@ impl CredentialKind {
             CredentialKind::ServerKey => "server_key",
             CredentialKind::AccessToken => "access_token",
             CredentialKind::Jwt => "jwt",
+            CredentialKind::Stamp => "stamp",
         }
     }
 
@@ -49,7 +53,12 @@ impl CredentialKind {
 
     /// Whether records of this kind live in the store (as opposed to self-contained tokens).
     pub fn is_opaque(self) -> bool {
-        !matches!(self, CredentialKind::Jwt)
+        !matches!(self, CredentialKind::Jwt | CredentialKind::Stamp)
+    }
+
+    /// Whether records of this kind live in the store (opaque kinds and stamp keys).
+    pub fn is_stored(self) -> bool {
+        self != CredentialKind::Jwt
     }
 
     fn bit(self) -> u8 {

@@ -99,6 +99,7 @@ mod tests {
             usage: None,
             platform_wide: false,
             scoped,
+            scheme: None,
         }
     }
 
@@ -109,6 +110,7 @@ mod tests {
             any_scopes: any.iter().map(|s| s.to_string()).collect(),
             usage: Some("developer_api".into()),
             allow_param: Some("agent_id".into()),
+            require_timestamp: true,
         }
     }
 

@@ -32,6 +32,8 @@ pub struct Requirements {
     pub usage: Option<String>,
     /// Path parameter checked against the key's allow-list.
     pub allow_param: Option<String>,
+    /// Stamp routes: the body must carry a fresh timestamp.
+    pub require_timestamp: bool,
 }
 
 /// One route.

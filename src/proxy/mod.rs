@@ -6,12 +6,14 @@
 //! `upstream_request_filter`: strip the identity namespace and credentials,
 //! inject identity headers. `logging`: metrics and one access line.
 
+pub mod body;
 pub mod forward;
 pub mod respond;
 
 use crate::config::reload::ConfigHandle;
 use crate::config::Runtime;
-use crate::credential::extract::extract;
+use crate::credential::extract::{extract, Carrier};
+use crate::credential::CredentialKind;
 use crate::error::Refusal;
 use crate::identity::Identity;
 use crate::metrics::METRICS;
@@ -49,13 +51,23 @@ pub struct RequestCtx {
     request_id: String,
 }
 
+/// What `admit` decided before any body was read.
+enum Admission {
+    /// Forward (with an identity unless the route is public).
+    Pass(Arc<Route>, Option<Arc<Identity>>),
+    /// A stamp route: read the body, then verify the stamp and decide.
+    Stamp {
+        route: Arc<Route>,
+        header: String,
+        params: Vec<(String, String)>,
+    },
+}
+
+type Refused = (Option<Arc<Route>>, Refusal);
+
 impl AuthGate {
     /// Route, authenticate and decide; `Ok` carries the route and identity (if any).
-    async fn admit(
-        &self,
-        rt: &Runtime,
-        req: &RequestHeader,
-    ) -> Result<(Arc<Route>, Option<Arc<Identity>>), (Option<Arc<Route>>, Refusal)> {
+    async fn admit(&self, rt: &Runtime, req: &RequestHeader) -> Result<Admission, Refused> {
         let path = req.uri.path();
         if !path_is_normal(path) {
             return Err((None, Refusal::BadPath));
@@ -69,13 +81,28 @@ impl AuthGate {
             RouteMatch::NotFound => return Err((None, Refusal::NotFound)),
         };
         let reqs = match &route.access {
-            Access::Public => return Ok((route.clone(), None)),
+            Access::Public => return Ok(Admission::Pass(route.clone(), None)),
             Access::Protected(reqs) => reqs,
         };
         let fail = |r: Refusal| (Some(route.clone()), r);
         let presented = extract(&req.headers, rt.max_credential_bytes)
             .map_err(fail)?
             .ok_or_else(|| fail(Refusal::MissingCredential))?;
+        if presented.carrier == Carrier::Stamp {
+            if !reqs.accept.contains(CredentialKind::Stamp) {
+                return Err(fail(Refusal::KindNotAccepted {
+                    accepts: reqs.accept.describe(),
+                }));
+            }
+            return Ok(Admission::Stamp {
+                route: route.clone(),
+                header: presented.value.to_string(),
+                params: params
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            });
+        }
         let identity = self
             .auth
             .authenticate(rt, reqs.accept, presented)
@@ -89,7 +116,41 @@ impl AuthGate {
             rt.identity.hierarchical_scopes,
         )
         .map_err(fail)?;
-        Ok((route.clone(), Some(identity)))
+        Ok(Admission::Pass(route.clone(), Some(identity)))
+    }
+
+    /// The stamp path: read the body (bounded in size and time), verify, decide.
+    async fn admit_stamp(
+        &self,
+        rt: &Runtime,
+        session: &mut Session,
+        route: &Arc<Route>,
+        header: &str,
+        params: &[(String, String)],
+    ) -> Result<Arc<Identity>, Refusal> {
+        let Access::Protected(reqs) = &route.access else {
+            return Err(Refusal::NotFound);
+        };
+        let st = &rt.file.stamps;
+        let body = body::read_all(session, st.max_body, st.body_timeout).await?;
+        let identity = self
+            .auth
+            .authenticate_stamp(rt, reqs.accept, header, &body, reqs.require_timestamp)
+            .await?;
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        decide(
+            reqs,
+            &identity,
+            param,
+            &rt.identity.workspace_param,
+            rt.identity.hierarchical_scopes,
+        )?;
+        Ok(identity)
     }
 }
 
@@ -111,7 +172,23 @@ impl ProxyHttp for AuthGate {
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         let rt = self.config.current();
         ctx.request_id = forward::request_id(session.req_header());
-        let admitted = self.admit(&rt, session.req_header()).await;
+        let admitted = match self.admit(&rt, session.req_header()).await {
+            Ok(Admission::Stamp {
+                route,
+                header,
+                params,
+            }) => {
+                match self
+                    .admit_stamp(&rt, session, &route, &header, &params)
+                    .await
+                {
+                    Ok(identity) => Ok((route, Some(identity))),
+                    Err(refusal) => Err((Some(route), refusal)),
+                }
+            }
+            Ok(Admission::Pass(route, identity)) => Ok((route, identity)),
+            Err(refused) => Err(refused),
+        };
         ctx.rt = Some(rt);
         match admitted {
             Ok((route, identity)) => {

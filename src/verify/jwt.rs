@@ -322,5 +322,6 @@ fn identity_from_claims(
         usage: None,
         platform_wide: s.platform_wide,
         scoped: true,
+        scheme: None,
     })
 }

@@ -6,6 +6,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod opaque;
 pub mod stamp;
+pub mod stamp_auth;
 
 use crate::cache::{CacheKey, IdentityCache};
 use crate::config::Runtime;
@@ -34,6 +35,7 @@ pub enum Verdict {
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     cache: IdentityCache,
+    replay: stamp::ReplayGuard,
 }
 
 /// Seconds since the Unix epoch.
@@ -47,7 +49,21 @@ pub fn unix_now() -> u64 {
 impl Authenticator {
     /// An authenticator over `cache`.
     pub fn new(cache: IdentityCache) -> Self {
-        Self { cache }
+        let d = crate::config::model::StampsSection::default();
+        Self::with_replay_guard(
+            cache,
+            stamp::ReplayGuard::for_window(d.window, d.leeway, d.replay_capacity),
+        )
+    }
+
+    /// An authenticator with a replay guard for stamps (kept across reloads).
+    pub fn with_replay_guard(cache: IdentityCache, replay: stamp::ReplayGuard) -> Self {
+        Self { cache, replay }
+    }
+
+    /// The stamp replay guard.
+    pub fn replay_guard(&self) -> &stamp::ReplayGuard {
+        &self.replay
     }
 
     /// The hot cache (for invalidation).
@@ -63,6 +79,10 @@ impl Authenticator {
         presented: Presented<'_>,
     ) -> Result<Arc<Identity>, Refusal> {
         let value = presented.value;
+        if presented.carrier == Carrier::Stamp {
+            // Stamps are verified with the body; see `authenticate_stamp`.
+            return Err(Refusal::InvalidStamp("body_required"));
+        }
         let (kind, checksum_prefix) = match rt.prefixes.sniff(value) {
             Sniffed::Unknown => return Err(Refusal::InvalidToken("unknown_prefix")),
             Sniffed::Rejected => return Err(Refusal::InvalidToken("rejected_family")),

@@ -47,5 +47,6 @@ pub async fn verify(
         // no granular scopes: possession grants their surface. Access tokens
         // are always scoped.
         scoped: kind == CredentialKind::AccessToken || !rec.scopes.is_empty(),
+        scheme: None,
     })))
 }

@@ -81,6 +81,32 @@ impl StampScheme {
     }
 }
 
+/// Normalise a registered public key (hex) for `scheme`: compressed SEC1
+/// for the ECDSA curves, 32 bytes for ed25519. Used when loading config.
+pub fn normalise_key(scheme: StampScheme, text: &str) -> Result<NormalisedKey, StampError> {
+    match scheme {
+        StampScheme::P256 => key::p256(text).map(|k| k.1),
+        StampScheme::Secp256k1Eip191 => key::secp256k1(text).map(|k| k.1),
+        StampScheme::Ed25519 => key::ed25519(text).map(|k| k.1),
+    }
+}
+
+/// The store digest of a registered stamp key: SHA-256 of `label:hex`, so a
+/// key is bound to its scheme.
+pub fn key_digest(scheme: StampScheme, key: &NormalisedKey) -> [u8; 32] {
+    crate::credential::digest::sha256(format!("{}:{}", scheme.label(), key.to_hex()).as_bytes())
+}
+
+/// The scheme for a short or wire name (`p256`, `secp256k1`, `ed25519`, or the label).
+pub fn scheme_from_name(name: &str) -> Option<StampScheme> {
+    match name {
+        "p256" => Some(StampScheme::P256),
+        "secp256k1" => Some(StampScheme::Secp256k1Eip191),
+        "ed25519" => Some(StampScheme::Ed25519),
+        other => StampScheme::from_label(other),
+    }
+}
+
 /// Key and signature, typed per scheme so they cannot be mixed up.
 #[derive(Debug, Clone)]
 enum Material {
