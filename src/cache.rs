@@ -112,10 +112,10 @@ impl IdentityCache {
         Fut: Future<Output = Result<Verdict, StoreError>>,
     {
         if let Some(v) = self.inner.get(&key).await {
-            METRICS.cache_lookups.with_label_values(&["hit"]).inc();
+            METRICS.cache_hits.inc();
             return Ok(v);
         }
-        METRICS.cache_lookups.with_label_values(&["miss"]).inc();
+        METRICS.cache_misses.inc();
         self.inner.try_get_with(key, verify()).await
     }
 

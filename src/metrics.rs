@@ -19,6 +19,10 @@ pub struct Metrics {
     pub verify_seconds: HistogramVec,
     /// Cache lookups by result (`hit`, `miss`).
     pub cache_lookups: IntCounterVec,
+    /// `cache_lookups{result="hit"}`, resolved once (hot path).
+    pub cache_hits: IntCounter,
+    /// `cache_lookups{result="miss"}`, resolved once.
+    pub cache_misses: IntCounter,
     /// Entries evicted for size.
     pub cache_evictions: IntCounter,
     /// JWKS fetches by issuer and outcome.
@@ -61,7 +65,16 @@ impl Metrics {
         )
         .expect("valid metric definition");
         let _ = r.register(Box::new(cache_evictions.clone()));
+        let cache_lookups = counter_vec(
+            &r,
+            "authgate_cache_lookups_total",
+            "Identity cache lookups",
+            &["result"],
+        );
         Self {
+            cache_hits: cache_lookups.with_label_values(&["hit"]),
+            cache_misses: cache_lookups.with_label_values(&["miss"]),
+            cache_lookups,
             requests: counter_vec(
                 &r,
                 "authgate_requests_total",
@@ -87,12 +100,6 @@ impl Metrics {
                 "Verification latency",
                 &["verifier"],
                 0.000001,
-            ),
-            cache_lookups: counter_vec(
-                &r,
-                "authgate_cache_lookups_total",
-                "Identity cache lookups",
-                &["result"],
             ),
             jwks_fetches: counter_vec(
                 &r,
