@@ -50,7 +50,7 @@ pub struct PrefixTable {
 impl PrefixTable {
     /// Build the table; rules are reordered longest prefix first.
     pub fn new(mut rules: Vec<PrefixRule>) -> Self {
-        rules.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        rules.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         Self { rules }
     }
 

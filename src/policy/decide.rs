@@ -121,14 +121,15 @@ mod tests {
         wrong_usage.usage = Some("billing".into());
         let mut platform = id(Jwt, None, &["runs:read"], true);
         platform.platform_wide = true;
-        let cases: Vec<(
-            &str,
+        type Case<'a> = (
+            &'a str,
             Identity,
             Requirements,
-            &[(&str, &str)],
+            &'a [(&'a str, &'a str)],
             bool,
-            Result<(), &str>,
-        )> = vec![
+            Result<(), &'a str>,
+        );
+        let cases: Vec<Case<'_>> = vec![
             (
                 "key, own ws",
                 id(ApiKey, Some("acme"), &[], false),
