@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: authgate::credential::cli::KeysCommand,
     },
+    /// Generate a load-test config and credentials, and drive load at an edge.
+    Loadtest {
+        #[command(subcommand)]
+        command: authgate::loadtest::LoadtestCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -111,5 +116,6 @@ fn main() -> ExitCode {
             })
         }
         Command::Keys { command } => authgate::credential::cli::run(command),
+        Command::Loadtest { command } => authgate::loadtest::run(command),
     }
 }
