@@ -5,7 +5,8 @@
 //! - **Open loop** (`--rate R`): request *k* is due at `start + k/R`. A free
 //!   worker takes the next ticket, waits for its due time and sends; latency
 //!   is measured from the due time, not the actual send, so time spent
-//!   queued behind a slow response counts (no coordinated omission). When
+//!   queued behind a slow response counts (no coordinated omission); only
+//!   the tool's own timer slack on an idle worker is not charged. When
 //!   the target falls more than [`GRACE`] behind the end of the schedule, the
 //!   remaining tickets are not sent and are reported as `missed`.
 //!
@@ -302,7 +303,7 @@ async fn worker(shared: Arc<Shared>, id: usize) {
             return;
         }
         // Decide whether to send, and from when latency is measured.
-        let (measured, due) = match &shared.schedule {
+        let (measured, start) = match &shared.schedule {
             Schedule::Closed {
                 measure_start,
                 end,
@@ -334,11 +335,18 @@ async fn worker(shared: Arc<Shared>, id: usize) {
                     return;
                 }
                 let due = Schedule::due(*t0, *interval_ns, k);
+                // A worker that takes its ticket early is idle until `due`;
+                // whatever its timer oversleeps (tokio timers tick in whole
+                // milliseconds) is the tool's delay, not the target's. A
+                // worker already late (busy with slow responses) is charged
+                // from `due`: that backlog is what the target caused.
+                let early = Instant::now() < due;
                 tokio::time::sleep_until(due.into()).await;
-                if Instant::now() >= *hard_end {
+                let woke = Instant::now();
+                if woke >= *hard_end {
                     return;
                 }
-                (k >= *first, Some(due))
+                (k >= *first, Some(if early { woke } else { due }))
             }
         };
         let (label, req) = shared.selector.next(&shared.target, &mut rng);
@@ -350,7 +358,7 @@ async fn worker(shared: Arc<Shared>, id: usize) {
         if measured {
             shared.measured_sent.fetch_add(1, Ordering::Relaxed);
         }
-        let latency = done.saturating_duration_since(due.unwrap_or(sent));
+        let latency = done.saturating_duration_since(start.unwrap_or(sent));
         shared
             .recorder
             .record(id, label, outcome, latency, measured);
