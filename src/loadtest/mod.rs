@@ -106,7 +106,7 @@ pub struct RunArgs {
     /// Keep-alive connections shared by the workers (default: one per worker).
     #[arg(long)]
     pub connections: Option<usize>,
-    /// How long to measure, e.g. 10s, 1m.
+    /// How long to measure, e.g. 10s, 1m (default 10s, at most 1h).
     #[arg(long, value_parser = humantime::parse_duration, conflicts_with = "requests")]
     pub duration: Option<Duration>,
     /// Stop after this many measured requests instead of after a duration.
