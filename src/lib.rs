@@ -18,6 +18,7 @@ pub mod demo;
 pub mod echo;
 pub mod error;
 pub mod identity;
+pub mod loadtest;
 pub mod logging;
 pub mod metrics;
 pub mod passthrough;

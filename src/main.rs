@@ -55,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         command: authgate::credential::cli::KeysCommand,
     },
+    /// Generate a load-test config and credentials, and drive load at an edge.
+    Loadtest {
+        #[command(subcommand)]
+        command: authgate::loadtest::LoadtestCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -128,5 +133,6 @@ fn main() -> ExitCode {
             threads,
         } => authgate::passthrough::run(&listen, &upstream, threads),
         Command::Keys { command } => authgate::credential::cli::run(command),
+        Command::Loadtest { command } => authgate::loadtest::run(command),
     }
 }

@@ -12,7 +12,13 @@ const CHECK_LEN: usize = 6;
 
 /// Mint a new credential with `prefix`.
 pub fn mint(prefix: &str) -> String {
-    let mut rng = rand::rngs::OsRng;
+    mint_with(prefix, &mut rand::rngs::OsRng)
+}
+
+/// Mint with a caller-chosen random source. Real credentials use [`mint`]
+/// (the OS generator); the load tool forges many unknown-but-well-formed
+/// keys per second and uses a seeded userspace generator instead.
+pub fn mint_with(prefix: &str, rng: &mut impl Rng) -> String {
     let mut out = String::with_capacity(prefix.len() + BODY_LEN + CHECK_LEN);
     out.push_str(prefix);
     for _ in 0..BODY_LEN {

@@ -1,0 +1,224 @@
+//! The HTTP side of the load tool: the target URL and one keep-alive
+//! HTTP/1.1 connection, driven by hyper's low-level client
+//! (`hyper::client::conn::http1`), so that each worker owns exactly one
+//! connection and no pool sits between the measurement and the wire.
+
+use super::report::{Failure, Outcome};
+use bytes::Bytes;
+use http::{HeaderValue, Request, Uri};
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::{handshake, SendRequest};
+use hyper_util::rt::TokioIo;
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// Where the load goes.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The URL as given.
+    pub url: String,
+    /// `host:port` to connect to.
+    pub addr: String,
+    /// `Host` header value.
+    pub host: HeaderValue,
+    /// Path of the URL without a trailing `/` (`""` for the root).
+    pub base_path: String,
+    /// Query of the URL, if any (used when no credential path applies).
+    pub query: Option<String>,
+}
+
+impl Target {
+    /// Parse `http://host[:port][/base]`. Only plain `http` is supported.
+    pub fn parse(url: &str) -> Result<Target, String> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| format!("--url '{url}' is not a URL: {e}"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some(other) => {
+                return Err(format!(
+                    "--url scheme '{other}' is not supported (plain http only)"
+                ))
+            }
+            None => return Err(format!("--url '{url}' needs a scheme, e.g. http://{url}")),
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| format!("--url '{url}' has no host"))?;
+        let port = authority.port_u16().unwrap_or(80);
+        // `host()` keeps the brackets of an IPv6 literal, as connect wants.
+        let addr = format!("{}:{port}", authority.host());
+        let host_header = HeaderValue::from_str(authority.as_str())
+            .map_err(|_| format!("--url '{url}' has an invalid host"))?;
+        Ok(Target {
+            url: url.to_string(),
+            addr,
+            host: host_header,
+            base_path: uri.path().trim_end_matches('/').to_string(),
+            query: uri.query().map(str::to_string),
+        })
+    }
+
+    /// Whether the host is a loopback name or address.
+    pub fn is_loopback(&self) -> bool {
+        let host = self
+            .addr
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(&self.addr);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// The request path when no credential supplies one.
+    pub fn plain_path(&self, path_override: Option<&str>) -> Result<Uri, String> {
+        let mut p = format!("{}{}", self.base_path, path_override.unwrap_or(""));
+        if p.is_empty() {
+            p.push('/');
+        }
+        if let (None, Some(q)) = (path_override, &self.query) {
+            p = format!("{p}?{q}");
+        }
+        super::credentials::parse_path(&p)
+    }
+}
+
+/// One keep-alive connection, opened on first use and reopened after an
+/// error or when the server closes it.
+pub struct Connection {
+    sender: Option<SendRequest<Empty<Bytes>>>,
+    timeout: Duration,
+}
+
+impl Connection {
+    /// A connection (not yet open) whose requests time out after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            sender: None,
+            timeout,
+        }
+    }
+
+    /// Open the connection now if it is not open (used to connect before the
+    /// clock starts).
+    pub async fn open(&mut self, target: &Target) -> Result<(), Failure> {
+        self.ready(target).await.map(|_| ())
+    }
+
+    async fn ready(&mut self, target: &Target) -> Result<&mut SendRequest<Empty<Bytes>>, Failure> {
+        // A connection the server closed while idle is replaced silently, as
+        // any keep-alive client does; it is not a failed request.
+        let reuse = match self.sender.as_mut() {
+            Some(s) => s.ready().await.is_ok(),
+            None => false,
+        };
+        if !reuse {
+            self.sender = None;
+            let sender = tokio::time::timeout(self.timeout, connect(&target.addr))
+                .await
+                .map_err(|_| Failure::Connect)??;
+            self.sender = Some(sender);
+        }
+        self.sender.as_mut().ok_or(Failure::Connect)
+    }
+
+    /// Send `req` and read the whole response body.
+    pub async fn send(&mut self, target: &Target, req: Request<Empty<Bytes>>) -> Outcome {
+        let timeout = self.timeout;
+        let sender = match self.ready(target).await {
+            Ok(s) => s,
+            Err(f) => return Outcome::Failed(f),
+        };
+        let exchange = async {
+            let resp = sender.send_request(req).await?;
+            let status = resp.status().as_u16();
+            resp.into_body().collect().await?;
+            Ok::<u16, hyper::Error>(status)
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(Ok(status)) => Outcome::Status(status),
+            Ok(Err(_)) => {
+                self.sender = None;
+                Outcome::Failed(Failure::Io)
+            }
+            Err(_) => {
+                // The connection is mid-response; it cannot be reused.
+                self.sender = None;
+                Outcome::Failed(Failure::Timeout)
+            }
+        }
+    }
+}
+
+async fn connect(addr: &str) -> Result<SendRequest<Empty<Bytes>>, Failure> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|_| Failure::Connect)?;
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) = handshake(TokioIo::new(stream))
+        .await
+        .map_err(|_| Failure::Connect)?;
+    tokio::spawn(async move {
+        // Ends when the sender is dropped or the peer closes; errors surface
+        // on the sender side.
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// A GET request for `path` with `Host` and an optional credential header.
+pub fn request(
+    target: &Target,
+    path: &Uri,
+    credential: Option<(&http::HeaderName, &HeaderValue)>,
+) -> Request<Empty<Bytes>> {
+    let mut req = Request::new(Empty::new());
+    *req.uri_mut() = path.clone();
+    let h = req.headers_mut();
+    h.insert(http::header::HOST, target.host.clone());
+    if let Some((name, value)) = credential {
+        h.insert(name.clone(), value.clone());
+    }
+    req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_table() {
+        let t = Target::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            (t.addr.as_str(), t.base_path.as_str()),
+            ("127.0.0.1:8080", "")
+        );
+        assert_eq!(t.host, "127.0.0.1:8080");
+        assert!(t.is_loopback());
+        assert_eq!(t.plain_path(None).unwrap(), "/");
+        assert_eq!(t.plain_path(Some("/x")).unwrap(), "/x");
+
+        let t = Target::parse("http://localhost/base/?a=1").unwrap();
+        assert_eq!(t.addr, "localhost:80");
+        assert_eq!(t.base_path, "/base");
+        assert!(t.is_loopback());
+        assert_eq!(t.plain_path(None).unwrap(), "/base?a=1");
+
+        let t = Target::parse("http://[::1]:9000/").unwrap();
+        assert_eq!(t.addr, "[::1]:9000");
+        assert!(t.is_loopback());
+
+        assert!(!Target::parse("http://example.com").unwrap().is_loopback());
+        for bad in [
+            "https://127.0.0.1",
+            "127.0.0.1:8080",
+            "http://",
+            "not a url",
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

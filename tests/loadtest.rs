@@ -1,0 +1,331 @@
+//! `authgate loadtest`: the prepared config loads and admits every prepared
+//! credential (and refuses forgeries), and the driver counts what it sends
+//! against the in-process echo upstream.
+
+use authgate::cache::IdentityCache;
+use authgate::credential::extract::extract;
+use authgate::error::Refusal;
+use authgate::loadtest::credentials::{self, Kind};
+use authgate::loadtest::{driver, plan, prepare, PrepareArgs, RunArgs};
+use authgate::policy::decide::decide;
+use authgate::policy::router::{Access, RouteMatch};
+use authgate::verify::Authenticator;
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+fn prepare_args(out: &Path) -> PrepareArgs {
+    PrepareArgs {
+        out: out.to_path_buf(),
+        api_keys: 25,
+        jwts: 12,
+        workspaces: 4,
+        upstream: "127.0.0.1:3000".into(),
+        listen: "127.0.0.1:8080".into(),
+        admin: "127.0.0.1:9090".into(),
+        threads: 1,
+    }
+}
+
+fn run_args(url: &str) -> RunArgs {
+    RunArgs {
+        url: url.into(),
+        credentials: None,
+        mix: None,
+        invalid: 0.0,
+        path: None,
+        concurrency: 4,
+        connections: None,
+        duration: None,
+        requests: Some(200),
+        rate: None,
+        warmup: Duration::ZERO,
+        timeout: Duration::from_secs(10),
+        json: true,
+        quiet: true,
+    }
+}
+
+#[test]
+fn prepare_writes_a_config_that_loads_and_distinct_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = prepare::prepare(&prepare_args(dir.path())).unwrap();
+    let rt = authgate::config::load(&p.config).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rt.file.keys.len(), 3 * 25);
+    assert_eq!(rt.issuers.len(), 4);
+    let iss: HashSet<_> = rt
+        .issuers
+        .iter()
+        .map(|i| i.section().issuer.clone())
+        .collect();
+    assert_eq!(iss.len(), 4, "each issuer needs its own iss");
+
+    let lines = credentials::read_jsonl(&p.credentials).unwrap();
+    for kind in Kind::ALL {
+        let of_kind: Vec<_> = lines.iter().filter(|l| l.kind == kind).collect();
+        let want = if kind.is_jwt() { 12 } else { 25 };
+        assert_eq!(of_kind.len(), want, "{kind}");
+        let distinct: HashSet<_> = of_kind.iter().map(|l| &l.credential).collect();
+        assert_eq!(distinct.len(), want, "{kind} credentials repeat");
+        assert_eq!(p.counts[kind.index()], (kind, want));
+    }
+    let paths: HashSet<_> = lines.iter().map(|l| l.path.as_str()).collect();
+    assert_eq!(paths.len(), 4 + 1, "four workspaces and the backend route");
+    for f in [
+        "jwt-hs256.secret",
+        "jwt-rs256.pub.pem",
+        "jwt-es256.pub.pem",
+        "jwt-eddsa.pub.pem",
+    ] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+    let text = std::fs::read_to_string(&p.config).unwrap();
+    for l in &lines {
+        assert!(
+            !text.contains(&l.credential),
+            "plaintext credential in the config"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&p.credentials)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "credentials.jsonl readable by others");
+    }
+}
+
+/// authgate's request pipeline (route → extract → verify → decide) without
+/// the network, as `proxy::AuthGate::admit` runs it.
+async fn admit(
+    rt: &authgate::config::Runtime,
+    auth: &Authenticator,
+    p: &credentials::Prepared,
+) -> Result<(), Refusal> {
+    let path = p.path.path();
+    let RouteMatch::Found(route, params) = rt.router.find(None, &http::Method::GET, path) else {
+        return Err(Refusal::NotFound);
+    };
+    let Access::Protected(reqs) = &route.access else {
+        panic!("{path} should be protected");
+    };
+    let mut headers = http::HeaderMap::new();
+    headers.insert(p.header.clone(), p.value.clone());
+    let presented =
+        extract(&headers, rt.max_credential_bytes)?.ok_or(Refusal::MissingCredential)?;
+    let id = auth.authenticate(rt, reqs.accept, presented).await?;
+    decide(
+        reqs,
+        &id,
+        |n| params.get(n),
+        &rt.identity.workspace_param,
+        false,
+    )
+}
+
+#[tokio::test]
+async fn authgate_admits_every_prepared_credential_and_refuses_forgeries() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = prepare::prepare(&prepare_args(dir.path())).unwrap();
+    let rt = authgate::config::load(&p.config).unwrap();
+    let auth = Authenticator::new(IdentityCache::new(
+        10_000,
+        Duration::from_secs(60),
+        Duration::from_secs(5),
+    ));
+    let lines = credentials::read_jsonl(&p.credentials).unwrap();
+    let total = lines.len();
+    let pools = credentials::pools(lines, "", None).unwrap();
+    let mut rng = rand::thread_rng();
+    let mut admitted = 0;
+    for (kind, pool) in &pools {
+        for _ in 0..pool.len() {
+            let c = pool.next();
+            admit(&rt, &auth, c)
+                .await
+                .unwrap_or_else(|e| panic!("{kind} {:?} refused: {e:?}", c.path));
+            admitted += 1;
+        }
+        for _ in 0..5 {
+            let forged = pool.invalid(&mut rng);
+            match admit(&rt, &auth, &forged).await {
+                Err(Refusal::InvalidToken(reason)) => {
+                    assert_ne!(
+                        reason, "bad_checksum",
+                        "{kind}: forgery stopped before lookup"
+                    );
+                    assert_ne!(reason, "malformed", "{kind}: forgery not well-formed");
+                }
+                other => panic!("{kind} forgery: {other:?}"),
+            }
+        }
+    }
+    assert_eq!(admitted, total);
+}
+
+async fn echo() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(authgate::echo::serve(listener));
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_loop_against_echo_counts_every_request() {
+    let url = echo().await;
+    let report = driver::run(plan(&run_args(&url)).unwrap()).await;
+    let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(v["requests"], 200, "{v}");
+    assert_eq!(v["status"]["200"], 200, "{v}");
+    assert_eq!(v["status"].as_object().unwrap().len(), 1, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(v["by_kind"]["none"]["requests"], 200, "{v}");
+    assert_eq!(v["mode"], "closed");
+    assert!(v["latency_us"]["max"].as_u64().unwrap() >= v["latency_us"]["p50"].as_u64().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_mix_and_forgeries_are_counted_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = prepare::prepare(&prepare_args(dir.path())).unwrap();
+    let url = echo().await;
+    let mut args = run_args(&url);
+    args.credentials = Some(p.credentials.clone());
+    args.mix = Some("api_key=1,jwt_rs256=1,server_key=1".into());
+    args.invalid = 0.5;
+    args.requests = Some(300);
+    args.connections = Some(2);
+    let report = driver::run(plan(&args).unwrap()).await;
+    assert_eq!(report.requests, 300);
+    assert_eq!(report.errors, 0);
+    let names: HashSet<&str> = report.by_kind.keys().map(String::as_str).collect();
+    let allowed: HashSet<&str> = [
+        "api_key",
+        "api_key:invalid",
+        "jwt_rs256",
+        "jwt_rs256:invalid",
+        "server_key",
+        "server_key:invalid",
+    ]
+    .into();
+    assert!(names.is_subset(&allowed), "{names:?}");
+    // 300 draws at 1/6 each: every label shows up unless something is wrong.
+    assert_eq!(names.len(), 6, "{names:?}");
+    let sum: u64 = report.by_kind.values().map(|k| k.requests).sum();
+    assert_eq!(sum, 300);
+    assert_eq!(report.info.connections, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_sends_the_schedule() {
+    let url = echo().await;
+    let mut args = run_args(&url);
+    args.rate = Some(500.0);
+    args.requests = Some(100);
+    args.warmup = Duration::from_millis(100);
+    let report = driver::run(plan(&args).unwrap()).await;
+    assert_eq!(report.info.mode, "open");
+    assert_eq!(report.errors, 0);
+    assert_eq!(report.requests + report.missed, 100);
+    assert_eq!(
+        report.status.get("200").copied().unwrap_or(0),
+        report.requests
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connections_are_errors_not_responses() {
+    // Bind and drop to find a port with nobody listening.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut args = run_args(&format!("http://127.0.0.1:{port}"));
+    args.requests = Some(20);
+    args.timeout = Duration::from_secs(2);
+    let report = driver::run(plan(&args).unwrap()).await;
+    assert_eq!(report.requests, 20);
+    assert_eq!(report.errors, 20);
+    assert_eq!(report.error_kinds.connect, 20);
+    assert!(report.status.is_empty());
+}
+
+#[test]
+fn bad_run_options_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = prepare::prepare(&PrepareArgs {
+        jwts: 0,
+        ..prepare_args(dir.path())
+    })
+    .unwrap();
+    let creds = Some(p.credentials.clone());
+    type Edit = Box<dyn Fn(&mut RunArgs)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "https",
+            Box::new(|a| a.url = "https://127.0.0.1:1".into()),
+            "plain http only",
+        ),
+        (
+            "mix without file",
+            Box::new(|a| a.mix = Some("api_key".into())),
+            "need --credentials",
+        ),
+        (
+            "invalid without file",
+            Box::new(|a| a.invalid = 0.1),
+            "need --credentials",
+        ),
+        (
+            "invalid > 1",
+            Box::new(|a| a.invalid = 1.5),
+            "between 0 and 1",
+        ),
+        (
+            "zero concurrency",
+            Box::new(|a| a.concurrency = 0),
+            "--concurrency",
+        ),
+        (
+            "too many connections",
+            Box::new(|a| a.connections = Some(5)),
+            "--connections",
+        ),
+        (
+            "zero requests",
+            Box::new(|a| a.requests = Some(0)),
+            "--requests",
+        ),
+        ("negative rate", Box::new(|a| a.rate = Some(-1.0)), "--rate"),
+        (
+            "bad path",
+            Box::new(|a| a.path = Some("x".into())),
+            "--path",
+        ),
+        (
+            "kind missing from file",
+            Box::new(move |a| {
+                a.credentials = creds.clone();
+                a.mix = Some("jwt_es256".into());
+            }),
+            "has none",
+        ),
+        (
+            "bad mix",
+            Box::new(|a| a.mix = Some("api_key=x".into())),
+            "invalid --mix",
+        ),
+    ];
+    for (name, edit, want) in cases {
+        let mut a = run_args("http://127.0.0.1:1");
+        if name == "bad mix" {
+            a.credentials = Some(p.credentials.clone());
+        }
+        edit(&mut a);
+        let err = plan(&a).err().unwrap_or_else(|| panic!("{name}: accepted"));
+        assert!(err.contains(want), "{name}: {err}");
+    }
+}
