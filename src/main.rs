@@ -90,7 +90,7 @@ fn main() -> ExitCode {
                     path.display(),
                     rt.router.len(),
                     rt.pools.len(),
-                    rt.file.keys.len(),
+                    rt.key_count,
                     rt.issuers.len()
                 );
                 ExitCode::SUCCESS

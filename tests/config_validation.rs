@@ -70,6 +70,11 @@ fn each_bad_config_names_its_key() {
         ("[[jwt.issuers]]\nname = \"i\"\nissuer = \"https://i\"\nalgorithms = [\"RS256\"]\njwks_url = \"ftp://x\"", "jwt.issuers[0].jwks_url"),
         ("[identity]\nheader_prefix = \"X-Auth-\"", "identity.header_prefix"),
         ("[cache]\nmax_entries = 0", "cache.max_entries"),
+        ("[store]\nkeys_file = \"missing.jsonl\"", "store.keys_file"),
+        ("[stamps]\nmax_body = 1048576", "stamps.max_body"),
+        ("[[keys]]\nid = \"s\"\nkind = \"stamp\"\nsubject = \"w\"\nscheme = \"p256\"\npublic_key = \"02ff\"", "keys[0].public_key"),
+        ("[[keys]]\nid = \"s\"\nkind = \"stamp\"\nsubject = \"w\"\npublic_key = \"02ff\"", "keys[0].scheme"),
+        ("[[keys]]\nid = \"k\"\nkind = \"api_key\"\nsubject = \"s\"", "keys[0].digest"),
     ];
     for (extra, key) in cases {
         let errs = errors(extra);
@@ -84,4 +89,24 @@ fn each_bad_config_names_its_key() {
 fn all_errors_are_collected_not_just_the_first() {
     let errs = errors("[server]\nthreads = 0\n[log]\nformat = \"xml\"\n[cache]\nmax_entries = 0");
     assert!(errs.len() >= 3, "{errs:?}");
+}
+
+#[test]
+fn a_keys_file_error_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = r#"{"id":"a","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","kind":"api_key","subject":"s"}"#;
+    std::fs::write(
+        dir.path().join("keys.jsonl"),
+        format!("{good}\n{{\"id\": 1}}\n"),
+    )
+    .unwrap();
+    let text = format!("{BASE}\n[store]\nkeys_file = \"keys.jsonl\"");
+    let errs = validate(parse(&text, "t").unwrap(), dir.path(), None).unwrap_err();
+    assert!(
+        errs.0.iter().any(|e| e.path == "store.keys_file:2"),
+        "{errs}"
+    );
+    std::fs::write(dir.path().join("keys.jsonl"), format!("{good}\n")).unwrap();
+    let rt = validate(parse(&text, "t").unwrap(), dir.path(), None).unwrap();
+    assert_eq!(rt.watched_files.len(), 1);
 }

@@ -51,7 +51,7 @@ fn prepare_writes_a_config_that_loads_and_distinct_credentials() {
     let dir = tempfile::tempdir().unwrap();
     let p = prepare::prepare(&prepare_args(dir.path())).unwrap();
     let rt = authgate::config::load(&p.config).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(rt.file.keys.len(), 3 * 25);
+    assert_eq!(rt.key_count, 3 * 25);
     assert_eq!(rt.issuers.len(), 4);
     let iss: HashSet<_> = rt
         .issuers

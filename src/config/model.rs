@@ -45,6 +45,18 @@ pub struct FileConfig {
     /// Signed requests (`X-Stamp`).
     #[serde(default)]
     pub stamps: StampsSection,
+    /// Where else key records come from.
+    #[serde(default)]
+    pub store: StoreSection,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// A JSON Lines file of `[[keys]]` records (one JSON object per line), for
+    /// key sets too large to keep in the TOML file; reloaded like the config.
+    pub keys_file: Option<String>,
 }
 
 /// `[stamps]`

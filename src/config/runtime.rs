@@ -33,6 +33,8 @@ pub struct Runtime {
     pub max_credential_bytes: usize,
     /// Opaque credential records.
     pub store: Arc<dyn Store>,
+    /// How many key records the config (and its keys file) holds.
+    pub key_count: usize,
     /// JWT issuers.
     pub issuers: Vec<Arc<Issuer>>,
     /// Identity header and policy settings.

@@ -147,7 +147,25 @@ pub fn validate(
     }
     let prefixes = PrefixTable::new(rules);
 
-    let records = build_keys(&file.keys, &digester, &prefixes, &mut errs);
+    let mut key_sources: Vec<(String, KeySection)> = file
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (format!("keys[{i}]"), k.clone()))
+        .collect();
+    let mut keys_file_digest = [0u8; 32];
+    if let Some(p) = &file.store.keys_file {
+        let path = resolve(base, p);
+        watched.push(path.clone());
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                keys_file_digest = sha256(&bytes);
+                read_keys_jsonl(&bytes, &mut key_sources, &mut errs);
+            }
+            Err(e) => errs.push("store.keys_file", format!("cannot read '{p}': {e}")),
+        }
+    }
+    let records = build_keys(&key_sources, &digester, &prefixes, &mut errs);
 
     // JWT issuers, reusing JWKS caches of unchanged issuers.
     let mut issuers = Vec::new();
@@ -269,8 +287,12 @@ pub fn validate(
 
     let auth_fingerprint = sha256(
         format!(
-            "{:?}|{:?}|{:?}|{:?}",
-            file.keys, file.credentials, file.jwt, file.identity
+            "{:?}|{:?}|{:?}|{:?}|{}",
+            file.keys,
+            file.credentials,
+            file.jwt,
+            file.identity,
+            hex::encode(keys_file_digest)
         )
         .as_bytes(),
     );
@@ -292,6 +314,7 @@ pub fn validate(
         pools,
         prefixes,
         digester,
+        key_count: records.len(),
         store: Arc::new(MemoryStore::new(records)),
         issuers,
         auth_generation,
@@ -499,16 +522,33 @@ fn stamp_key_digest(k: &KeySection, key: &str, errs: &mut Errors) -> Option<[u8;
     }
 }
 
+/// Parse a JSON Lines keys file; each record's key path is `store.keys_file:LINE`.
+fn read_keys_jsonl(bytes: &[u8], out: &mut Vec<(String, KeySection)>, errs: &mut Errors) {
+    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let key = format!("store.keys_file:{}", n + 1);
+        match serde_json::from_slice::<KeySection>(line) {
+            Ok(k) => out.push((key, k)),
+            Err(e) => errs.push(key, e.to_string()),
+        }
+    }
+}
+
 fn build_keys(
-    keys: &[KeySection],
+    keys: &[(String, KeySection)],
     digester: &Digester,
     prefixes: &PrefixTable,
     errs: &mut Errors,
 ) -> Vec<([u8; 32], KeyRecord)> {
     let _ = prefixes;
-    let mut out: Vec<([u8; 32], KeyRecord)> = Vec::new();
-    for (i, k) in keys.iter().enumerate() {
-        let key = format!("keys[{i}]");
+    let mut out: Vec<([u8; 32], KeyRecord)> = Vec::with_capacity(keys.len());
+    let mut ids: std::collections::HashSet<&str> =
+        std::collections::HashSet::with_capacity(keys.len());
+    let mut digests: std::collections::HashSet<[u8; 32]> =
+        std::collections::HashSet::with_capacity(keys.len());
+    for (key, k) in keys {
         let kind = CredentialKind::parse(&k.kind).filter(|k| k.is_stored());
         if kind.is_none() {
             errs.push(
@@ -520,7 +560,7 @@ fn build_keys(
             );
         }
         let digest = if kind == Some(CredentialKind::Stamp) {
-            stamp_key_digest(k, &key, errs)
+            stamp_key_digest(k, key, errs)
         } else {
             match k.digest.as_deref().map(|d| digester.parse(d)) {
                 Some(Ok(d)) => Some(d),
@@ -537,7 +577,7 @@ fn build_keys(
         if k.id.is_empty() {
             errs.push(format!("{key}.id"), "must not be empty");
         }
-        if keys[..i].iter().any(|o| o.id == k.id) {
+        if !ids.insert(k.id.as_str()) {
             errs.push(format!("{key}.id"), format!("duplicate id '{}'", k.id));
         }
         let expires_at = match &k.expires_at {
@@ -557,7 +597,7 @@ fn build_keys(
             );
         }
         if let (Some(d), Some(kind), Some(expires_at)) = (digest, kind, expires_at) {
-            if out.iter().any(|(o, _)| *o == d) {
+            if !digests.insert(d) {
                 errs.push(format!("{key}.digest"), "duplicate digest");
                 continue;
             }
