@@ -4,15 +4,11 @@
 
 mod common;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use common::*;
-use ed25519_dalek::Signer;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
 const ACTIVITIES: &str = "/api/v1/workspaces/acme/activities";
-const ED25519: &str = "SIGNATURE_SCHEME_TK_API_ED25519";
 
 fn vectors() -> Vec<Value> {
     serde_json::from_slice(&std::fs::read(fixture("stamps/vectors.json")).unwrap()).unwrap()
@@ -31,12 +27,7 @@ fn signer(seed: u8) -> ed25519_dalek::SigningKey {
 }
 
 fn stamp(key: &ed25519_dalek::SigningKey, body: &str) -> String {
-    let doc = serde_json::json!({
-        "publicKey": hex::encode(key.verifying_key().to_bytes()),
-        "scheme": ED25519,
-        "signature": hex::encode(key.sign(body.as_bytes()).to_bytes()),
-    });
-    URL_SAFE_NO_PAD.encode(doc.to_string())
+    authgate::demo::ed25519_stamp(key, body)
 }
 
 fn now_ms() -> u128 {
