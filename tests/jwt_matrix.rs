@@ -122,6 +122,24 @@ async fn scopes_come_from_scp_arrays_too() {
     );
 }
 
+#[tokio::test]
+async fn single_jwk_files_work_as_key_files() {
+    for (file, alg, case) in [
+        ("keys/rsa.pub.jwk.json", "RS256", "valid_rs256_jwks"),
+        ("keys/ec256.pub.jwk.json", "ES256", "valid_es256_jwks"),
+        ("keys/ed25519.pub.jwk.json", "EdDSA", "valid_eddsa_jwks"),
+    ] {
+        let mut s = section("jwks");
+        s.jwks_file = Some(file.into());
+        s.algorithms = vec![alg.into()];
+        let issuer = Arc::new(Issuer::build(&s, &dir()).unwrap());
+        assert!(
+            matches!(verify(&[issuer], &token(case)).await, Verdict::Valid(_)),
+            "{file}"
+        );
+    }
+}
+
 #[test]
 fn issuers_refuse_unsafe_key_setups() {
     // HMAC and public-key algorithms on one issuer invite algorithm confusion.

@@ -79,6 +79,64 @@ async fn routes_by_template_and_method() {
 }
 
 #[tokio::test]
+async fn routes_match_on_host_before_host_less_routes() {
+    let (a, b) = (Upstream::start(), Upstream::start());
+    let extra = format!(
+        r#"
+[upstreams.other]
+backends = ["{}"]
+
+[[routes]]
+host = "api.example.com"
+path = "/hosted"
+upstream = "other"
+auth = {{ public = true }}
+
+[[routes]]
+path = "/hosted"
+upstream = "echo"
+auth = {{ public = true }}
+
+[[routes]]
+host = "only.example.com"
+path = "/only"
+upstream = "echo"
+auth = {{ public = true }}
+"#,
+        b.addr
+    );
+    let gate = Gate::start(&a, &extra);
+    let c = client();
+    let get = |path: &str, host: &str| c.get(gate.url(path)).header("host", host).send();
+    assert_eq!(
+        get("/hosted", "API.example.com:443")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        (a.seen().len(), b.seen().len()),
+        (0, 1),
+        "the host-specific route wins"
+    );
+    assert_eq!(
+        get("/hosted", "elsewhere.test").await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        (a.seen().len(), b.seen().len()),
+        (1, 1),
+        "other hosts take the host-less route"
+    );
+    assert_eq!(get("/only", "elsewhere.test").await.unwrap().status(), 404);
+    assert_eq!(
+        get("/only", "only.example.com").await.unwrap().status(),
+        200
+    );
+}
+
+#[tokio::test]
 async fn upstream_down_is_a_json_502() {
     let up = Upstream::start();
     let dead = free_port();

@@ -40,6 +40,11 @@ fn now_ms() -> u128 {
 /// A gate whose stamp window is `window`, with every valid vector's key and
 /// `signer(1)`'s key registered for workspace `acme`.
 fn gate(up: &Upstream, window: &str) -> Gate {
+    gate_with(up, window, "")
+}
+
+/// [`gate`] with extra `[stamps]` settings.
+fn gate_with(up: &Upstream, window: &str, stamps: &str) -> Gate {
     let mut keys = BTreeSet::new();
     for v in vectors().iter().filter(|v| v["expect"] == "valid") {
         keys.insert((
@@ -52,6 +57,7 @@ fn gate(up: &Upstream, window: &str) -> Gate {
         r#"
 [stamps]
 window = "{window}"
+{stamps}
 
 [[routes]]
 path = "/api/v1/workspaces/{{workspace}}/activities"
@@ -243,6 +249,43 @@ async fn fresh_stamps_replays_staleness_and_limits() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert!(up.seen().is_empty());
+}
+
+#[test]
+fn slow_and_truncated_bodies_fail_cleanly() {
+    use std::io::{Read, Write};
+    let up = Upstream::start();
+    let g = gate_with(&up, "5m", "body_timeout = \"400ms\"");
+    let key = signer(1);
+    let body = format!(r#"{{"timestampMs":{}}}"#, now_ms());
+    let head = format!(
+        "POST {ACTIVITIES} HTTP/1.1\r\nHost: x\r\nX-Stamp: {}\r\nContent-Length: {}\r\n\r\n",
+        stamp(&key, &body),
+        body.len()
+    );
+    // Slow: half the body, then silence past the timeout.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", g.port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body.as_bytes()[..body.len() / 2]).unwrap();
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    assert!(resp.starts_with("HTTP/1.1 408"), "{resp}");
+    // Truncated: half the body, then the client closes its side.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", g.port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body.as_bytes()[..body.len() / 2]).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    assert!(
+        resp.is_empty() || resp.starts_with("HTTP/1.1 400"),
+        "{resp}"
+    );
+    assert!(up.seen().is_empty(), "a partial body reached the upstream");
 }
 
 #[test]

@@ -53,10 +53,15 @@ impl KeySet {
         }
     }
 
-    /// Parse a JWKS document; keys of unsupported types are skipped.
+    /// Parse a JWKS document (or a single JWK); keys of unsupported types are skipped.
     pub fn from_jwks_json(bytes: &[u8]) -> Result<Self, String> {
-        let set: JwkSet =
-            serde_json::from_slice(bytes).map_err(|e| format!("not a JWKS document: {e}"))?;
+        let set: JwkSet = match serde_json::from_slice::<JwkSet>(bytes) {
+            Ok(set) => set,
+            Err(e) => match serde_json::from_slice::<jsonwebtoken::jwk::Jwk>(bytes) {
+                Ok(jwk) => JwkSet { keys: vec![jwk] },
+                Err(_) => return Err(format!("not a JWKS document or a JWK: {e}")),
+            },
+        };
         let mut keys = Vec::new();
         for jwk in &set.keys {
             // `alg` and `use` are optional (RFC 7517): skip only keys that are
