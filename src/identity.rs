@@ -7,7 +7,7 @@
 
 use crate::config::model::HeaderNamesSection;
 use crate::credential::CredentialKind;
-use http::HeaderName;
+use http::{HeaderName, HeaderValue};
 use pingora_http::RequestHeader;
 
 /// Who a verified credential speaks for.
@@ -35,6 +35,54 @@ pub struct Identity {
     pub scoped: bool,
     /// The stamp scheme, for stamp identities.
     pub scheme: Option<&'static str>,
+    /// Header values rendered once: a cached identity serves many requests.
+    pub rendered: Rendered,
+}
+
+/// Identity header values, rendered on first use.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered(std::sync::OnceLock<Option<Values>>);
+
+/// The rendered values.
+#[derive(Debug, Clone)]
+pub struct Values {
+    subject: HeaderValue,
+    workspace: Option<HeaderValue>,
+    scopes: HeaderValue,
+    method: HeaderValue,
+    credential_id: HeaderValue,
+    expires_at: Option<HeaderValue>,
+}
+
+impl PartialEq for Rendered {
+    fn eq(&self, _: &Self) -> bool {
+        // Derived data: two identities are equal by their fields.
+        true
+    }
+}
+
+impl Eq for Rendered {}
+
+impl Identity {
+    fn values(&self) -> Option<&Values> {
+        self.rendered
+            .0
+            .get_or_init(|| {
+                let v = |s: &str| HeaderValue::from_str(s).ok();
+                Some(Values {
+                    subject: v(&self.subject)?,
+                    workspace: match &self.workspace {
+                        Some(w) => Some(v(w)?),
+                        None => None,
+                    },
+                    scopes: v(&self.scopes.join(" "))?,
+                    method: HeaderValue::from_static(self.kind.as_str()),
+                    credential_id: v(&self.credential_id)?,
+                    expires_at: self.expires_at.map(HeaderValue::from),
+                })
+            })
+            .as_ref()
+    }
 }
 
 impl Identity {
@@ -105,6 +153,13 @@ impl IdentityHeaders {
 
     /// Remove every inbound header in the namespace or with an identity name.
     pub fn strip(&self, req: &mut RequestHeader) {
+        let doomed = |name: &HeaderName| {
+            name.as_str().starts_with(self.prefix.as_str()) || self.all().contains(&name)
+        };
+        // Usually nothing to remove: check before allocating.
+        if !req.headers.keys().any(doomed) {
+            return;
+        }
         let doomed: Vec<HeaderName> = req
             .headers
             .keys()
@@ -120,15 +175,21 @@ impl IdentityHeaders {
 
     /// Write the identity headers.
     pub fn inject(&self, req: &mut RequestHeader, id: &Identity) -> pingora::Result<()> {
-        req.insert_header(self.subject.clone(), id.subject.as_str())?;
-        if let Some(ws) = &id.workspace {
-            req.insert_header(self.workspace.clone(), ws.as_str())?;
+        let Some(v) = id.values() else {
+            return Err(pingora::Error::explain(
+                pingora::ErrorType::InternalError,
+                "identity value not representable as a header",
+            ));
+        };
+        req.insert_header(self.subject.clone(), v.subject.clone())?;
+        if let Some(ws) = &v.workspace {
+            req.insert_header(self.workspace.clone(), ws.clone())?;
         }
-        req.insert_header(self.scopes.clone(), id.scopes.join(" "))?;
-        req.insert_header(self.method.clone(), id.kind.as_str())?;
-        req.insert_header(self.credential_id.clone(), id.credential_id.as_str())?;
-        if let Some(exp) = id.expires_at {
-            req.insert_header(self.expires_at.clone(), exp.to_string())?;
+        req.insert_header(self.scopes.clone(), v.scopes.clone())?;
+        req.insert_header(self.method.clone(), v.method.clone())?;
+        req.insert_header(self.credential_id.clone(), v.credential_id.clone())?;
+        if let Some(exp) = &v.expires_at {
+            req.insert_header(self.expires_at.clone(), exp.clone())?;
         }
         if let Some(scheme) = id.scheme {
             req.insert_header(self.stamp_scheme.clone(), scheme)?;
@@ -155,6 +216,7 @@ mod tests {
             platform_wide: false,
             scoped: true,
             scheme: None,
+            rendered: Default::default(),
         }
     }
 

@@ -62,7 +62,9 @@ pub fn prepare_upstream_request(
     names.strip(up);
     if !route.forward_credentials {
         for h in CREDENTIAL_HEADERS {
-            up.remove_header(h);
+            if up.headers.contains_key(h) {
+                up.remove_header(h);
+            }
         }
     }
     if let Some(id) = identity {

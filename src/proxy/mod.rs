@@ -307,10 +307,11 @@ impl ProxyHttp for AuthGate {
         let route = ctx.route.as_ref().map(|r| r.name.as_str()).unwrap_or("-");
         let upstream = ctx.route.as_ref().map(|r| r.pool.name()).unwrap_or("-");
         let elapsed = ctx.started.elapsed();
-        let status_label = status.to_string();
+        let code = http::StatusCode::from_u16(status).ok();
+        let status_label = code.as_ref().map(|c| c.as_str()).unwrap_or("0");
         METRICS
             .requests
-            .with_label_values(&[route, status_label.as_str()])
+            .with_label_values(&[route, status_label])
             .inc();
         METRICS
             .request_seconds

@@ -323,5 +323,6 @@ fn identity_from_claims(
         platform_wide: s.platform_wide,
         scoped: true,
         scheme: None,
+        rendered: Default::default(),
     })
 }

@@ -48,5 +48,6 @@ pub async fn verify(
         // are always scoped.
         scoped: kind == CredentialKind::AccessToken || !rec.scopes.is_empty(),
         scheme: None,
+        rendered: Default::default(),
     })))
 }

@@ -84,6 +84,7 @@ impl Authenticator {
                         platform_wide: false,
                         scoped: !r.scopes.is_empty(),
                         scheme: None,
+                        rendered: Default::default(),
                     })),
                     None => Verdict::Invalid("unknown_key"),
                 })
@@ -110,6 +111,7 @@ impl Authenticator {
             .inc();
         let mut with_scheme = (*id).clone();
         with_scheme.scheme = Some(stamp.scheme().label());
+        with_scheme.rendered = Default::default();
         Ok(Arc::new(with_scheme))
     }
 }
