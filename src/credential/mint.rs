@@ -11,6 +11,16 @@ const BODY_LEN: usize = 30;
 const CHECK_LEN: usize = 6;
 
 /// Mint a new credential with `prefix`.
+///
+/// ```
+/// use authgate::credential::mint::{checksum_ok, mint};
+/// let key = mint("mantyx_");
+/// assert!(key.starts_with("mantyx_") && key.len() == "mantyx_".len() + 36);
+/// assert!(checksum_ok(&key, "mantyx_"));
+/// // One changed character breaks the checksum, so it is refused before any lookup.
+/// let typo = format!("{}{}", &key[..key.len() - 1], if key.ends_with('A') { 'B' } else { 'A' });
+/// assert!(!checksum_ok(&typo, "mantyx_"));
+/// ```
 pub fn mint(prefix: &str) -> String {
     mint_with(prefix, &mut rand::rngs::OsRng)
 }

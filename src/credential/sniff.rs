@@ -60,6 +60,20 @@ impl PrefixTable {
     }
 
     /// Classify a credential.
+    ///
+    /// ```
+    /// use authgate::credential::sniff::{PrefixAction, PrefixRule, PrefixTable, Sniffed};
+    /// use authgate::credential::CredentialKind;
+    /// let rule = |p: &str, action| PrefixRule { prefix: p.into(), action, checksum: false };
+    /// let table = PrefixTable::new(vec![
+    ///     rule("mantyx_", PrefixAction::Verify(CredentialKind::ApiKey)),
+    ///     rule("mantyx_rt_", PrefixAction::Reject),
+    /// ]);
+    /// assert_eq!(table.sniff("mantyx_rt_abc"), Sniffed::Rejected); // longest prefix wins
+    /// assert!(matches!(table.sniff("mantyx_abc"), Sniffed::Opaque(_)));
+    /// assert_eq!(table.sniff("eyJhbGciOiJIUzI1NiJ9.e30.sig"), Sniffed::Jwt);
+    /// assert_eq!(table.sniff("pk_live_x"), Sniffed::Unknown);
+    /// ```
     pub fn sniff(&self, credential: &str) -> Sniffed<'_> {
         for rule in &self.rules {
             if credential.starts_with(rule.prefix.as_str()) {
