@@ -54,6 +54,26 @@ pub fn ed25519_stamp(key: &ed25519_dalek::SigningKey, body: &str) -> String {
 
 const ISSUER: &str = "https://demo.authgate.local";
 
+/// The Mantyx-style prefix families (`CONTRACTS.md` §2) used by the demo,
+/// the load tool and the tests: API keys, access tokens, refresh tokens
+/// (rejected) and live server keys.
+pub const MANTYX_PREFIXES: &str = r#"[[credentials.prefixes]]
+prefix = "mantyx_"
+kind = "api_key"
+
+[[credentials.prefixes]]
+prefix = "mantyx_at_"
+kind = "access_token"
+
+[[credentials.prefixes]]
+prefix = "mantyx_rt_"
+kind = "reject"
+
+[[credentials.prefixes]]
+prefix = "sk_live_"
+kind = "server_key"
+"#;
+
 /// Write the demo config (and JWT secret) into `dir` for an upstream at
 /// `upstream`; returns the config path and the credentials.
 pub fn write_config(
@@ -150,21 +170,7 @@ health_check = {{ kind = "tcp", interval = "2s" }}
 key_file = "assertion.pem"
 kid = "demo-1"
 
-[[credentials.prefixes]]
-prefix = "mantyx_"
-kind = "api_key"
-
-[[credentials.prefixes]]
-prefix = "mantyx_at_"
-kind = "access_token"
-
-[[credentials.prefixes]]
-prefix = "mantyx_rt_"
-kind = "reject"
-
-[[credentials.prefixes]]
-prefix = "sk_live_"
-kind = "server_key"
+{MANTYX_PREFIXES}
 
 [[jwt.issuers]]
 name = "demo"

@@ -17,6 +17,7 @@ use crate::config::model::KeySection;
 use crate::credential::cli::{mint_record, CreateArgs};
 use crate::credential::digest::Digester;
 use crate::credential::CredentialKind;
+use crate::demo::MANTYX_PREFIXES;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rand::Rng;
 use std::fmt::Write as _;
@@ -288,21 +289,7 @@ level = "warn"
 backends = ["{upstream}"]
 health_check = {{ kind = "tcp", interval = "2s" }}
 
-[[credentials.prefixes]]
-prefix = "mantyx_"
-kind = "api_key"
-
-[[credentials.prefixes]]
-prefix = "mantyx_at_"
-kind = "access_token"
-
-[[credentials.prefixes]]
-prefix = "mantyx_rt_"
-kind = "reject"
-
-[[credentials.prefixes]]
-prefix = "sk_live_"
-kind = "server_key"
+{MANTYX_PREFIXES}
 {issuers}
 [[routes]]
 name = "list runs"

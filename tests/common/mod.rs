@@ -2,6 +2,7 @@
 //! loopback ports in front of a recording echo upstream, and talk to it.
 #![allow(dead_code)]
 
+use authgate::demo::MANTYX_PREFIXES;
 use authgate::echo::Recorder;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -62,21 +63,7 @@ level = "warn"
 backends = ["{upstream}"]
 connect_timeout = "1s"
 
-[[credentials.prefixes]]
-prefix = "mantyx_"
-kind = "api_key"
-
-[[credentials.prefixes]]
-prefix = "mantyx_at_"
-kind = "access_token"
-
-[[credentials.prefixes]]
-prefix = "mantyx_rt_"
-kind = "reject"
-
-[[credentials.prefixes]]
-prefix = "sk_live_"
-kind = "server_key"
+{MANTYX_PREFIXES}
 "#
     )
 }
