@@ -4,8 +4,10 @@
 //! Loading never half-succeeds: every error is collected with the key path
 //! that caused it, and a file with any error produces no runtime at all.
 
+mod keys;
 pub mod model;
 pub mod reload;
+mod routes;
 pub mod runtime;
 pub mod validate;
 

@@ -1,0 +1,140 @@
+//! Validation of `[[routes]]`: methods, upstream references and the auth
+//! block, built into the [`Router`].
+
+use super::model::{AuthSection, RouteSection};
+use super::validate::Errors;
+use crate::credential::{CredentialKind, KindSet};
+use crate::policy::router::{Access, Requirements, Route, Router};
+use crate::upstream::Pool;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Build the route table, recording every problem in `errs`.
+pub(super) fn build_router(
+    routes: &[RouteSection],
+    pools: &BTreeMap<String, Arc<Pool>>,
+    errs: &mut Errors,
+) -> Router {
+    let mut built = Vec::new();
+    for (i, r) in routes.iter().enumerate() {
+        let key = format!("routes[{i}]");
+        let mut ok = true;
+        if !r.path.starts_with('/') {
+            errs.push(format!("{key}.path"), "must start with '/'");
+            ok = false;
+        }
+        let mut methods = Vec::new();
+        for (j, m) in r.methods.iter().enumerate() {
+            match http::Method::from_bytes(m.to_ascii_uppercase().as_bytes()) {
+                Ok(m) => methods.push(m),
+                Err(_) => {
+                    errs.push(
+                        format!("{key}.methods[{j}]"),
+                        format!("'{m}' is not an HTTP method"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        let pool = match pools.get(&r.upstream) {
+            Some(p) => Some(p.clone()),
+            None => {
+                errs.push(
+                    format!("{key}.upstream"),
+                    format!("no upstream named '{}'", r.upstream),
+                );
+                ok = false;
+                None
+            }
+        };
+        let access = build_access(&r.auth, &format!("{key}.auth"), errs);
+        if let (true, Some(pool), Some(access)) = (ok, pool, access) {
+            let name = r.name.clone().unwrap_or_else(|| {
+                if r.methods.is_empty() {
+                    r.path.clone()
+                } else {
+                    format!("{} {}", r.methods.join(","), r.path)
+                }
+            });
+            built.push((
+                key,
+                Route {
+                    name,
+                    host: r.host.as_ref().map(|h| h.to_ascii_lowercase()),
+                    path: r.path.clone(),
+                    methods,
+                    pool,
+                    access,
+                    forward_credentials: r.auth.forward_credentials,
+                },
+            ));
+        }
+    }
+    match Router::build(built) {
+        Ok(router) => router,
+        Err(problems) => {
+            for (key, msg) in problems {
+                errs.push(key, msg);
+            }
+            Router::default()
+        }
+    }
+}
+
+fn build_access(a: &AuthSection, key: &str, errs: &mut Errors) -> Option<Access> {
+    if a.public {
+        if !a.accept.is_empty() || !a.scopes.is_empty() || !a.any_scopes.is_empty() {
+            errs.push(
+                format!("{key}.public"),
+                "a public route cannot also list accept or scopes",
+            );
+            return None;
+        }
+        return Some(Access::Public);
+    }
+    if a.accept.is_empty() {
+        errs.push(
+            format!("{key}.accept"),
+            "a route must accept at least one credential kind, or set public = true",
+        );
+        return None;
+    }
+    let mut accept = KindSet::EMPTY;
+    let mut ok = true;
+    for (j, k) in a.accept.iter().enumerate() {
+        match CredentialKind::parse(k) {
+            Some(kind) => accept.insert(kind),
+            None => {
+                errs.push(
+                    format!("{key}.accept[{j}]"),
+                    format!("unknown kind '{k}' (api_key, server_key, access_token, jwt)"),
+                );
+                ok = false;
+            }
+        }
+    }
+    for (field, list) in [("scopes", &a.scopes), ("any_scopes", &a.any_scopes)] {
+        for (j, s) in list.iter().enumerate() {
+            if s.is_empty()
+                || s.bytes()
+                    .any(|b| b == b' ' || b == b'"' || !(0x21..=0x7e).contains(&b))
+            {
+                errs.push(
+                    format!("{key}.{field}[{j}]"),
+                    "a scope is visible ASCII without spaces or quotes",
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then(|| {
+        Access::Protected(Requirements {
+            accept,
+            all_scopes: a.scopes.clone(),
+            any_scopes: a.any_scopes.clone(),
+            usage: a.usage.clone(),
+            allow_param: a.allow_param.clone(),
+            require_timestamp: a.require_timestamp.unwrap_or(true),
+        })
+    })
+}
