@@ -54,6 +54,23 @@ pub fn ed25519_stamp(key: &ed25519_dalek::SigningKey, body: &str) -> String {
 
 const ISSUER: &str = "https://demo.authgate.local";
 
+/// The agent-runs routes of the Mantyx-style surface (`CONTRACTS.md` §3) on
+/// the `echo` upstream: reading needs `runs:read`, creating `runs:write`.
+pub const MANTYX_RUN_ROUTES: &str = r#"[[routes]]
+name = "list runs"
+path = "/api/v1/workspaces/{workspace}/agent-runs"
+methods = ["GET"]
+upstream = "echo"
+auth = { accept = ["api_key", "access_token", "jwt"], scopes = ["runs:read"] }
+
+[[routes]]
+name = "create run"
+path = "/api/v1/workspaces/{workspace}/agent-runs"
+methods = ["POST"]
+upstream = "echo"
+auth = { accept = ["api_key", "access_token", "jwt"], scopes = ["runs:write"] }
+"#;
+
 /// The Mantyx-style prefix families (`CONTRACTS.md` §2) used by the demo,
 /// the load tool and the tests: API keys, access tokens, refresh tokens
 /// (rejected) and live server keys.
@@ -180,19 +197,7 @@ algorithms = ["HS256"]
 secret_file = "jwt.secret"
 workspace_claim = "namespace"
 
-[[routes]]
-name = "list runs"
-path = "/api/v1/workspaces/{{workspace}}/agent-runs"
-methods = ["GET"]
-upstream = "echo"
-auth = {{ accept = ["api_key", "access_token", "jwt"], scopes = ["runs:read"] }}
-
-[[routes]]
-name = "create run"
-path = "/api/v1/workspaces/{{workspace}}/agent-runs"
-methods = ["POST"]
-upstream = "echo"
-auth = {{ accept = ["api_key", "access_token", "jwt"], scopes = ["runs:write"] }}
+{MANTYX_RUN_ROUTES}
 
 [[routes]]
 name = "billing"

@@ -17,7 +17,7 @@ use crate::config::model::KeySection;
 use crate::credential::cli::{mint_record, CreateArgs};
 use crate::credential::digest::Digester;
 use crate::credential::CredentialKind;
-use crate::demo::MANTYX_PREFIXES;
+use crate::demo::{MANTYX_PREFIXES, MANTYX_RUN_ROUTES};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rand::Rng;
 use std::fmt::Write as _;
@@ -291,19 +291,7 @@ health_check = {{ kind = "tcp", interval = "2s" }}
 
 {MANTYX_PREFIXES}
 {issuers}
-[[routes]]
-name = "list runs"
-path = "/api/v1/workspaces/{{workspace}}/agent-runs"
-methods = ["GET"]
-upstream = "echo"
-auth = {{ accept = ["api_key", "access_token", "jwt"], scopes = ["runs:read"] }}
-
-[[routes]]
-name = "create run"
-path = "/api/v1/workspaces/{{workspace}}/agent-runs"
-methods = ["POST"]
-upstream = "echo"
-auth = {{ accept = ["api_key", "access_token", "jwt"], scopes = ["runs:write"] }}
+{MANTYX_RUN_ROUTES}
 
 [[routes]]
 name = "backend"
