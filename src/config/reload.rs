@@ -82,12 +82,23 @@ impl ConfigHandle {
     }
 }
 
-/// Fingerprint of the config file and every file it references.
+/// Fingerprint of the config file and every file it references: path, size
+/// and modification time (cheap even for a keys file of a million records;
+/// replacing or editing a file changes its mtime).
 fn fingerprint(main: &Path, rt: &Runtime) -> [u8; 32] {
     let mut all = Vec::new();
     for p in std::iter::once(main.to_path_buf()).chain(rt.watched_files.iter().cloned()) {
         all.extend_from_slice(p.to_string_lossy().as_bytes());
-        all.extend_from_slice(&std::fs::read(&p).unwrap_or_default());
+        if let Ok(meta) = std::fs::metadata(&p) {
+            all.extend_from_slice(&meta.len().to_le_bytes());
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            all.extend_from_slice(&mtime.to_le_bytes());
+        }
     }
     sha256(&all)
 }
