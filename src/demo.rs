@@ -54,8 +54,10 @@ pub fn ed25519_stamp(key: &ed25519_dalek::SigningKey, body: &str) -> String {
 
 const ISSUER: &str = "https://demo.authgate.local";
 
-/// The agent-runs routes of the Mantyx-style surface (`CONTRACTS.md` §3) on
-/// the `echo` upstream: reading needs `runs:read`, creating `runs:write`.
+/// Routes of the Mantyx-style surface (`CONTRACTS.md` §3) on the `echo`
+/// upstream, shared by the demo and the load tool: agent runs (reading needs
+/// `runs:read`, creating `runs:write`), a backend-only route for server keys,
+/// and a public route.
 pub const MANTYX_RUN_ROUTES: &str = r#"[[routes]]
 name = "list runs"
 path = "/api/v1/workspaces/{workspace}/agent-runs"
@@ -69,6 +71,18 @@ path = "/api/v1/workspaces/{workspace}/agent-runs"
 methods = ["POST"]
 upstream = "echo"
 auth = { accept = ["api_key", "access_token", "jwt"], scopes = ["runs:write"] }
+
+[[routes]]
+name = "backend"
+path = "/internal/{*rest}"
+upstream = "echo"
+auth = { accept = ["server_key"] }
+
+[[routes]]
+name = "public"
+path = "/public/{*rest}"
+upstream = "echo"
+auth = { public = true }
 "#;
 
 /// The Mantyx-style prefix families (`CONTRACTS.md` §2) used by the demo,
@@ -211,18 +225,6 @@ path = "/api/v1/workspaces/{{workspace}}/activities"
 methods = ["POST"]
 upstream = "echo"
 auth = {{ accept = ["stamp"] }}
-
-[[routes]]
-name = "backend"
-path = "/internal/{{*rest}}"
-upstream = "echo"
-auth = {{ accept = ["server_key"] }}
-
-[[routes]]
-name = "public"
-path = "/public/{{*rest}}"
-upstream = "echo"
-auth = {{ public = true }}
 
 {keys}"#
     );

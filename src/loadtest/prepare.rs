@@ -293,18 +293,6 @@ health_check = {{ kind = "tcp", interval = "2s" }}
 {issuers}
 {MANTYX_RUN_ROUTES}
 
-[[routes]]
-name = "backend"
-path = "/internal/{{*rest}}"
-upstream = "echo"
-auth = {{ accept = ["server_key"] }}
-
-[[routes]]
-name = "public"
-path = "/public/{{*rest}}"
-upstream = "echo"
-auth = {{ public = true }}
-
 [store]
 keys_file = "keys.jsonl"
 "#
