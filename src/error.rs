@@ -47,6 +47,9 @@ pub enum Refusal {
     /// The body is over the route's limit.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A body without a declared length grew past what can be replayed.
+    #[error("length required")]
+    LengthRequired,
     /// The body did not arrive in time.
     #[error("body timeout")]
     BodyTimeout,
@@ -103,6 +106,7 @@ impl Refusal {
             Refusal::InvalidToken(r) => r,
             Refusal::InvalidStamp(r) => r,
             Refusal::PayloadTooLarge => "payload_too_large",
+            Refusal::LengthRequired => "length_required",
             Refusal::BodyTimeout => "body_timeout",
             Refusal::InsufficientScope { .. } => "insufficient_scope",
             Refusal::Forbidden { reason, .. } => reason,
@@ -123,6 +127,7 @@ impl Refusal {
             | Refusal::InvalidToken(_)
             | Refusal::InvalidStamp(_) => 401,
             Refusal::PayloadTooLarge => 413,
+            Refusal::LengthRequired => 411,
             Refusal::BodyTimeout => 408,
             Refusal::InsufficientScope { .. } | Refusal::Forbidden { .. } => 403,
             Refusal::StoreUnavailable => 503,
@@ -184,6 +189,9 @@ impl Refusal {
             }
             Refusal::PayloadTooLarge => {
                 json!({"error": "payload_too_large", "message": "The request body exceeds this route's limit"})
+            }
+            Refusal::LengthRequired => {
+                json!({"error": "length_required", "message": "Send Content-Length with a signed body over 64 KiB"})
             }
             Refusal::BodyTimeout => {
                 json!({"error": "body_timeout", "message": "The request body did not arrive in time"})

@@ -71,7 +71,7 @@ fn each_bad_config_names_its_key() {
         ("[identity]\nheader_prefix = \"X-Auth-\"", "identity.header_prefix"),
         ("[cache]\nmax_entries = 0", "cache.max_entries"),
         ("[store]\nkeys_file = \"missing.jsonl\"", "store.keys_file"),
-        ("[stamps]\nmax_body = 1048576", "stamps.max_body"),
+        ("[stamps]\nmax_body = 0", "stamps.max_body"),
         ("[[keys]]\nid = \"s\"\nkind = \"stamp\"\nsubject = \"w\"\nscheme = \"p256\"\npublic_key = \"02ff\"", "keys[0].public_key"),
         ("[[keys]]\nid = \"s\"\nkind = \"stamp\"\nsubject = \"w\"\npublic_key = \"02ff\"", "keys[0].scheme"),
         ("[[keys]]\nid = \"k\"\nkind = \"api_key\"\nsubject = \"s\"", "keys[0].digest"),

@@ -187,11 +187,7 @@ async fn fresh_stamps_replays_staleness_and_limits() {
         let no_ts = r#"{"op":"sign"}"#.to_string();
         let tampered = body.replace("sign", "drain");
         let stranger = signer(9);
-        let big = format!(
-            r#"{{"timestampMs":{},"pad":"{}"}}"#,
-            now_ms(),
-            "x".repeat(70 * 1024)
-        );
+        let big = padded(1024 * 1024 + 1);
         vec![
             ("replay", st.clone(), body.clone(), 401, "replayed"),
             ("stale", stamp(&key, &stale), stale, 401, "stale"),
@@ -248,6 +244,106 @@ async fn fresh_stamps_replays_staleness_and_limits() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    assert!(up.seen().is_empty());
+}
+
+/// A fresh JSON body of exactly `len` bytes.
+fn padded(len: usize) -> String {
+    let head = format!(r#"{{"timestampMs":{},"pad":""#, now_ms());
+    let pad = len.saturating_sub(head.len() + 2);
+    format!("{head}{}\"}}", "x".repeat(pad))
+}
+
+#[tokio::test]
+async fn large_bodies_up_to_the_default_limit_reach_the_upstream_whole() {
+    let up = Upstream::start();
+    let g = gate(&up, "5m");
+    let key = signer(1);
+    let h1 = client();
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    // Around pingora's 64 KiB replay buffer, and up to the 1 MiB default.
+    let sizes = [
+        100,
+        64 * 1024 - 1,
+        64 * 1024,
+        64 * 1024 + 1,
+        200_000,
+        1024 * 1024,
+    ];
+    for (c, proto) in [(&h1, "h1"), (&h2, "h2")] {
+        for len in sizes {
+            let body = padded(len);
+            assert_eq!(body.len(), len);
+            let r = c
+                .post(g.url(ACTIVITIES))
+                .header("x-stamp", stamp(&key, &body))
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                r.status(),
+                200,
+                "{proto} {len}: {}",
+                r.text().await.unwrap()
+            );
+            let seen = up.seen();
+            let got = seen.last().unwrap()["body"]["text"].as_str().unwrap();
+            assert!(
+                got == body,
+                "{proto} {len}: upstream got {} bytes",
+                got.len()
+            );
+        }
+    }
+    assert_eq!(up.seen().len(), 2 * sizes.len());
+
+    // One byte over the limit, declared or not: nothing reaches the upstream.
+    up.recorder.clear();
+    let over = padded(1024 * 1024 + 1);
+    let r = h1
+        .post(g.url(ACTIVITIES))
+        .header("x-stamp", stamp(&key, &over))
+        .body(over)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(up.seen().is_empty());
+}
+
+#[tokio::test]
+async fn chunked_bodies_are_verified_and_bounded_by_the_replay_buffer() {
+    let up = Upstream::start();
+    let g = gate(&up, "5m");
+    let key = signer(1);
+    let c = client();
+    let send = |body: String| {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body
+            .as_bytes()
+            .chunks(8 * 1024)
+            .map(|c| Ok(c.to_vec()))
+            .collect();
+        c.post(g.url(ACTIVITIES))
+            .header("x-stamp", stamp(&key, &body))
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                chunks,
+            )))
+            .send()
+    };
+    let small = padded(40 * 1024);
+    let r = send(small.clone()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(up.seen()[0]["body"]["text"], small);
+    assert_eq!(up.seen()[0]["headers"]["transfer-encoding"], "chunked");
+
+    up.recorder.clear();
+    let r = send(padded(100 * 1024)).await.unwrap();
+    assert_eq!(r.status(), 411);
+    assert!(r.text().await.unwrap().contains("length_required"));
     assert!(up.seen().is_empty());
 }
 

@@ -63,8 +63,8 @@ pub struct StoreSection {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StampsSection {
-    /// Largest body verified on stamp routes (at most 64 KiB: pingora replays
-    /// a buffered body to the upstream only up to that size).
+    /// Largest body verified on stamp routes (413 beyond). Bodies without a
+    /// declared length are further limited to 64 KiB (411 beyond).
     #[serde(default = "default_stamp_body")]
     pub max_body: usize,
     /// How long the whole body may take to arrive.
@@ -98,7 +98,7 @@ impl Default for StampsSection {
 }
 
 fn default_stamp_body() -> usize {
-    64 * 1024
+    1024 * 1024
 }
 fn default_body_timeout() -> Duration {
     Duration::from_secs(10)

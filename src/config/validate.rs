@@ -254,11 +254,8 @@ pub fn validate(
         },
     };
     let st = &file.stamps;
-    if st.max_body == 0 || st.max_body > 64 * 1024 {
-        errs.push(
-            "stamps.max_body",
-            "must be between 1 and 65536 (pingora replays at most 64 KiB of a verified body)",
-        );
+    if st.max_body == 0 || st.max_body > 64 * 1024 * 1024 {
+        errs.push("stamps.max_body", "must be between 1 and 67108864 (64 MiB)");
     }
     if st.window.is_zero() {
         errs.push("stamps.window", "must be greater than zero");

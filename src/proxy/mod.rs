@@ -49,6 +49,9 @@ pub struct RequestCtx {
     identity: Option<Arc<Identity>>,
     outcome: &'static str,
     request_id: String,
+    /// A stamp route's verified body, handed to the upstream by
+    /// `request_body_filter` (see [`body`]).
+    body: Option<bytes::Bytes>,
 }
 
 /// What `admit` decided before any body was read.
@@ -127,7 +130,7 @@ impl AuthGate {
         route: &Arc<Route>,
         header: &str,
         params: &[(String, String)],
-    ) -> Result<Arc<Identity>, Refusal> {
+    ) -> Result<(Arc<Identity>, bytes::Bytes), Refusal> {
         let Access::Protected(reqs) = &route.access else {
             return Err(Refusal::NotFound);
         };
@@ -150,7 +153,7 @@ impl AuthGate {
             &rt.identity.workspace_param,
             rt.identity.hierarchical_scopes,
         )?;
-        Ok(identity)
+        Ok((identity, body))
     }
 }
 
@@ -166,6 +169,7 @@ impl ProxyHttp for AuthGate {
             identity: None,
             outcome: "none",
             request_id: String::new(),
+            body: None,
         }
     }
 
@@ -182,7 +186,10 @@ impl ProxyHttp for AuthGate {
                     .admit_stamp(&rt, session, &route, &header, &params)
                     .await
                 {
-                    Ok(identity) => Ok((route, Some(identity))),
+                    Ok((identity, body)) => {
+                        ctx.body = Some(body);
+                        Ok((route, Some(identity)))
+                    }
                     Err(refusal) => Err((Some(route), refusal)),
                 }
             }
@@ -247,6 +254,22 @@ impl ProxyHttp for AuthGate {
             ctx.identity.as_deref(),
             &ctx.request_id,
         )
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        // A stamp route's body was read and verified in `request_filter`;
+        // pingora replays the retry buffer's tail here, once per upstream
+        // attempt, and the whole verified body goes instead.
+        if let (Some(verified), Some(_)) = (&ctx.body, body.as_ref()) {
+            *body = Some(verified.clone());
+        }
+        Ok(())
     }
 
     async fn fail_to_proxy(
