@@ -56,8 +56,8 @@ const ISSUER: &str = "https://demo.authgate.local";
 
 /// Routes of the Mantyx-style surface (`CONTRACTS.md` §3) on the `echo`
 /// upstream, shared by the demo and the load tool: agent runs (reading needs
-/// `runs:read`, creating `runs:write`), a backend-only route for server keys,
-/// and a public route.
+/// `runs:read`, creating `runs:write`; creating also accepts a stamped
+/// body), a backend-only route for server keys, and a public route.
 pub const MANTYX_RUN_ROUTES: &str = r#"[[routes]]
 name = "list runs"
 path = "/api/v1/workspaces/{workspace}/agent-runs"
@@ -70,7 +70,7 @@ name = "create run"
 path = "/api/v1/workspaces/{workspace}/agent-runs"
 methods = ["POST"]
 upstream = "echo"
-auth = { accept = ["api_key", "access_token", "jwt"], scopes = ["runs:write"] }
+auth = { accept = ["api_key", "access_token", "jwt", "stamp"], scopes = ["runs:write"] }
 
 [[routes]]
 name = "backend"
