@@ -19,6 +19,7 @@ fn prepare_args(out: &Path) -> PrepareArgs {
         out: out.to_path_buf(),
         api_keys: 25,
         jwts: 12,
+        stamps: 10,
         workspaces: 4,
         upstream: "127.0.0.1:3000".into(),
         listen: "127.0.0.1:8080".into(),
@@ -51,7 +52,7 @@ fn prepare_writes_a_config_that_loads_and_distinct_credentials() {
     let dir = tempfile::tempdir().unwrap();
     let p = prepare::prepare(&prepare_args(dir.path())).unwrap();
     let rt = authgate::config::load(&p.config).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(rt.key_count, 3 * 25);
+    assert_eq!(rt.key_count, 3 * 25 + 10);
     assert_eq!(rt.issuers.len(), 4);
     let iss: HashSet<_> = rt
         .issuers
@@ -63,7 +64,11 @@ fn prepare_writes_a_config_that_loads_and_distinct_credentials() {
     let lines = credentials::read_jsonl(&p.credentials).unwrap();
     for kind in Kind::ALL {
         let of_kind: Vec<_> = lines.iter().filter(|l| l.kind == kind).collect();
-        let want = if kind.is_jwt() { 12 } else { 25 };
+        let want = match kind {
+            k if k.is_jwt() => 12,
+            k if k.is_stamp() => 10,
+            _ => 25,
+        };
         assert_eq!(of_kind.len(), want, "{kind}");
         let distinct: HashSet<_> = of_kind.iter().map(|l| &l.credential).collect();
         assert_eq!(distinct.len(), want, "{kind} credentials repeat");
@@ -80,10 +85,11 @@ fn prepare_writes_a_config_that_loads_and_distinct_credentials() {
         assert!(dir.path().join(f).is_file(), "{f}");
     }
     let text = std::fs::read_to_string(&p.config).unwrap();
+    let keys = std::fs::read_to_string(dir.path().join("keys.jsonl")).unwrap();
     for l in &lines {
         assert!(
-            !text.contains(&l.credential),
-            "plaintext credential in the config"
+            !text.contains(&l.credential) && !keys.contains(&l.credential),
+            "plaintext credential (or stamp seed) in the config or key file"
         );
     }
     #[cfg(unix)]
@@ -135,7 +141,12 @@ async fn authgate_admits_every_prepared_credential_and_refuses_forgeries() {
         Duration::from_secs(60),
         Duration::from_secs(5),
     ));
-    let lines = credentials::read_jsonl(&p.credentials).unwrap();
+    // Stamps sign a fresh body per request: `stamps_pass_the_real_proxy…` covers them.
+    let lines: Vec<_> = credentials::read_jsonl(&p.credentials)
+        .unwrap()
+        .into_iter()
+        .filter(|l| !l.kind.is_stamp())
+        .collect();
     let total = lines.len();
     let pools = credentials::pools(lines, "", None).unwrap();
     let mut rng = rand::thread_rng();
@@ -258,6 +269,7 @@ fn bad_run_options_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let p = prepare::prepare(&PrepareArgs {
         jwts: 0,
+        stamps: 0,
         ..prepare_args(dir.path())
     })
     .unwrap();
@@ -310,6 +322,17 @@ fn bad_run_options_are_refused() {
             Box::new(move |a| {
                 a.credentials = creds.clone();
                 a.mix = Some("jwt_es256".into());
+            }),
+            "has none",
+        ),
+        (
+            "stamp kind missing from file",
+            Box::new({
+                let creds = Some(p.credentials.clone());
+                move |a: &mut RunArgs| {
+                    a.credentials = creds.clone();
+                    a.mix = Some("stamp_ed25519".into());
+                }
             }),
             "has none",
         ),

@@ -2,11 +2,13 @@
 //! HTTP/1.1 connection, driven by hyper's low-level client
 //! (`hyper::client::conn::http1`), so that each worker owns exactly one
 //! connection and no pool sits between the measurement and the wire.
+//! Requests carry a [`Full`] body: empty for GETs (sent without a body, as
+//! with `Empty`), the signed JSON for stamped POSTs.
 
 use super::report::{Failure, Outcome};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Uri};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{handshake, SendRequest};
 use hyper_util::rt::TokioIo;
 use std::time::Duration;
@@ -89,7 +91,7 @@ impl Target {
 /// One keep-alive connection, opened on first use and reopened after an
 /// error or when the server closes it.
 pub struct Connection {
-    sender: Option<SendRequest<Empty<Bytes>>>,
+    sender: Option<SendRequest<Full<Bytes>>>,
     timeout: Duration,
 }
 
@@ -108,7 +110,7 @@ impl Connection {
         self.ready(target).await.map(|_| ())
     }
 
-    async fn ready(&mut self, target: &Target) -> Result<&mut SendRequest<Empty<Bytes>>, Failure> {
+    async fn ready(&mut self, target: &Target) -> Result<&mut SendRequest<Full<Bytes>>, Failure> {
         // A connection the server closed while idle is replaced silently, as
         // any keep-alive client does; it is not a failed request.
         let reuse = match self.sender.as_mut() {
@@ -126,7 +128,7 @@ impl Connection {
     }
 
     /// Send `req` and read the whole response body.
-    pub async fn send(&mut self, target: &Target, req: Request<Empty<Bytes>>) -> Outcome {
+    pub async fn send(&mut self, target: &Target, req: Request<Full<Bytes>>) -> Outcome {
         let timeout = self.timeout;
         let sender = match self.ready(target).await {
             Ok(s) => s,
@@ -153,7 +155,7 @@ impl Connection {
     }
 }
 
-async fn connect(addr: &str) -> Result<SendRequest<Empty<Bytes>>, Failure> {
+async fn connect(addr: &str) -> Result<SendRequest<Full<Bytes>>, Failure> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|_| Failure::Connect)?;
@@ -174,14 +176,35 @@ pub fn request(
     target: &Target,
     path: &Uri,
     credential: Option<(&http::HeaderName, &HeaderValue)>,
-) -> Request<Empty<Bytes>> {
-    let mut req = Request::new(Empty::new());
+) -> Request<Full<Bytes>> {
+    let mut req = Request::new(Full::default());
     *req.uri_mut() = path.clone();
     let h = req.headers_mut();
     h.insert(http::header::HOST, target.host.clone());
     if let Some((name, value)) = credential {
         h.insert(name.clone(), value.clone());
     }
+    req
+}
+
+/// A POST of the JSON `body` to `path` with `Host` and one credential
+/// header; hyper adds `Content-Length`.
+pub fn post_json(
+    target: &Target,
+    path: Uri,
+    credential: (http::HeaderName, HeaderValue),
+    body: Bytes,
+) -> Request<Full<Bytes>> {
+    let mut req = Request::new(Full::new(body));
+    *req.method_mut() = http::Method::POST;
+    *req.uri_mut() = path;
+    let h = req.headers_mut();
+    h.insert(http::header::HOST, target.host.clone());
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(credential.0, credential.1);
     req
 }
 

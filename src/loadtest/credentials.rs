@@ -7,6 +7,10 @@
 //! touches every distinct credential). [`forge_invalid`] makes credentials
 //! that look right but that no issuer or key store knows, each one distinct,
 //! so that they defeat authgate's negative cache the way a real flood would.
+//!
+//! Stamp lines (`stamp_ed25519`) hold a signing key rather than a header
+//! value: each request needs a new signature over a new body, so they are
+//! not pooled here but by [`super::stamps::StampPool`].
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -36,11 +40,14 @@ pub enum Kind {
     JwtEs256,
     /// JWT signed with Ed25519.
     JwtEddsa,
+    /// Ed25519 `X-Stamp` over a fresh body per request; the credential is
+    /// the hex of the key's 32-byte seed.
+    StampEd25519,
 }
 
 impl Kind {
     /// Every kind, in report order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::ApiKey,
         Kind::AccessToken,
         Kind::ServerKey,
@@ -48,6 +55,7 @@ impl Kind {
         Kind::JwtRs256,
         Kind::JwtEs256,
         Kind::JwtEddsa,
+        Kind::StampEd25519,
     ];
 
     /// The spelling used in the credentials file, `--mix` and reports.
@@ -60,6 +68,7 @@ impl Kind {
             Kind::JwtRs256 => "jwt_rs256",
             Kind::JwtEs256 => "jwt_es256",
             Kind::JwtEddsa => "jwt_eddsa",
+            Kind::StampEd25519 => "stamp_ed25519",
         }
     }
 
@@ -74,6 +83,12 @@ impl Kind {
             self,
             Kind::JwtHs256 | Kind::JwtRs256 | Kind::JwtEs256 | Kind::JwtEddsa
         )
+    }
+
+    /// Whether credentials of this kind are stamp signing keys (see
+    /// [`super::stamps`]) rather than header values.
+    pub fn is_stamp(self) -> bool {
+        self == Kind::StampEd25519
     }
 
     /// Position in [`Kind::ALL`].
@@ -99,7 +114,7 @@ pub struct CredentialLine {
     /// Request path that this credential is allowed on.
     pub path: String,
     /// Header carrying it: `authorization` (sent as `Bearer …`) or any other
-    /// header name (sent raw, e.g. `x-server-key`).
+    /// header name (sent raw, e.g. `x-server-key`; `x-stamp` for stamps).
     pub header: String,
 }
 
@@ -222,7 +237,8 @@ impl Pool {
 
 /// Group `lines` into one pool per kind, with `path_override` (if any)
 /// replacing each credential's own path. Paths are joined onto `base_path`
-/// (the path of `--url`, without a trailing slash).
+/// (the path of `--url`, without a trailing slash). Stamp lines are refused:
+/// they belong in a [`super::stamps::StampPool`].
 pub fn pools(
     lines: Vec<CredentialLine>,
     base_path: &str,
@@ -231,6 +247,9 @@ pub fn pools(
     let mut by_kind: BTreeMap<Kind, Pool> = BTreeMap::new();
     for (i, line) in lines.into_iter().enumerate() {
         let ctx = |e: String| format!("credential {} ({}): {e}", i + 1, line.kind);
+        if line.kind.is_stamp() {
+            return Err(ctx("stamp keys are not header values".into()));
+        }
         let header = HeaderName::from_bytes(line.header.as_bytes())
             .map_err(|_| ctx(format!("'{}' is not a header name", line.header)))?;
         let value = header_value(&header, &line.credential).map_err(ctx)?;
@@ -372,7 +391,8 @@ mod tests {
         bad_header.header = "bad header".into();
         let mut bad_path = line(Kind::ApiKey, "k");
         bad_path.path = "no-slash".into();
-        for l in [bad_header, bad_path, line(Kind::ApiKey, "k\nx")] {
+        let stamp = line(Kind::StampEd25519, &"00".repeat(32));
+        for l in [bad_header, bad_path, line(Kind::ApiKey, "k\nx"), stamp] {
             assert!(pools(vec![l], "", None).is_err());
         }
         assert!(pools(vec![line(Kind::ApiKey, "k")], "", Some("/other")).is_ok());

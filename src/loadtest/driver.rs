@@ -14,12 +14,13 @@
 //! runs first at the same load and is not recorded.
 
 use super::client::{request, Connection, Target};
-use super::credentials::{Kind, Pool, Prepared};
+use super::credentials::Kind;
 use super::mix::Mix;
 use super::report::{Label, Recorder, Report, RunInfo};
+use super::source::Source;
 use bytes::Bytes;
-use http::Uri;
-use http_body_util::Empty;
+use http::{Request, Uri};
+use http_body_util::Full;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
@@ -49,26 +50,26 @@ pub enum Selector {
     Credentials {
         /// Kind weights.
         mix: Mix,
-        /// Pools indexed by [`Kind::index`].
-        pools: Vec<Option<Pool>>,
+        /// Sources indexed by [`Kind::index`].
+        sources: Vec<Option<Source>>,
         /// Share of forged credentials.
         invalid: f64,
     },
 }
 
 impl Selector {
-    /// Credentials from `pools` by `mix`; every kind of the mix needs a pool.
+    /// Credentials from `sources` by `mix`; every kind of the mix needs a source.
     pub fn credentials(
         mix: Mix,
-        pools: BTreeMap<Kind, Pool>,
+        sources: BTreeMap<Kind, Source>,
         invalid: f64,
     ) -> Result<Selector, String> {
         if !(0.0..=1.0).contains(&invalid) {
             return Err(format!("--invalid {invalid} is not between 0 and 1"));
         }
-        let mut by_index: Vec<Option<Pool>> = Kind::ALL.iter().map(|_| None).collect();
-        for (kind, pool) in pools {
-            by_index[kind.index()] = Some(pool);
+        let mut by_index: Vec<Option<Source>> = Kind::ALL.iter().map(|_| None).collect();
+        for (kind, source) in sources {
+            by_index[kind.index()] = Some(source);
         }
         for kind in mix.kinds() {
             if by_index[kind.index()].is_none() {
@@ -79,12 +80,12 @@ impl Selector {
         }
         Ok(Selector::Credentials {
             mix,
-            pools: by_index,
+            sources: by_index,
             invalid,
         })
     }
 
-    fn next(&self, target: &Target, rng: &mut StdRng) -> (Label, http::Request<Empty<Bytes>>) {
+    fn next(&self, target: &Target, rng: &mut StdRng) -> (Label, Request<Full<Bytes>>) {
         match self {
             Selector::Plain(path) => (
                 Label {
@@ -95,7 +96,7 @@ impl Selector {
             ),
             Selector::Credentials {
                 mix,
-                pools,
+                sources,
                 invalid,
             } => {
                 let kind = mix.pick(rng.gen_range(0..mix.total()));
@@ -104,18 +105,11 @@ impl Selector {
                     kind: Some(kind),
                     invalid: forge,
                 };
-                // `credentials()` checked that every kind of the mix has a pool.
-                let Some(pool) = &pools[kind.index()] else {
+                // `credentials()` checked that every kind of the mix has a source.
+                let Some(source) = &sources[kind.index()] else {
                     return (label, request(target, &Uri::from_static("/"), None));
                 };
-                let forged;
-                let p: &Prepared = if forge {
-                    forged = pool.invalid(rng);
-                    &forged
-                } else {
-                    pool.next()
-                };
-                (label, request(target, &p.path, Some((&p.header, &p.value))))
+                (label, source.request(target, forge, rng))
             }
         }
     }

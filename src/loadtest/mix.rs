@@ -106,7 +106,7 @@ impl Mix {
     /// The kind for a ticket `r` in `0..total()`; out-of-range tickets wrap.
     pub fn pick(&self, r: u64) -> Kind {
         let r = r % self.total().max(1);
-        // At most seven entries: a scan beats a binary search here.
+        // At most one entry per kind: a scan beats a binary search here.
         self.cumulative
             .iter()
             .find(|(_, c)| r < *c)
@@ -143,6 +143,7 @@ mod tests {
             ("api_key=3,jwt_rs256=1", &[(ApiKey, 3), (JwtRs256, 1)]),
             (" api_key = 2 , server_key ", &[(ApiKey, 2), (ServerKey, 1)]),
             ("api_key=0,jwt_eddsa=5", &[(JwtEddsa, 5)]),
+            ("stamp_ed25519=2,api_key", &[(StampEd25519, 2), (ApiKey, 1)]),
             (
                 "api_key,access_token,server_key,jwt_hs256,jwt_rs256,jwt_es256,jwt_eddsa",
                 &[

@@ -11,9 +11,12 @@ pub mod driver;
 pub mod mix;
 pub mod prepare;
 pub mod report;
+pub mod source;
+pub mod stamps;
 
 use clap::{Args, Subcommand};
 use driver::{Plan, Selector, Stop};
+use source::Source;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -31,9 +34,10 @@ pub enum LoadtestCommand {
 
 const PREPARE_ABOUT: &str = "\
 Write into --out a complete authgate config (authgate.toml) with --api-keys \
-API keys, access tokens and server keys (digests only), four JWT issuers \
-(HS256, RS256, ES256, EdDSA) and the demo routes, plus credentials.jsonl \
-holding every plaintext credential for `authgate loadtest run`.
+API keys, access tokens and server keys (digests only), --stamps ed25519 \
+stamp keys (public keys only), four JWT issuers (HS256, RS256, ES256, EdDSA) \
+and the demo routes, plus credentials.jsonl holding every plaintext \
+credential and stamp signing seed for `authgate loadtest run`.
 
 The RS256, ES256 and EdDSA issuers use authgate's TEST key pairs from \
 tests/fixtures/jwt/keys (their private keys are public): the generated \
@@ -43,7 +47,9 @@ const RUN_ABOUT: &str = "\
 Send GET requests to --url (plus each credential's path) from --concurrency \
 workers over keep-alive HTTP/1.1 connections, then report req/s, latency \
 percentiles (HDR histogram), status codes and errors, overall and per \
-credential kind.
+credential kind. Stamp keys (stamp_ed25519) send POSTs instead, each with a \
+new JSON body {\"timestampMs\":<now>,\"n\":<counter>} and a new X-Stamp over it \
+(signed by the load tool, about 20 us each).
 
 Without --rate, each worker sends as soon as its previous response is in \
 (closed loop, maximum rate). With --rate, requests are due on a fixed \
@@ -65,6 +71,9 @@ pub struct PrepareArgs {
     /// Distinct tokens of each JWT kind (jwt_hs256, jwt_rs256, jwt_es256, jwt_eddsa).
     #[arg(long, default_value_t = 1000)]
     pub jwts: usize,
+    /// Distinct ed25519 stamp keys (stamp_ed25519), registered with scope runs:write.
+    #[arg(long, default_value_t = 1000)]
+    pub stamps: usize,
     /// Number of workspaces the credentials are spread over.
     #[arg(long, default_value_t = 16)]
     pub workspaces: usize,
@@ -94,7 +103,8 @@ pub struct RunArgs {
     /// Kind weights, e.g. api_key=3,jwt_rs256=1 (default: every kind in the file, equally).
     #[arg(long)]
     pub mix: Option<String>,
-    /// Share (0.0–1.0) of requests with forged, well-formed but unknown credentials.
+    /// Share (0.0–1.0) of requests with forged, well-formed but unknown credentials
+    /// (for stamps: a valid stamp by a fresh, unregistered key).
     #[arg(long, default_value_t = 0.0)]
     pub invalid: f64,
     /// Request path instead of each credential's own path (or of the URL's).
@@ -181,13 +191,13 @@ pub fn plan(args: &RunArgs) -> Result<Plan, String> {
         }
         Some(file) => {
             let lines = credentials::read_jsonl(file)?;
-            let pools = credentials::pools(lines, &target.base_path, args.path.as_deref())?;
+            let sources = Source::load(lines, &target.base_path, args.path.as_deref())?;
             let mix = match &args.mix {
                 Some(m) => mix::Mix::parse(m).map_err(|e| e.to_string())?,
-                None => mix::Mix::uniform(pools.keys().copied())
+                None => mix::Mix::uniform(sources.keys().copied())
                     .ok_or_else(|| format!("{}: no credentials", file.display()))?,
             };
-            Selector::credentials(mix, pools, args.invalid)?
+            Selector::credentials(mix, sources, args.invalid)?
         }
     };
     Ok(Plan {

@@ -4,7 +4,9 @@
 //! The config has the same shape as the one `authgate demo` writes: prefix
 //! families, `[[keys]]` holding digests only, JWT issuers and routes. Opaque
 //! keys are minted with [`mint_record`]; JWTs are signed here with four
-//! issuers, one per algorithm family, each with its own `iss`.
+//! issuers, one per algorithm family, each with its own `iss`; ed25519
+//! stamp keys are minted by [`super::stamps::mint`] (public keys in the key
+//! file, seeds in `credentials.jsonl`) and sign on the create-run route.
 //!
 //! The RS256, ES256 and EdDSA issuers use the **test key pairs** checked in
 //! under `tests/fixtures/jwt/keys/`, embedded in the binary. Their private
@@ -12,6 +14,7 @@
 //! The HS256 secret is random per run.
 
 use super::credentials::{write_jsonl, CredentialLine, Kind};
+use super::stamps;
 use super::PrepareArgs;
 use crate::config::model::KeySection;
 use crate::credential::cli::{mint_record, CreateArgs};
@@ -147,7 +150,7 @@ pub fn prepare(args: &PrepareArgs) -> Result<Prepared, String> {
     let ws = |i: usize| workspaces[i % workspaces.len()].as_str();
 
     let d = Digester::Sha256;
-    let mut records: Vec<KeySection> = Vec::with_capacity(args.api_keys * 3);
+    let mut records: Vec<KeySection> = Vec::with_capacity(args.api_keys * 3 + args.stamps);
     let mut lines: Vec<CredentialLine> = Vec::new();
     let opaque = [
         (Kind::ApiKey, "mantyx_", CredentialKind::ApiKey, &[][..]),
@@ -184,6 +187,13 @@ pub fn prepare(args: &PrepareArgs) -> Result<Prepared, String> {
         }
     }
 
+    let mut rng = rand::thread_rng();
+    for i in 0..args.stamps {
+        let (record, line) = stamps::mint(i, ws(i), workspace_path(ws(i)), &mut rng);
+        records.push(record);
+        lines.push(line);
+    }
+
     // A random, printable HS256 secret (authgate requires ≥ 32 bytes).
     let hs_secret = crate::credential::mint::mint("lt_hs256_");
     write_private(&dir.join(ISSUERS[0].file), hs_secret.as_bytes())
@@ -199,7 +209,7 @@ pub fn prepare(args: &PrepareArgs) -> Result<Prepared, String> {
             .map_err(|e| format!("embedded Ed25519 test key: {e}"))?,
     ];
     let now = crate::verify::unix_now();
-    let run_id: u64 = rand::thread_rng().gen();
+    let run_id: u64 = rng.gen();
     for (spec, key) in ISSUERS.iter().zip(&keys) {
         let header = Header::new(spec.alg);
         for i in 0..args.jwts {

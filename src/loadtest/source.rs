@@ -1,0 +1,105 @@
+//! Where the requests of one credential kind come from: a fixed header
+//! value per credential (API keys, tokens, JWTs; [`Pool`]) or a new signed
+//! body per request (stamps; [`StampPool`]).
+
+use super::client::{post_json, request, Target};
+use super::credentials::{pools, CredentialLine, Kind, Pool, Prepared};
+use super::stamps::{StampPool, STAMP_HEADER};
+use bytes::Bytes;
+use http::{HeaderName, Request};
+use http_body_util::Full;
+use rand::Rng;
+use std::collections::BTreeMap;
+
+/// Where the requests of one kind come from.
+#[derive(Debug)]
+pub enum Source {
+    /// A fixed header value per credential, handed out round-robin.
+    Fixed(Pool),
+    /// A new body and `X-Stamp` per request.
+    Stamps(StampPool),
+}
+
+impl Source {
+    /// One source per kind in `lines` (paths as in [`pools`]).
+    pub fn load(
+        lines: Vec<CredentialLine>,
+        base_path: &str,
+        path_override: Option<&str>,
+    ) -> Result<BTreeMap<Kind, Source>, String> {
+        let (stamp_lines, lines): (Vec<_>, Vec<_>) =
+            lines.into_iter().partition(|l| l.kind.is_stamp());
+        let mut sources: BTreeMap<Kind, Source> = pools(lines, base_path, path_override)?
+            .into_iter()
+            .map(|(kind, pool)| (kind, Source::Fixed(pool)))
+            .collect();
+        if !stamp_lines.is_empty() {
+            let pool = StampPool::from_lines(stamp_lines, base_path, path_override)?;
+            sources.insert(Kind::StampEd25519, Source::Stamps(pool));
+        }
+        Ok(sources)
+    }
+
+    /// The next request, genuine or (`forge`) forged.
+    pub fn request(
+        &self,
+        target: &Target,
+        forge: bool,
+        rng: &mut impl Rng,
+    ) -> Request<Full<Bytes>> {
+        match self {
+            Source::Fixed(pool) => {
+                let forged;
+                let p: &Prepared = if forge {
+                    forged = pool.invalid(rng);
+                    &forged
+                } else {
+                    pool.next()
+                };
+                request(target, &p.path, Some((&p.header, &p.value)))
+            }
+            Source::Stamps(pool) => {
+                let s = if forge {
+                    pool.invalid(rng)
+                } else {
+                    pool.next()
+                };
+                let header = HeaderName::from_static(STAMP_HEADER);
+                post_json(target, s.path, (header, s.stamp), s.body)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamp_lines_become_signed_posts_and_the_rest_fixed_gets() {
+        let mut rng = rand::thread_rng();
+        let (_, stamp) = super::super::stamps::mint(0, "ws", "/runs".into(), &mut rng);
+        let key = CredentialLine {
+            kind: Kind::ApiKey,
+            credential: "mantyx_x".into(),
+            path: "/runs".into(),
+            header: "authorization".into(),
+        };
+        let sources = Source::load(vec![key, stamp], "/b", None).unwrap();
+        let target = Target::parse("http://127.0.0.1:1").unwrap();
+        let get = sources[&Kind::ApiKey].request(&target, false, &mut rng);
+        assert_eq!(
+            (get.method(), get.uri().path()),
+            (&http::Method::GET, "/b/runs")
+        );
+        assert_eq!(get.headers()["authorization"], "Bearer mantyx_x");
+        for forge in [false, true] {
+            let post = sources[&Kind::StampEd25519].request(&target, forge, &mut rng);
+            assert_eq!(post.method(), http::Method::POST);
+            assert_eq!(post.uri().path(), "/b/runs");
+            assert_eq!(post.headers()["content-type"], "application/json");
+            assert!(post.headers().contains_key("x-stamp"));
+            assert!(!post.headers().contains_key("authorization"));
+        }
+    }
+}
