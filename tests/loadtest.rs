@@ -1,6 +1,9 @@
 //! `authgate loadtest`: the prepared config loads and admits every prepared
-//! credential (and refuses forgeries), and the driver counts what it sends
-//! against the in-process echo upstream.
+//! credential (and refuses forgeries), the driver counts what it sends
+//! against the in-process echo upstream, and stamped runs pass the real
+//! proxy (forged stamps are refused with 401).
+
+mod common;
 
 use authgate::cache::IdentityCache;
 use authgate::credential::extract::extract;
@@ -227,6 +230,91 @@ async fn credentials_mix_and_forgeries_are_counted_by_kind() {
     let sum: u64 = report.by_kind.values().map(|k| k.requests).sum();
     assert_eq!(sum, 300);
     assert_eq!(report.info.connections, 2);
+}
+
+/// A proxy started from a prepared config, in front of a recording echo.
+fn prepared_gate(dir: &Path) -> (common::Upstream, common::Gate, prepare::Prepared) {
+    let up = common::Upstream::start();
+    let (port, admin) = (common::free_port(), common::free_port());
+    let p = prepare::prepare(&PrepareArgs {
+        upstream: up.addr.to_string(),
+        listen: format!("127.0.0.1:{port}"),
+        admin: format!("127.0.0.1:{admin}"),
+        ..prepare_args(dir)
+    })
+    .unwrap();
+    let gate = common::Gate::serve_file(&p.config, port, admin);
+    (up, gate, p)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stamps_pass_the_real_proxy_once_each_and_forgeries_get_401() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, gate, p) = prepared_gate(dir.path());
+    let mut args = run_args(&gate.url(""));
+    args.credentials = Some(p.credentials.clone());
+    args.mix = Some("stamp_ed25519=1".into());
+    args.requests = Some(120);
+    let report = driver::run(plan(&args).unwrap()).await;
+    assert_eq!(report.requests, 120);
+    assert_eq!(report.errors, 0);
+    assert_eq!(report.status.get("200"), Some(&120), "{:?}", report.status);
+    assert_eq!(report.by_kind["stamp_ed25519"].requests, 120);
+
+    // Every request reached the upstream as a stamped POST with its own body,
+    // and the 120 requests went round all 10 keys.
+    let seen: Vec<_> = up
+        .seen()
+        .into_iter()
+        .filter(|r| r["method"] == "POST")
+        .collect();
+    assert_eq!(seen.len(), 120);
+    let mut subjects = HashSet::new();
+    let mut counters = HashSet::new();
+    for r in &seen {
+        let h = &r["headers"];
+        assert_eq!(h["x-auth-method"], "stamp", "{r}");
+        assert!(r["path"].as_str().unwrap().ends_with("/agent-runs"), "{r}");
+        subjects.insert(h["x-auth-subject"].as_str().unwrap().to_string());
+        let body: serde_json::Value =
+            serde_json::from_str(r["body"]["text"].as_str().unwrap()).unwrap();
+        assert!(body["timestampMs"].as_u64().is_some(), "{body}");
+        counters.insert(body["n"].as_u64().unwrap());
+    }
+    assert_eq!(subjects.len(), 10, "{subjects:?}");
+    assert!(subjects
+        .iter()
+        .all(|s| s.starts_with("stamp_ed25519-subject-")));
+    assert_eq!(counters.len(), 120, "a body was sent twice");
+
+    // Forged stamps (valid signatures by unregistered keys) are refused
+    // before the upstream; the genuine ones in the same run still pass.
+    up.recorder.clear();
+    args.invalid = 0.5;
+    args.requests = Some(200);
+    let report = driver::run(plan(&args).unwrap()).await;
+    assert_eq!(report.errors, 0);
+    let (good, bad) = (
+        &report.by_kind["stamp_ed25519"],
+        &report.by_kind["stamp_ed25519:invalid"],
+    );
+    assert_eq!(good.requests + bad.requests, 200);
+    assert!(bad.requests > 0 && good.requests > 0);
+    assert_eq!(
+        good.status.get("200"),
+        Some(&good.requests),
+        "{:?}",
+        good.status
+    );
+    assert_eq!(
+        bad.status.get("401"),
+        Some(&bad.requests),
+        "{:?}",
+        bad.status
+    );
+    assert_eq!(report.status.get("401"), Some(&bad.requests));
+    let posts = up.seen().iter().filter(|r| r["method"] == "POST").count();
+    assert_eq!(posts as u64, good.requests);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -98,10 +98,21 @@ impl Gate {
         std::fs::read_to_string(self.dir.path().join("log.txt")).unwrap_or_default()
     }
 
+    /// Start `authgate serve` on a config file written elsewhere (e.g. by
+    /// `authgate loadtest prepare`) that listens on `port` and `admin`.
+    pub fn serve_file(config: &Path, port: u16, admin: u16) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::launch(dir, config.to_path_buf(), port, admin, false)
+    }
+
     fn spawn(config: &str, port: u16, admin: u16, capture: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("authgate.toml");
         std::fs::write(&path, config).expect("write config");
+        Self::launch(dir, path, port, admin, capture)
+    }
+
+    fn launch(dir: tempfile::TempDir, path: PathBuf, port: u16, admin: u16, capture: bool) -> Self {
         let stderr = if capture {
             Stdio::from(std::fs::File::create(dir.path().join("log.txt")).expect("log file"))
         } else {
