@@ -113,6 +113,9 @@ pub struct IdentityHeaders {
     pub assertion: HeaderName,
     /// Stamp scheme (stamp identities only).
     pub stamp_scheme: HeaderName,
+    /// The injected names as shared bytes, so that writing them into
+    /// pingora's case-preserving header map copies nothing.
+    wire: [bytes::Bytes; 7],
 }
 
 impl IdentityHeaders {
@@ -125,16 +128,34 @@ impl IdentityHeaders {
                 .filter(|n| n.as_str() == text)
                 .ok_or((field, format!("'{text}' is not a lower-case header name")))
         };
+        let subject = name("subject", &o.subject, "subject")?;
+        let workspace = name("workspace", &o.workspace, "workspace")?;
+        let scopes = name("scopes", &o.scopes, "scopes")?;
+        let method = name("method", &o.method, "method")?;
+        let credential_id = name("credential_id", &o.credential_id, "credential-id")?;
+        let expires_at = name("expires_at", &o.expires_at, "expires-at")?;
+        let stamp_scheme = name("stamp_scheme", &None, "stamp-scheme")?;
+        let wire = [
+            &subject,
+            &workspace,
+            &scopes,
+            &method,
+            &credential_id,
+            &expires_at,
+            &stamp_scheme,
+        ]
+        .map(|n| shared(n.as_str()));
         Ok(Self {
             prefix: prefix.to_string(),
-            subject: name("subject", &o.subject, "subject")?,
-            workspace: name("workspace", &o.workspace, "workspace")?,
-            scopes: name("scopes", &o.scopes, "scopes")?,
-            method: name("method", &o.method, "method")?,
-            credential_id: name("credential_id", &o.credential_id, "credential-id")?,
-            expires_at: name("expires_at", &o.expires_at, "expires-at")?,
+            subject,
+            workspace,
+            scopes,
+            method,
+            credential_id,
+            expires_at,
             assertion: name("assertion", &o.assertion, "assertion")?,
-            stamp_scheme: name("stamp_scheme", &None, "stamp-scheme")?,
+            stamp_scheme,
+            wire,
         })
     }
 
@@ -181,21 +202,31 @@ impl IdentityHeaders {
                 "identity value not representable as a header",
             ));
         };
-        req.insert_header(self.subject.clone(), v.subject.clone())?;
+        let [subject, workspace, scopes, method, credential_id, expires_at, stamp_scheme] =
+            &self.wire;
+        req.insert_header(subject.clone(), v.subject.clone())?;
         if let Some(ws) = &v.workspace {
-            req.insert_header(self.workspace.clone(), ws.clone())?;
+            req.insert_header(workspace.clone(), ws.clone())?;
         }
-        req.insert_header(self.scopes.clone(), v.scopes.clone())?;
-        req.insert_header(self.method.clone(), v.method.clone())?;
-        req.insert_header(self.credential_id.clone(), v.credential_id.clone())?;
+        req.insert_header(scopes.clone(), v.scopes.clone())?;
+        req.insert_header(method.clone(), v.method.clone())?;
+        req.insert_header(credential_id.clone(), v.credential_id.clone())?;
         if let Some(exp) = &v.expires_at {
-            req.insert_header(self.expires_at.clone(), exp.clone())?;
+            req.insert_header(expires_at.clone(), exp.clone())?;
         }
         if let Some(scheme) = id.scheme {
-            req.insert_header(self.stamp_scheme.clone(), scheme)?;
+            req.insert_header(stamp_scheme.clone(), scheme)?;
         }
         Ok(())
     }
+}
+
+/// Bytes whose clones only bump a reference count (a `Bytes` made from a
+/// `Vec` reallocates on its first clone; do that here, once).
+fn shared(text: &str) -> bytes::Bytes {
+    let b = bytes::Bytes::copy_from_slice(text.as_bytes());
+    let _promoted = b.clone();
+    b
 }
 
 #[cfg(test)]

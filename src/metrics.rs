@@ -1,9 +1,10 @@
 //! Prometheus metrics, one process-wide registry served on the admin listener.
 
 use prometheus::{
-    exponential_buckets, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    exponential_buckets, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts,
+    Registry,
 };
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 /// All of authgate's metrics.
 pub struct Metrics {
@@ -127,8 +128,67 @@ impl Metrics {
     }
 }
 
+/// One route's request metrics, resolved once instead of by label lookup
+/// on every request.
+pub struct RouteMetrics {
+    route: String,
+    seconds: Histogram,
+    by_status: Box<[OnceLock<IntCounter>]>,
+}
+
+impl RouteMetrics {
+    /// Handles for the route named `route`.
+    pub fn new(route: &str) -> Self {
+        Self {
+            route: route.to_string(),
+            seconds: METRICS.request_seconds.with_label_values(&[route]),
+            by_status: (0..600).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// Count one request answered with `status` that took `seconds`.
+    pub fn observe(&self, status: u16, seconds: f64) {
+        self.seconds.observe(seconds);
+        match self.by_status.get(usize::from(status)) {
+            Some(slot) => slot
+                .get_or_init(|| {
+                    METRICS
+                        .requests
+                        .with_label_values(&[&self.route, &status.to_string()])
+                })
+                .inc(),
+            None => METRICS
+                .requests
+                .with_label_values(&[&self.route, &status.to_string()])
+                .inc(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RouteMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteMetrics")
+            .field("route", &self.route)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn route_metrics_count_by_status() {
+        let m = super::RouteMetrics::new("rm-test");
+        m.observe(200, 0.001);
+        m.observe(200, 0.001);
+        m.observe(404, 0.001);
+        m.observe(999, 0.001);
+        let text = super::METRICS.render();
+        assert!(text.contains(r#"authgate_requests_total{route="rm-test",status="200"} 2"#));
+        assert!(text.contains(r#"authgate_requests_total{route="rm-test",status="404"} 1"#));
+        assert!(text.contains(r#"authgate_requests_total{route="rm-test",status="999"} 1"#));
+        assert!(text.contains(r#"authgate_request_duration_seconds_count{route="rm-test"} 4"#));
+    }
+
     #[test]
     fn metrics_construct_and_render() {
         super::METRICS

@@ -59,6 +59,7 @@ pub(super) fn build_router(
             built.push((
                 key,
                 Route {
+                    metrics: crate::metrics::RouteMetrics::new(&name),
                     name,
                     host: r.host.as_ref().map(|h| h.to_ascii_lowercase()),
                     path: r.path.clone(),
@@ -107,7 +108,7 @@ fn build_access(a: &AuthSection, key: &str, errs: &mut Errors) -> Option<Access>
             None => {
                 errs.push(
                     format!("{key}.accept[{j}]"),
-                    format!("unknown kind '{k}' (api_key, server_key, access_token, jwt)"),
+                    format!("unknown kind '{k}' (api_key, server_key, access_token, jwt, stamp)"),
                 );
                 ok = false;
             }

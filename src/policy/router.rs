@@ -53,6 +53,8 @@ pub struct Route {
     pub access: Access,
     /// Forward credential headers upstream.
     pub forward_credentials: bool,
+    /// Request metrics, resolved once.
+    pub metrics: crate::metrics::RouteMetrics,
 }
 
 impl Route {

@@ -330,16 +330,21 @@ impl ProxyHttp for AuthGate {
         let route = ctx.route.as_ref().map(|r| r.name.as_str()).unwrap_or("-");
         let upstream = ctx.route.as_ref().map(|r| r.pool.name()).unwrap_or("-");
         let elapsed = ctx.started.elapsed();
-        let code = http::StatusCode::from_u16(status).ok();
-        let status_label = code.as_ref().map(|c| c.as_str()).unwrap_or("0");
-        METRICS
-            .requests
-            .with_label_values(&[route, status_label])
-            .inc();
-        METRICS
-            .request_seconds
-            .with_label_values(&[route])
-            .observe(elapsed.as_secs_f64());
+        match &ctx.route {
+            Some(r) => r.metrics.observe(status, elapsed.as_secs_f64()),
+            None => {
+                let code = http::StatusCode::from_u16(status).ok();
+                let status_label = code.as_ref().map(|c| c.as_str()).unwrap_or("0");
+                METRICS
+                    .requests
+                    .with_label_values(&[route, status_label])
+                    .inc();
+                METRICS
+                    .request_seconds
+                    .with_label_values(&[route])
+                    .observe(elapsed.as_secs_f64());
+            }
+        }
         let req = session.req_header();
         tracing::info!(
             target: "access",
