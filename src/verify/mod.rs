@@ -3,6 +3,7 @@
 //! from the hot cache or the kind's verifier ([`opaque`] or [`jwt`]).
 
 pub mod jwks;
+pub mod jws;
 pub mod jwt;
 pub mod opaque;
 pub mod stamp;
