@@ -1,6 +1,12 @@
 //! Criterion benches for each hot-path stage: extract+sniff, API-key cache
 //! hit and miss (store lookup), JWT cache hit and cold verify per algorithm,
 //! and the full decision for a request with a warm cache.
+//!
+//! Next to each `jwt/cold/<alg>` sit two references on the same token:
+//! `jwt/floor/<alg>`, the bare aws-lc-rs signature check with a key parsed
+//! once (the crypto floor a first-sight verify cannot beat), and
+//! `jwt/jsonwebtoken_decode/<alg>`, `jsonwebtoken::decode` with the same
+//! validation rules (which parses the key on every call).
 
 use authgate::cache::IdentityCache;
 use authgate::config::{parse, validate::validate, Runtime};
@@ -11,8 +17,12 @@ use authgate::credential::{CredentialKind, KindSet};
 use authgate::policy::decide::decide;
 use authgate::policy::router::{Access, RouteMatch};
 use authgate::verify::{jwt, opaque, Authenticator};
+use aws_lc_rs::hmac;
+use aws_lc_rs::signature::{self, ParsedPublicKey};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
@@ -56,7 +66,6 @@ auth = { accept = ["api_key", "jwt"], scopes = ["runs:read"] }
     }
     cfg.push_str(&stanza(&[minted.record]));
     let rt = validate(parse(&cfg, "bench").unwrap(), &fixtures(), None).unwrap();
-    let read = |p: &str| std::fs::read(fixtures().join(p)).unwrap();
     let tokens = ALGS
         .iter()
         .map(|(alg, _, _)| {
@@ -77,6 +86,67 @@ auth = { accept = ["api_key", "jwt"], scopes = ["runs:read"] }
         api_key: minted.credential.expose().to_string(),
         tokens,
     }
+}
+
+fn read(p: &str) -> Vec<u8> {
+    std::fs::read(fixtures().join(p)).unwrap()
+}
+
+/// The DER inside a PEM file.
+fn pem_der(pem: &[u8]) -> Vec<u8> {
+    let body: String = std::str::from_utf8(pem)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    STANDARD.decode(body).unwrap()
+}
+
+/// The crypto floor of one algorithm: a key parsed once, outside the loop.
+enum FloorKey {
+    Hmac(Box<hmac::Key>),
+    Public(ParsedPublicKey),
+}
+
+impl FloorKey {
+    fn new(alg: &str) -> Self {
+        let public = |a: &'static dyn signature::VerificationAlgorithm, p: &str| {
+            Self::Public(ParsedPublicKey::new(a, pem_der(&read(p))).unwrap())
+        };
+        match alg {
+            "HS256" => Self::Hmac(Box::new(hmac::Key::new(
+                hmac::HMAC_SHA256,
+                &read("keys/hs256.secret"),
+            ))),
+            "RS256" => public(&signature::RSA_PKCS1_2048_8192_SHA256, "keys/rsa.pub.pem"),
+            "ES256" => public(&signature::ECDSA_P256_SHA256_FIXED, "keys/ec256.pub.pem"),
+            _ => public(&signature::ED25519, "keys/ed25519.pub.pem"),
+        }
+    }
+
+    fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        match self {
+            Self::Hmac(k) => hmac::verify(k, msg, sig).is_ok(),
+            Self::Public(k) => k.verify_sig(msg, sig).is_ok(),
+        }
+    }
+}
+
+/// `jsonwebtoken::decode` as authgate used it: key and rules of the bench issuer.
+fn jsonwebtoken_setup(alg: &str) -> (DecodingKey, Validation) {
+    let key = match alg {
+        "HS256" => DecodingKey::from_secret(&read("keys/hs256.secret")),
+        "RS256" => DecodingKey::from_rsa_pem(&read("keys/rsa.pub.pem")).unwrap(),
+        "ES256" => DecodingKey::from_ec_pem(&read("keys/ec256.pub.pem")).unwrap(),
+        _ => DecodingKey::from_ed_pem(&read("keys/ed25519.pub.pem")).unwrap(),
+    };
+    let mut v = Validation::new(alg.parse().unwrap());
+    v.leeway = 30;
+    v.validate_nbf = true;
+    v.validate_aud = false;
+    v.set_issuer(&[format!("https://{alg}.test")]);
+    v.set_required_spec_claims(&["exp", "iss"]);
+    (key, v)
 }
 
 fn benches(c: &mut Criterion) {
@@ -143,6 +213,30 @@ fn benches(c: &mut Criterion) {
             b.to_async(&tokio)
                 .iter(|| async { black_box(jwt::verify(&w.rt.issuers, t).await) })
         });
+        let floor = FloorKey::new(alg);
+        let (msg, sig) = token.rsplit_once('.').unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        assert!(floor.verify(msg.as_bytes(), &sig), "floor {alg}");
+        group.bench_function(BenchmarkId::new("floor", alg), |b| {
+            b.iter(|| black_box(floor.verify(black_box(msg.as_bytes()), black_box(&sig))))
+        });
+        let (key, validation) = jsonwebtoken_setup(alg);
+        group.bench_with_input(
+            BenchmarkId::new("jsonwebtoken_decode", alg),
+            token,
+            |b, t| {
+                b.iter(|| {
+                    black_box(
+                        jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+                            t,
+                            &key,
+                            &validation,
+                        )
+                        .unwrap(),
+                    )
+                })
+            },
+        );
     }
     group.finish();
 

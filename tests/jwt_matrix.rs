@@ -1,7 +1,8 @@
 //! The JWT matrix: tokens made by an independent tool (PyJWT, see
 //! `tests/fixtures/jwt/gen.py`) for every algorithm family and each refusal,
 //! and JWKS rotation, single-flight refetch and last-good-set behaviour
-//! against a live JWKS URL.
+//! against a live JWKS URL. Hand-made tokens pin the order of the refusals
+//! around the JOSE header and the signature segment.
 
 use authgate::config::model::IssuerSection;
 use authgate::verify::jwt::{verify, Issuer};
@@ -163,6 +164,64 @@ fn issuers_refuse_unsafe_key_setups() {
     let mut two = section("rsa");
     two.jwks_file = Some("jwks.json".into());
     assert!(Issuer::build(&two, &dir()).is_err());
+}
+
+/// An HS256 token over the exact `header` and `payload` JSON given.
+fn hand_made(header: &str, payload: &str, signature: Option<&str>) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
+    let secret = std::fs::read(dir().join("keys/hs256.secret")).unwrap();
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret);
+    let tag = URL_SAFE_NO_PAD.encode(aws_lc_rs::hmac::sign(&key, input.as_bytes()));
+    format!("{input}.{}", signature.unwrap_or(&tag))
+}
+
+#[tokio::test]
+async fn hand_made_tokens_keep_their_refusal_order() {
+    let good = r#"{"iss":"https://issuer.test","sub":"u","exp":4102444800,"aud":"authgate"}"#;
+    let evil = r#"{"iss":"https://evil.test","sub":"u","exp":4102444800}"#;
+    let no_sub = r#"{"iss":"https://issuer.test","exp":4102444800}"#;
+    let cases = [
+        (r#"{"alg":"HS256","typ":"JWT"}"#, good, None, "valid"),
+        // The full JOSE header must parse, but only once the key is chosen.
+        (r#"{"alg":"HS256","typ":5}"#, good, None, "malformed"),
+        (r#"{"alg":"HS256","typ":5}"#, evil, None, "unknown_issuer"),
+        (r#"{"alg":"HS256","crit":"b64"}"#, good, None, "malformed"),
+        (r#"["HS256",null]"#, good, None, "malformed"),
+        (r#"["HS256",null]"#, evil, None, "unknown_issuer"),
+        (r#"{"alg":"HS256","kid":7}"#, good, None, "malformed"),
+        (r#"{"alg":"NONE"}"#, good, None, "alg_none"),
+        (r#"{"alg":"hs256"}"#, good, None, "alg_not_allowed"),
+        (
+            r#"{"alg":"HS256","x-extra":{"a":[1]}}"#,
+            good,
+            None,
+            "valid",
+        ),
+        (r#"{"alg":"HS256"}"#, good, Some("!!"), "malformed"),
+        (r#"{"alg":"HS256"}"#, good, Some(""), "bad_signature"),
+        (r#"{"alg":"HS256"}"#, no_sub, None, "missing_claim"),
+        (
+            r#"{"alg":"HS256"}"#,
+            &good.replace("authgate", "other"),
+            None,
+            "wrong_audience",
+        ),
+    ];
+    let issuers = [Arc::new(Issuer::build(&section("hs256"), &dir()).unwrap())];
+    for (header, payload, signature, want) in cases {
+        let token = hand_made(header, payload, signature);
+        let got = match verify(&issuers, &token).await {
+            Verdict::Valid(_) => "valid",
+            Verdict::Invalid(r) => r,
+        };
+        assert_eq!(got, want, "{header} {payload} {signature:?}");
+    }
 }
 
 /// A JWKS server on loopback whose document can be swapped or broken.

@@ -1,10 +1,15 @@
 //! Parsed verification keys, and the JWKS cache for issuers with a URL.
 //!
+//! Every key is parsed into a [`VerifyingKey`] when the set is built (config
+//! load, JWKS fetch); a key that does not parse is skipped then, with a
+//! warning, instead of failing every request that selects it.
+//!
 //! The cache refreshes in the background, fetches one at a time
 //! (single-flight: waiters re-check after the lock), refetches on an unknown
 //! `kid` at most once per cooldown, and keeps serving the last good set when
 //! a fetch fails.
 
+use super::jws::VerifyingKey;
 use crate::config::reload::ConfigHandle;
 use crate::metrics::METRICS;
 use arc_swap::ArcSwap;
@@ -20,8 +25,8 @@ use std::time::{Duration, Instant};
 pub struct KeyEntry {
     /// `kid`, if the key has one.
     pub kid: Option<String>,
-    /// The key.
-    pub key: DecodingKey,
+    /// The key, parsed.
+    pub key: VerifyingKey,
     /// Algorithm pinned by the JWK's `alg`, if any.
     pub alg: Option<Algorithm>,
 }
@@ -43,7 +48,7 @@ pub struct KeySet {
 
 impl KeySet {
     /// One key without `kid`.
-    pub fn single(key: DecodingKey) -> Self {
+    pub fn single(key: VerifyingKey) -> Self {
         Self {
             keys: vec![Arc::new(KeyEntry {
                 kid: None,
@@ -76,6 +81,13 @@ impl KeySet {
             if key.family() == AlgorithmFamily::Hmac {
                 continue;
             }
+            let key = match VerifyingKey::from_decoding_key(&key) {
+                Ok(key) => key,
+                Err(e) => {
+                    tracing::warn!(kid = ?jwk.common.key_id, error = %e, "skipping unusable JWK");
+                    continue;
+                }
+            };
             let alg = jwk
                 .common
                 .key_algorithm
@@ -96,9 +108,8 @@ impl KeySet {
     /// kids; otherwise the only key of the algorithm's family. `None` when
     /// the choice is not unique, which the caller treats as unknown `kid`.
     pub fn select(&self, kid: Option<&str>, alg: Algorithm) -> Option<Arc<KeyEntry>> {
-        let fits = |k: &&Arc<KeyEntry>| {
-            family_of(&k.key) == alg.family() && k.alg.is_none_or(|a| a == alg)
-        };
+        let fits =
+            |k: &&Arc<KeyEntry>| k.key.family() == alg.family() && k.alg.is_none_or(|a| a == alg);
         let set_has_kids = self.keys.iter().any(|k| k.kid.is_some());
         if let (Some(kid), true) = (kid, set_has_kids) {
             return self
@@ -124,10 +135,6 @@ impl KeySet {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
-}
-
-fn family_of(key: &DecodingKey) -> AlgorithmFamily {
-    key.family()
 }
 
 trait FromStrOpt: Sized {
@@ -318,5 +325,29 @@ impl BackgroundService for JwksRefresher {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"kid":"ec256-1","kty":"EC","crv":"P-256","alg":"ES256",
+        "x":"rVxc1M4g_5cLJ3Fopv54TnVmmbokt8HgllR1t0HoT2g",
+        "y":"_yJuFEKH-dXM8GpKHJ9KcE3DC0tptvtSVsuTR00zjGE"}"#;
+    // Well-formed base64, but not a point on P-256.
+    const OFF_CURVE: &str = r#"{"kid":"bad","kty":"EC","crv":"P-256",
+        "x":"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc",
+        "y":"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc"}"#;
+
+    #[test]
+    fn unusable_jwks_are_skipped_when_the_set_is_built() {
+        let doc = format!(r#"{{"keys":[{OFF_CURVE},{GOOD}]}}"#);
+        let set = KeySet::from_jwks_json(doc.as_bytes()).unwrap();
+        assert_eq!(set.len(), 1);
+        assert!(set.select(Some("bad"), Algorithm::ES256).is_none());
+        assert!(set.select(Some("ec256-1"), Algorithm::ES256).is_some());
+        let only_bad = format!(r#"{{"keys":[{OFF_CURVE}]}}"#);
+        assert!(KeySet::from_jwks_json(only_bad.as_bytes()).is_err());
     }
 }

@@ -1,12 +1,18 @@
-//! JWT verification with `jsonwebtoken`, in a fixed order: shape and header,
-//! issuer (by the unverified `iss`, only to choose keys), algorithm
-//! allow-list, key by `kid`, signature, then claims (`exp`, `nbf`, `iss`,
-//! `aud`). `alg: none` and algorithm confusion (an RSA public key used as an
-//! HMAC secret) cannot pass: the algorithm must be in the issuer's list *and*
-//! match the key's family.
+//! JWT verification in a fixed order: shape and header, issuer (by the
+//! unverified `iss`, only to choose keys), algorithm allow-list, key by
+//! `kid`, signature, then claims (`exp`, `nbf`, `iss`, `aud`). `alg: none`
+//! and algorithm confusion (an RSA public key used as an HMAC secret) cannot
+//! pass: the algorithm must be in the issuer's list *and* match the key's
+//! family.
+//!
+//! Keys are parsed once, when they are loaded ([`VerifyingKey`]); a request
+//! pays for base64, the signature check and the claim parse, never for a key.
+//! `jsonwebtoken` only reads PEM files and JWKs here, off the request path.
 
+use super::claims::{ClaimError, Registered, Rules};
 use super::jwks::{JwksCache, KeyEntry, KeySet};
-use super::Verdict;
+use super::jws::VerifyingKey;
+use super::{unix_now, Verdict};
 use crate::config::model::IssuerSection;
 use crate::config::validate::resolve;
 use crate::credential::digest::sha256;
@@ -14,8 +20,7 @@ use crate::credential::CredentialKind;
 use crate::identity::Identity;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -35,7 +40,8 @@ enum Keys {
 #[derive(Debug)]
 pub struct Issuer {
     section: IssuerSection,
-    validations: Vec<(Algorithm, Validation)>,
+    algorithms: Vec<Algorithm>,
+    rules: Rules,
     keys: Keys,
 }
 
@@ -99,25 +105,15 @@ impl Issuer {
             return Err(errs);
         }
         let keys = load_keys(section, base, hmac, &algs).map_err(|(k, m)| vec![(k, m)])?;
-        let validations = algs
-            .iter()
-            .map(|alg| {
-                let mut v = Validation::new(*alg);
-                v.leeway = section.leeway.as_secs();
-                v.validate_nbf = true;
-                v.set_issuer(&[section.issuer.as_str()]);
-                if section.audiences.is_empty() {
-                    v.validate_aud = false;
-                } else {
-                    v.set_audience(&section.audiences);
-                }
-                v.set_required_spec_claims(&["exp", "iss"]);
-                (*alg, v)
-            })
-            .collect();
+        let rules = Rules {
+            issuer: section.issuer.clone(),
+            audiences: section.audiences.iter().cloned().collect(),
+            leeway: section.leeway.as_secs(),
+        };
         Ok(Self {
             section: section.clone(),
-            validations,
+            algorithms: algs,
+            rules,
             keys,
         })
     }
@@ -197,9 +193,7 @@ fn load_keys(
                 "an HMAC secret must be at least 32 bytes".into(),
             ));
         }
-        return Ok(Keys::Static(KeySet::single(DecodingKey::from_secret(
-            &secret,
-        ))));
+        return Ok(Keys::Static(KeySet::single(VerifyingKey::hmac(&secret))));
     }
     if hmac {
         return Err((
@@ -227,23 +221,27 @@ fn load_keys(
             "all algorithms must match the public key's family".into(),
         ));
     }
+    let key = VerifyingKey::from_decoding_key(&key)
+        .map_err(|e| (".public_key_file".to_string(), e.to_string()))?;
     Ok(Keys::Static(KeySet::single(key)))
 }
 
-fn decode_json<T: for<'de> Deserialize<'de>>(segment: &str) -> Option<T> {
-    let bytes = URL_SAFE_NO_PAD.decode(segment).ok()?;
-    serde_json::from_slice(&bytes).ok()
+fn decode_json<T: for<'de> Deserialize<'de>>(segment: &[u8]) -> Option<T> {
+    serde_json::from_slice(segment).ok()
 }
 
 /// Verify a JWT against the configured issuers.
 pub async fn verify(issuers: &[Arc<Issuer>], token: &str) -> Verdict {
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(_sig), None) =
+    let (Some(h), Some(p), Some(sig), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Verdict::Invalid("malformed");
     };
-    let Some(header) = decode_json::<RawHeader>(h) else {
+    let Ok(header_json) = URL_SAFE_NO_PAD.decode(h) else {
+        return Verdict::Invalid("malformed");
+    };
+    let Some(header) = decode_json::<RawHeader>(&header_json) else {
         return Verdict::Invalid("malformed");
     };
     if header.alg.eq_ignore_ascii_case("none") {
@@ -252,38 +250,73 @@ pub async fn verify(issuers: &[Arc<Issuer>], token: &str) -> Verdict {
     let Ok(alg) = Algorithm::from_str(&header.alg) else {
         return Verdict::Invalid("alg_not_allowed");
     };
-    let Some(RawIss { iss: Some(iss) }) = decode_json::<RawIss>(p) else {
+    let Ok(payload) = URL_SAFE_NO_PAD.decode(p) else {
+        return Verdict::Invalid("malformed");
+    };
+    let Some(RawIss { iss: Some(iss) }) = decode_json::<RawIss>(&payload) else {
         return Verdict::Invalid("malformed");
     };
     let Some(issuer) = issuers.iter().find(|i| i.section.issuer == iss) else {
         return Verdict::Invalid("unknown_issuer");
     };
-    let Some((_, validation)) = issuer.validations.iter().find(|(a, _)| *a == alg) else {
+    if !issuer.algorithms.contains(&alg) {
         return Verdict::Invalid("alg_not_allowed");
-    };
+    }
     let Some(key) = issuer.key_for(header.kid.as_deref(), alg).await else {
         return Verdict::Invalid("unknown_kid");
     };
-    let claims = match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation) {
-        Ok(data) => data.claims,
-        Err(e) => return Verdict::Invalid(map_error(e.kind())),
+    let signed = Signed {
+        alg,
+        header_json: &header_json,
+        message: &token[..h.len() + 1 + p.len()],
+        signature: sig,
+        payload: &payload,
     };
-    match identity_from_claims(&issuer.section, &claims, token) {
-        Some(id) => Verdict::Valid(Arc::new(id)),
-        None => Verdict::Invalid("missing_claim"),
+    match signed.verify(issuer, &key, token) {
+        Ok(id) => Verdict::Valid(Arc::new(id)),
+        Err(reason) => Verdict::Invalid(reason),
     }
 }
 
-fn map_error(kind: &ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::InvalidSignature => "bad_signature",
-        ErrorKind::ExpiredSignature => "expired",
-        ErrorKind::ImmatureSignature => "not_yet_valid",
-        ErrorKind::InvalidIssuer => "wrong_issuer",
-        ErrorKind::InvalidAudience => "wrong_audience",
-        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => "alg_not_allowed",
-        ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => "missing_claim",
-        _ => "malformed",
+/// A token whose issuer and key are chosen, still unverified.
+struct Signed<'a> {
+    alg: Algorithm,
+    header_json: &'a [u8],
+    /// `header.payload` as sent: the signing input.
+    message: &'a str,
+    /// The third segment, still base64url.
+    signature: &'a str,
+    payload: &'a [u8],
+}
+
+impl Signed<'_> {
+    /// Header, signature, then claims: the checks and refusal reasons of
+    /// `jsonwebtoken::decode`, which this replaces.
+    fn verify(
+        &self,
+        issuer: &Issuer,
+        key: &KeyEntry,
+        token: &str,
+    ) -> Result<Identity, &'static str> {
+        // The whole JOSE header must parse (typed `typ`, `crit`, `jwk`, …),
+        // not only the `alg` and `kid` read so far.
+        serde_json::from_slice::<jsonwebtoken::Header>(self.header_json)
+            .map_err(|_| "malformed")?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(self.signature)
+            .map_err(|_| "malformed")?;
+        key.key
+            .verify(self.alg, self.message.as_bytes(), &signature)
+            .map_err(|_| "bad_signature")?;
+        let claims: Map<String, Value> =
+            serde_json::from_slice(self.payload).map_err(|_| "malformed")?;
+        let registered: Registered<'_> =
+            serde_json::from_slice(self.payload).map_err(|_| "malformed")?;
+        issuer
+            .rules
+            .check(&registered, unix_now())
+            .map_err(ClaimError::reason)?;
+        identity_from_claims(&issuer.section, &claims, token).ok_or("missing_claim")
     }
 }
 

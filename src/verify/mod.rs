@@ -2,7 +2,9 @@
 //! check the route accepts it, reject garbage before any lookup, then answer
 //! from the hot cache or the kind's verifier ([`opaque`] or [`jwt`]).
 
+pub mod claims;
 pub mod jwks;
+pub mod jws;
 pub mod jwt;
 pub mod opaque;
 pub mod stamp;
