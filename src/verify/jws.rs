@@ -142,10 +142,12 @@ impl VerifyingKey {
             (Inner::Hmac(keys), Algorithm::HS256) => hmac::verify(&keys[0], message, signature),
             (Inner::Hmac(keys), Algorithm::HS384) => hmac::verify(&keys[1], message, signature),
             (Inner::Hmac(keys), Algorithm::HS512) => hmac::verify(&keys[2], message, signature),
-            (Inner::Rsa(keys), alg) => match RSA.iter().position(|(a, _)| *a == alg) {
-                Some(i) => keys[i].verify_sig(message, signature),
-                None => return Err(SignatureError::KeyMismatch),
-            },
+            (Inner::Rsa(keys), alg) => {
+                match RSA.iter().zip(keys.iter()).find(|((a, _), _)| *a == alg) {
+                    Some((_, key)) => key.verify_sig(message, signature),
+                    None => return Err(SignatureError::KeyMismatch),
+                }
+            }
             (Inner::Ec { alg: curve, key }, alg) if *curve == alg => {
                 key.verify_sig(message, signature)
             }

@@ -265,10 +265,13 @@ pub async fn verify(issuers: &[Arc<Issuer>], token: &str) -> Verdict {
     let Some(key) = issuer.key_for(header.kid.as_deref(), alg).await else {
         return Verdict::Invalid("unknown_kid");
     };
+    let Some(message) = token.get(..h.len() + 1 + p.len()) else {
+        return Verdict::Invalid("malformed");
+    };
     let signed = Signed {
         alg,
         header_json: &header_json,
-        message: &token[..h.len() + 1 + p.len()],
+        message,
         signature: sig,
         payload: &payload,
     };
@@ -305,6 +308,8 @@ impl Signed<'_> {
         let signature = URL_SAFE_NO_PAD
             .decode(self.signature)
             .map_err(|_| "malformed")?;
+        // A key of the right family on the wrong curve (an ES384 token for a
+        // P-256 key) is a bad signature too, as it always was.
         key.key
             .verify(self.alg, self.message.as_bytes(), &signature)
             .map_err(|_| "bad_signature")?;
