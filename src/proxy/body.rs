@@ -42,13 +42,14 @@ pub async fn read_all(
         None => max.min(REPLAY_LIMIT),
     };
     let mut buf = BytesMut::with_capacity(declared.map_or(0, |n| n as usize));
-    let mut buffering = false;
+    // Bytes read since retry buffering was turned on (what the buffer holds).
+    let mut buffered: Option<usize> = None;
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let remaining = declared.map_or(0, |n| n.saturating_sub(buf.len() as u64));
-        if !buffering && (declared.is_none() || remaining <= REPLAY_LIMIT as u64) {
+        if buffered.is_none() && (declared.is_none() || remaining <= REPLAY_LIMIT as u64) {
             session.enable_retry_buffering();
-            buffering = true;
+            buffered = Some(0);
         }
         match tokio::time::timeout_at(deadline, session.read_request_body()).await {
             Err(_) => return Err(Refusal::BodyTimeout),
@@ -63,13 +64,18 @@ pub async fn read_all(
                     });
                 }
                 buf.extend_from_slice(&chunk);
+                if let Some(n) = buffered.as_mut() {
+                    *n += chunk.len();
+                }
             }
         }
     }
     // The hand-off needs a non-empty, untruncated retry buffer; should a
     // read ever deliver more than the buffer at once, refuse rather than
     // let the upstream wait for a body that never comes.
-    if session.as_ref().get_retry_buffer().is_none() {
+    // (Counted here rather than asked of pingora, whose getter copies the
+    // buffer.)
+    if !buffered.is_some_and(|n| n > 0 && n <= REPLAY_LIMIT) {
         return Err(Refusal::Malformed("body_read"));
     }
     Ok(buf.freeze())
