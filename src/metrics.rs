@@ -149,18 +149,14 @@ impl RouteMetrics {
     /// Count one request answered with `status` that took `seconds`.
     pub fn observe(&self, status: u16, seconds: f64) {
         self.seconds.observe(seconds);
-        match self.by_status.get(usize::from(status)) {
-            Some(slot) => slot
-                .get_or_init(|| {
-                    METRICS
-                        .requests
-                        .with_label_values(&[&self.route, &status.to_string()])
-                })
-                .inc(),
-            None => METRICS
+        let resolve = || {
+            METRICS
                 .requests
                 .with_label_values(&[&self.route, &status.to_string()])
-                .inc(),
+        };
+        match self.by_status.get(usize::from(status)) {
+            Some(slot) => slot.get_or_init(resolve).inc(),
+            None => resolve().inc(),
         }
     }
 }
