@@ -29,3 +29,16 @@ pub mod server;
 pub mod store;
 pub mod upstream;
 pub mod verify;
+
+/// A multi-threaded tokio runtime for a command that is not a pingora
+/// server (`echo`, `loadtest run`); on failure the error is printed and the
+/// exit code returned.
+pub fn command_runtime() -> Result<tokio::runtime::Runtime, std::process::ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("runtime: {e}");
+            std::process::ExitCode::from(1)
+        })
+}

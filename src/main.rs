@@ -109,15 +109,9 @@ fn main() -> ExitCode {
         Command::Demo(args) => authgate::demo::run(args),
         Command::Echo { listen } => {
             authgate::logging::init(&Default::default());
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let rt = match authgate::command_runtime() {
                 Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("runtime: {e}");
-                    return ExitCode::from(1);
-                }
+                Err(code) => return code,
             };
             rt.block_on(async move {
                 match tokio::net::TcpListener::bind(&listen).await {

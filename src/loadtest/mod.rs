@@ -256,15 +256,9 @@ pub fn run(cmd: LoadtestCommand) -> ExitCode {
                     plan.target.url
                 );
             }
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let rt = match crate::command_runtime() {
                 Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("runtime: {e}");
-                    return ExitCode::from(1);
-                }
+                Err(code) => return code,
             };
             let report = rt.block_on(driver::run(plan));
             if args.json {
