@@ -253,7 +253,7 @@ fn benches(c: &mut Criterion) {
             let p = extract(&headers, 4096).unwrap().unwrap();
             let id = auth.authenticate(&w.rt, reqs.accept, p).await.unwrap();
             decide(reqs, &id, |n| params.get(n), "workspace", false).unwrap();
-            let mut up = pingora_http::RequestHeader::build("GET", path.as_bytes(), None).unwrap();
+            let mut up = headers.clone();
             w.rt.headers.strip(&mut up);
             w.rt.headers.inject(&mut up, &id).unwrap();
             black_box(up)

@@ -463,3 +463,38 @@ auth = {{ public = true }}
         502
     );
 }
+
+#[tokio::test]
+async fn the_upstream_gets_the_request_line_body_and_other_headers_unchanged() {
+    let up = Upstream::start();
+    let gate = Gate::start(&up, ROUTES);
+    // Raw HTTP/1.1: repeated headers, odd case, an encoded path and query,
+    // and a body. Everything but what authgate owns must arrive as sent.
+    let req = "POST /public/a%20b?x=1&y=%C3%A9 HTTP/1.1\r\nHost: x\r\nAccept: text/a\r\n\
+               ACCEPT: text/b\r\nX-Custom-Thing: v1\r\nX-Forwarded-Host: evil\r\n\
+               Content-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+    let (status, _) = raw_request(gate.port, req);
+    assert_eq!(status, 200);
+    // Absolute-form targets are forwarded too.
+    let req = "GET http://x/public/abs?q=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let (status, _) = raw_request(gate.port, req);
+    assert_eq!(status, 200);
+
+    let seen = up.seen();
+    assert_eq!(seen.len(), 2);
+    let first = &seen[0];
+    assert_eq!(first["method"], "POST");
+    assert_eq!(first["path"], "/public/a%20b");
+    assert_eq!(first["query"], "x=1&y=%C3%A9");
+    assert_eq!(first["body"]["text"], "hello");
+    let h = &first["headers"];
+    assert_eq!(h["accept"], serde_json::json!(["text/a", "text/b"]));
+    assert_eq!(h["x-custom-thing"], "v1");
+    assert_eq!(h["content-type"], "text/plain");
+    assert!(h.get("x-forwarded-host").is_none(), "spoofable: {h}");
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+    assert_eq!(h["x-forwarded-proto"], "http");
+    assert_eq!(h["x-request-id"].as_str().map(str::len), Some(32));
+    assert_eq!(seen[1]["path"], "/public/abs");
+    assert_eq!(seen[1]["query"], "q=2");
+}

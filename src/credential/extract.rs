@@ -7,7 +7,7 @@
 //! rather than picking one. Nothing here allocates on success.
 
 use crate::error::Refusal;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 /// Where a credential was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +34,18 @@ pub struct Presented<'a> {
     pub carrier: Carrier,
 }
 
-/// Header names that carry credentials (removed before forwarding unless a route keeps them).
-pub const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "x-api-key", "x-server-key", "x-stamp"];
+/// Header names that carry credentials (removed before forwarding unless a
+/// route keeps them): `Authorization`, `X-API-Key`, `x-server-key`,
+/// `X-Stamp`. Pre-parsed: a lookup by `&str` parses the name every time.
+pub static CREDENTIAL_HEADERS: [HeaderName; 4] = [
+    http::header::AUTHORIZATION,
+    HeaderName::from_static("x-api-key"),
+    HeaderName::from_static("x-server-key"),
+    HeaderName::from_static("x-stamp"),
+];
+static X_API_KEY: &HeaderName = &CREDENTIAL_HEADERS[1];
+static X_SERVER_KEY: &HeaderName = &CREDENTIAL_HEADERS[2];
+static X_STAMP: &HeaderName = &CREDENTIAL_HEADERS[3];
 
 /// Extract the single credential of a request, if any.
 ///
@@ -56,21 +66,21 @@ pub fn extract(headers: &HeaderMap, max_bytes: usize) -> Result<Option<Presented
         };
         merge(&mut found, check(rest, max_bytes)?, carrier)?;
     }
-    for value in headers.get_all("x-api-key") {
+    for value in headers.get_all(X_API_KEY) {
         merge(
             &mut found,
             check(value.as_bytes(), max_bytes)?,
             Carrier::XApiKey,
         )?;
     }
-    for value in headers.get_all("x-stamp") {
+    for value in headers.get_all(X_STAMP) {
         merge(
             &mut found,
             check(value.as_bytes(), max_bytes)?,
             Carrier::Stamp,
         )?;
     }
-    for value in headers.get_all("x-server-key") {
+    for value in headers.get_all(X_SERVER_KEY) {
         merge(
             &mut found,
             check(value.as_bytes(), max_bytes)?,

@@ -184,25 +184,33 @@ impl Router {
 /// and no percent-encoded `/`, `\` or `.`, which upstreams may decode
 /// differently than the router (a classic route-confusion bypass).
 pub fn path_is_normal(path: &str) -> bool {
-    if !path.starts_with('/') {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    let bytes = rest.as_bytes();
+    if bytes.contains(&b'\\') {
         return false;
     }
-    let bytes = path.as_bytes();
-    for (i, b) in bytes.iter().enumerate() {
-        if *b == b'%' {
-            let a = bytes.get(i + 1).copied().unwrap_or(0).to_ascii_lowercase();
-            let c = bytes.get(i + 2).copied().unwrap_or(0).to_ascii_lowercase();
-            if matches!((a, c), (b'2', b'e') | (b'2', b'f') | (b'5', b'c')) {
-                return false;
-            }
-        }
-        if *b == b'\\' {
+    // Encoded dot, slash or backslash anywhere.
+    let encoded = bytes.windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                (w[1].to_ascii_lowercase(), w[2].to_ascii_lowercase()),
+                (b'2', b'e') | (b'2', b'f') | (b'5', b'c')
+            )
+    });
+    if encoded {
+        return false;
+    }
+    // No `.` or `..` segment, no empty segment except a trailing one.
+    let mut segments = rest.split('/').peekable();
+    while let Some(seg) = segments.next() {
+        let last = segments.peek().is_none();
+        if seg == "." || seg == ".." || (seg.is_empty() && !last) {
             return false;
         }
     }
-    path[1..].split('/').enumerate().all(|(i, seg)| {
-        seg != "." && seg != ".." && (!seg.is_empty() || i == path[1..].split('/').count() - 1)
-    })
+    true
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use crate::credential::extract::CREDENTIAL_HEADERS;
 use crate::identity::Identity;
 use crate::policy::router::Route;
 use crate::verify::unix_now;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use pingora::proxy::Session;
 use pingora_http::RequestHeader;
 use rand::Rng;
@@ -32,119 +33,241 @@ fn strip_port(raw: &str) -> &str {
     }
 }
 
-/// Keep a well-formed inbound `x-request-id` (1–128 of `[A-Za-z0-9._-]`), else mint one.
-pub fn request_id(req: &RequestHeader) -> String {
-    if let Some(v) = req.headers.get("x-request-id") {
+/// `x-request-id`.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// A request's id: a well-formed inbound `x-request-id` (1–128 of
+/// `[A-Za-z0-9._-]`) kept as is, else 32 random hex digits. Always a valid
+/// header value, shared rather than copied when written.
+#[derive(Debug, Clone)]
+pub struct RequestId(HeaderValue);
+
+impl Default for RequestId {
+    fn default() -> Self {
+        Self(HeaderValue::from_static(""))
+    }
+}
+
+impl RequestId {
+    /// The id as text (ASCII by construction).
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or("")
+    }
+
+    /// The id as a header value.
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.0
+    }
+}
+
+/// Keep a well-formed inbound `x-request-id`, else mint one.
+pub fn request_id(req: &RequestHeader) -> RequestId {
+    if let Some(v) = req.headers.get(&X_REQUEST_ID) {
         let b = v.as_bytes();
         if !b.is_empty()
             && b.len() <= 128
             && b.iter()
                 .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
         {
-            // Checked ASCII above.
-            return String::from_utf8_lossy(b).into_owned();
+            return RequestId(v.clone());
         }
     }
     let n: u128 = rand::thread_rng().gen();
-    format!("{n:032x}")
+    let mut hex = [0u8; 32];
+    for (i, d) in hex.iter_mut().enumerate() {
+        *d = b"0123456789abcdef"[((n >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    // Hex digits are always a valid header value.
+    RequestId(HeaderValue::from_bytes(&hex).unwrap_or_else(|_| HeaderValue::from_static("0")))
 }
 
 /// Rewrite the upstream request: strip, inject, forward.
+///
+/// The headers are edited as a plain `http::HeaderMap` (names pre-parsed,
+/// values shared) rather than through pingora's case-preserving
+/// `insert_header`, which re-parses and copies every name twice. The cost:
+/// the upstream sees header names in canonical case (standard ones
+/// Title-Cased, others lower-case), as from HAProxy; HTTP field names are
+/// case-insensitive.
 pub fn prepare_upstream_request(
     session: &Session,
     up: &mut RequestHeader,
     rt: &Runtime,
     route: &Route,
     identity: Option<&Identity>,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> pingora::Result<()> {
-    let names = &rt.headers;
-    names.strip(up);
-    if !route.forward_credentials {
-        for h in CREDENTIAL_HEADERS {
-            if up.headers.contains_key(h) {
-                up.remove_header(h);
-            }
-        }
-    }
-    if let Some(id) = identity {
-        names.inject(up, id)?;
-        if let Some(signer) = &rt.assertion {
+    let assertion = match (identity, &rt.assertion) {
+        (Some(id), Some(signer)) => {
             let req = session.req_header();
-            match signer.sign(
-                id,
-                req.method.as_str(),
-                req.uri.path(),
-                request_id,
-                unix_now(),
-            ) {
-                Ok(token) => {
-                    up.insert_header(names.assertion.clone(), token)?;
-                }
+            let token = signer
+                .sign(
+                    id,
+                    req.method.as_str(),
+                    req.uri.path(),
+                    request_id.as_str(),
+                    unix_now(),
+                )
+                .and_then(|t| HeaderValue::try_from(t).map_err(|e| e.to_string()));
+            match token {
+                Ok(token) => Some(token),
+                // Fail closed: an upstream that expects an assertion must not get a request without one.
                 Err(e) => {
-                    // Fail closed: an upstream that expects an assertion must not get a request without one.
                     return Err(pingora::Error::explain(
                         pingora::ErrorType::InternalError,
                         format!("assertion signing failed: {e}"),
-                    ));
+                    ))
                 }
             }
         }
-    }
-    up.insert_header("x-request-id", request_id)?;
+        _ => None,
+    };
     let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
     let peer = session
         .client_addr()
         .and_then(|a| a.as_inet())
         .map(|a| a.ip());
-    forwarded(up, rt, peer, tls)
+
+    let mut taken = take_parts(up);
+    let headers = &mut taken.parts.headers;
+    let names = &rt.headers;
+    names.strip(headers);
+    if !route.forward_credentials {
+        for h in &CREDENTIAL_HEADERS {
+            headers.remove(h);
+        }
+    }
+    if let Some(id) = identity {
+        names.inject(headers, id)?;
+        if let Some(token) = assertion {
+            headers.insert(names.assertion.clone(), token);
+        }
+    }
+    headers.insert(X_REQUEST_ID.clone(), request_id.header_value().clone());
+    forwarded(headers, rt, peer, tls);
+    restore(up, taken)
+}
+
+/// Move the parts out of `up`, remembering what `RequestHeader` keeps beside
+/// them (a request-target the URI cannot hold, h2 END_STREAM).
+struct Taken {
+    parts: http::request::Parts,
+    raw_target: Option<Vec<u8>>,
+    send_end_stream: Option<bool>,
+}
+
+fn take_parts(up: &mut RequestHeader) -> Taken {
+    let from_uri = up.uri.path_and_query().map(|p| p.as_str().as_bytes());
+    let raw_target =
+        (from_uri != Some(up.raw_path()) || !up.raw_path_is_utf8()).then(|| up.raw_path().to_vec());
+    let send_end_stream = up.send_end_stream();
+    let empty = RequestHeader::from(http::Request::new(()).into_parts().0);
+    let parts = std::mem::replace(up, empty).into();
+    Taken {
+        parts,
+        raw_target,
+        send_end_stream,
+    }
+}
+
+fn restore(up: &mut RequestHeader, taken: Taken) -> pingora::Result<()> {
+    let mut rebuilt = RequestHeader::from(taken.parts);
+    if let Some(raw) = taken.raw_target {
+        rebuilt.set_raw_path(&raw)?;
+    }
+    if let Some(end) = taken.send_end_stream {
+        rebuilt.set_send_end_stream(end);
+    }
+    *up = rebuilt;
+    Ok(())
 }
 
 /// `X-Forwarded-For`, `X-Forwarded-Proto` and `Forwarded` (RFC 7239): inbound
 /// values are kept (and appended to) only when the peer is a trusted proxy;
 /// otherwise they are replaced, so clients cannot forge their address.
-fn forwarded(
-    up: &mut RequestHeader,
-    rt: &Runtime,
-    peer: Option<IpAddr>,
-    tls: bool,
-) -> pingora::Result<()> {
+fn forwarded(headers: &mut HeaderMap, rt: &Runtime, peer: Option<IpAddr>, tls: bool) {
     let trusted = peer.is_some_and(|ip| rt.trusted_proxies.iter().any(|n| n.contains(&ip)));
     if !trusted {
         for h in [
-            "x-forwarded-for",
-            "x-forwarded-proto",
-            "x-forwarded-host",
-            "forwarded",
+            &X_FORWARDED_FOR,
+            &X_FORWARDED_PROTO,
+            &X_FORWARDED_HOST,
+            &http::header::FORWARDED,
         ] {
-            up.remove_header(h);
+            headers.remove(h);
         }
     }
-    let proto = if tls { "https" } else { "http" };
+    let proto = HeaderValue::from_static(if tls { "https" } else { "http" });
     let Some(ip) = peer else {
-        up.insert_header("x-forwarded-proto", proto)?;
-        return Ok(());
+        headers.insert(X_FORWARDED_PROTO.clone(), proto);
+        return;
     };
-    let joined =
-        |prev: Option<&http::HeaderValue>, next: String| match prev.and_then(|v| v.to_str().ok()) {
-            Some(p) if !p.trim().is_empty() => format!("{p}, {next}"),
-            _ => next,
-        };
-    let xff = joined(up.headers.get("x-forwarded-for"), ip.to_string());
-    up.insert_header("x-forwarded-for", xff)?;
-    let node = match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    let fresh = PeerValues::of(ip, tls);
+    let joined = |prev: Option<&HeaderValue>, next: &HeaderValue| match prev
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| !p.trim().is_empty())
+    {
+        Some(p) => HeaderValue::try_from(format!("{p}, {}", next.to_str().unwrap_or("")))
+            .unwrap_or_else(|_| next.clone()),
+        None => next.clone(),
     };
-    let fwd = joined(
-        up.headers.get("forwarded"),
-        format!("for={node};proto={proto}"),
-    );
-    up.insert_header("forwarded", fwd)?;
-    if up.headers.get("x-forwarded-proto").is_none() {
-        up.insert_header("x-forwarded-proto", proto)?;
+    let xff = joined(headers.get(&X_FORWARDED_FOR), &fresh.xff);
+    headers.insert(X_FORWARDED_FOR.clone(), xff);
+    let fwd = joined(headers.get(&http::header::FORWARDED), &fresh.forwarded);
+    headers.insert(http::header::FORWARDED, fwd);
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO.clone(), proto);
     }
-    Ok(())
+}
+
+/// The rendered `X-Forwarded-For` and `Forwarded` elements for one peer;
+/// each worker thread keeps the last peer's (a connection's requests, and
+/// the few addresses of the load balancers in front, repeat).
+#[derive(Clone)]
+struct PeerValues {
+    ip: IpAddr,
+    tls: bool,
+    xff: HeaderValue,
+    forwarded: HeaderValue,
+}
+
+thread_local! {
+    static LAST_PEER: std::cell::RefCell<Option<PeerValues>> = const { std::cell::RefCell::new(None) };
+}
+
+impl PeerValues {
+    fn of(ip: IpAddr, tls: bool) -> Self {
+        LAST_PEER.with(|last| {
+            if let Some(v) = last
+                .borrow()
+                .as_ref()
+                .filter(|v| v.ip == ip && v.tls == tls)
+            {
+                return v.clone();
+            }
+            let node = match ip {
+                IpAddr::V4(v4) => v4.to_string(),
+                IpAddr::V6(v6) => format!("\"[{v6}]\""),
+            };
+            let proto = if tls { "https" } else { "http" };
+            // Shared bytes: later clones only bump a reference count.
+            let value = |s: String| {
+                HeaderValue::from_maybe_shared(bytes::Bytes::from(s))
+                    .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+            };
+            let v = PeerValues {
+                ip,
+                tls,
+                xff: value(ip.to_string()),
+                forwarded: value(format!("for={node};proto={proto}")),
+            };
+            *last.borrow_mut() = Some(v.clone());
+            v
+        })
+    }
 }
 
 #[cfg(test)]
@@ -169,9 +292,11 @@ mod tests {
     fn request_id_kept_or_minted() {
         let mut req = RequestHeader::build("GET", b"/", None).unwrap();
         req.insert_header("x-request-id", "abc-123").unwrap();
-        assert_eq!(request_id(&req), "abc-123");
+        assert_eq!(request_id(&req).as_str(), "abc-123");
         req.insert_header("x-request-id", "bad id\"").unwrap();
         let minted = request_id(&req);
-        assert_eq!(minted.len(), 32);
+        assert_eq!(minted.as_str().len(), 32);
+        assert!(minted.as_str().bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(minted.as_str(), request_id(&req).as_str());
     }
 }

@@ -48,7 +48,7 @@ pub struct RequestCtx {
     route: Option<Arc<Route>>,
     identity: Option<Arc<Identity>>,
     outcome: &'static str,
-    request_id: String,
+    request_id: forward::RequestId,
     /// A stamp route's verified body, handed to the upstream by
     /// `request_body_filter` (see [`body`]).
     body: Option<bytes::Bytes>,
@@ -168,7 +168,7 @@ impl ProxyHttp for AuthGate {
             route: None,
             identity: None,
             outcome: "none",
-            request_id: String::new(),
+            request_id: forward::RequestId::default(),
             body: None,
         }
     }
@@ -356,7 +356,7 @@ impl ProxyHttp for AuthGate {
             latency_us = elapsed.as_micros() as u64,
             auth = ctx.outcome,
             credential_id = ctx.identity.as_ref().map(|i| i.credential_id.as_str()).unwrap_or("-"),
-            request_id = %ctx.request_id,
+            request_id = ctx.request_id.as_str(),
             error = e.map(|e| e.etype().as_str()).unwrap_or(""),
         );
     }

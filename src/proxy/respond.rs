@@ -2,6 +2,7 @@
 //! connection: `respond_error` always sends `Connection: close`, which makes
 //! a flood of bad credentials 3–6× more expensive.
 
+use super::forward::RequestId;
 use crate::error::ErrorResponse;
 use pingora::proxy::Session;
 use pingora_http::ResponseHeader;
@@ -10,13 +11,13 @@ use pingora_http::ResponseHeader;
 pub async fn send(
     session: &mut Session,
     resp: &ErrorResponse,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> pingora::Result<()> {
     let mut h = ResponseHeader::build(resp.status, Some(6))?;
     h.insert_header("content-type", "application/json")?;
     h.insert_header("content-length", resp.body.len().to_string())?;
     h.insert_header("cache-control", "no-store")?;
-    h.insert_header("x-request-id", request_id)?;
+    h.insert_header("x-request-id", request_id.header_value().clone())?;
     for (k, v) in &resp.headers {
         h.insert_header(*k, v.as_str())?;
     }
