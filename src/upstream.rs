@@ -10,11 +10,12 @@ use crate::config::reload::ConfigHandle;
 use async_trait::async_trait;
 use pingora::lb::health_check::{HttpHealthCheck, TcpHealthCheck};
 use pingora::lb::selection::RoundRobin;
-use pingora::lb::LoadBalancer;
+use pingora::lb::{Backend, LoadBalancer};
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use pingora::upstreams::peer::HttpPeer;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,10 @@ pub struct Pool {
     section: UpstreamSection,
     lb: LoadBalancer<RoundRobin>,
     sni: String,
+    /// Without health checks every backend is always eligible: peers are
+    /// built once and handed out round-robin, skipping the balancer.
+    fixed: Vec<HttpPeer>,
+    next: AtomicUsize,
 }
 
 impl std::fmt::Debug for Pool {
@@ -103,11 +108,22 @@ impl Pool {
                 lb.set_health_check(TcpHealthCheck::new());
             }
         }
+        let fixed = if section.health_check.is_none() {
+            lb.backends()
+                .get_backend()
+                .iter()
+                .map(|b| Self::make_peer(section, &sni, b))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Self {
             name: name.to_string(),
             section: section.clone(),
             lb,
             sni,
+            fixed,
+            next: AtomicUsize::new(0),
         })
     }
 
@@ -123,13 +139,25 @@ impl Pool {
 
     /// The next healthy backend as a peer, or `None` when none is healthy.
     pub fn peer(&self) -> Option<Box<HttpPeer>> {
+        if !self.fixed.is_empty() {
+            let i = self.next.fetch_add(1, Ordering::Relaxed) % self.fixed.len();
+            return self.fixed.get(i).map(|p| Box::new(p.clone()));
+        }
         let backend = self.lb.select(b"", 256)?;
-        let mut peer = HttpPeer::new(backend, self.section.tls, self.sni.clone());
-        peer.options.connection_timeout = Some(self.section.connect_timeout);
-        peer.options.read_timeout = Some(self.section.read_timeout);
-        peer.options.verify_cert = self.section.verify_cert;
-        peer.options.verify_hostname = self.section.verify_cert;
-        Some(Box::new(peer))
+        Some(Box::new(Self::make_peer(
+            &self.section,
+            &self.sni,
+            &backend,
+        )))
+    }
+
+    fn make_peer(section: &UpstreamSection, sni: &str, backend: &Backend) -> HttpPeer {
+        let mut peer = HttpPeer::new(backend, section.tls, sni.to_string());
+        peer.options.connection_timeout = Some(section.connect_timeout);
+        peer.options.read_timeout = Some(section.read_timeout);
+        peer.options.verify_cert = section.verify_cert;
+        peer.options.verify_hostname = section.verify_cert;
+        peer
     }
 
     /// Run one health check round now.
@@ -183,5 +211,52 @@ impl BackgroundService for HealthChecks {
             // Forget pools that a reload dropped.
             last.retain(|id, _| rt.pools.values().any(|p| Arc::as_ptr(p) as usize == *id));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(backends: &[&str], health: bool) -> UpstreamSection {
+        let hc = if health {
+            "\n[health_check]\nkind = \"tcp\"\n"
+        } else {
+            ""
+        };
+        let list: Vec<String> = backends.iter().map(|b| format!("\"{b}\"")).collect();
+        toml::from_str(&format!("backends = [{}]{hc}", list.join(", "))).unwrap()
+    }
+
+    fn addrs(pool: &Pool, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|_| pool.peer().expect("a peer")._address.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn peers_rotate_over_every_backend_with_the_section_options() {
+        let s = section(&["127.0.0.1:7001", "127.0.0.1:7002"], false);
+        let pool = Pool::build("p", &s).unwrap();
+        let got = addrs(&pool, 4);
+        assert_eq!(
+            got,
+            [
+                "127.0.0.1:7001",
+                "127.0.0.1:7002",
+                "127.0.0.1:7001",
+                "127.0.0.1:7002"
+            ]
+        );
+        let peer = pool.peer().unwrap();
+        assert_eq!(peer.options.read_timeout, Some(s.read_timeout));
+        assert_eq!(peer.options.connection_timeout, Some(s.connect_timeout));
+
+        // With health checks the balancer decides (all healthy before the first check).
+        let pool = Pool::build("p", &section(&["127.0.0.1:7001", "127.0.0.1:7002"], true)).unwrap();
+        let mut got = addrs(&pool, 4);
+        got.sort();
+        got.dedup();
+        assert_eq!(got, ["127.0.0.1:7001", "127.0.0.1:7002"]);
     }
 }
