@@ -97,16 +97,29 @@ pub fn looks_like_jwt(s: &str) -> bool {
     if !s.starts_with("eyJ") {
         return false;
     }
-    let mut dots = 0;
-    for b in s.bytes() {
-        match b {
-            b'.' => dots += 1,
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => {}
-            _ => return false,
-        }
-    }
-    dots == 2
+    // Branch-free over the whole token (it is hundreds of bytes): 0 marks a
+    // byte outside base64url, 2 a dot.
+    let (valid, dots) = s.bytes().fold((true, 0usize), |(valid, dots), b| {
+        let class = JWT_BYTES[b as usize];
+        (valid & (class != 0), dots + usize::from(class == 2))
+    });
+    valid && dots == 2
 }
+
+/// Byte classes for [`looks_like_jwt`]: 1 base64url, 2 `.`, 0 anything else.
+static JWT_BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' {
+            t[b] = 1;
+        }
+        b += 1;
+    }
+    t[b'.' as usize] = 2;
+    t
+};
 
 #[cfg(test)]
 mod tests {
@@ -164,6 +177,8 @@ mod tests {
             ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0", "Unknown"),
             ("eyJ.a.b.c", "Unknown"),
             ("eyJ*.a.b", "Unknown"),
+            ("eyJä.a.b", "Unknown"),
+            ("eyJa.b.c~", "Unknown"),
             ("pk_live_x", "Unknown"),
             ("", "Unknown"),
         ];
