@@ -177,21 +177,36 @@ impl IdentityHeaders {
                 "identity value not representable as a header",
             ));
         };
-        headers.insert(self.subject.clone(), v.subject.clone());
+        put(headers, &self.subject, v.subject.clone())?;
         if let Some(ws) = &v.workspace {
-            headers.insert(self.workspace.clone(), ws.clone());
+            put(headers, &self.workspace, ws.clone())?;
         }
-        headers.insert(self.scopes.clone(), v.scopes.clone());
-        headers.insert(self.method.clone(), v.method.clone());
-        headers.insert(self.credential_id.clone(), v.credential_id.clone());
+        put(headers, &self.scopes, v.scopes.clone())?;
+        put(headers, &self.method, v.method.clone())?;
+        put(headers, &self.credential_id, v.credential_id.clone())?;
         if let Some(exp) = &v.expires_at {
-            headers.insert(self.expires_at.clone(), exp.clone());
+            put(headers, &self.expires_at, exp.clone())?;
         }
         if let Some(scheme) = id.scheme {
-            headers.insert(self.stamp_scheme.clone(), HeaderValue::from_static(scheme));
+            put(
+                headers,
+                &self.stamp_scheme,
+                HeaderValue::from_static(scheme),
+            )?;
         }
         Ok(())
     }
+}
+
+/// Set `name` to `value`, replacing any previous values; an error (not a
+/// panic) if the map is full.
+pub fn put(headers: &mut HeaderMap, name: &HeaderName, value: HeaderValue) -> pingora::Result<()> {
+    headers
+        .try_insert(name.clone(), value)
+        .map(|_| ())
+        .map_err(|_| {
+            pingora::Error::explain(pingora::ErrorType::InvalidHTTPHeader, "too many headers")
+        })
 }
 
 #[cfg(test)]

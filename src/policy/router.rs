@@ -184,30 +184,34 @@ impl Router {
 /// and no percent-encoded `/`, `\` or `.`, which upstreams may decode
 /// differently than the router (a classic route-confusion bypass).
 pub fn path_is_normal(path: &str) -> bool {
-    let Some(rest) = path.strip_prefix('/') else {
-        return false;
-    };
-    let bytes = rest.as_bytes();
-    if bytes.contains(&b'\\') {
+    let b = path.as_bytes();
+    if b.first() != Some(&b'/') {
         return false;
     }
-    // Encoded dot, slash or backslash anywhere.
-    let encoded = bytes.windows(3).any(|w| {
-        w[0] == b'%'
-            && matches!(
-                (w[1].to_ascii_lowercase(), w[2].to_ascii_lowercase()),
-                (b'2', b'e') | (b'2', b'f') | (b'5', b'c')
-            )
-    });
-    if encoded {
-        return false;
-    }
-    // No `.` or `..` segment, no empty segment except a trailing one.
-    let mut segments = rest.split('/').peekable();
-    while let Some(seg) = segments.next() {
-        let last = segments.peek().is_none();
-        if seg == "." || seg == ".." || (seg.is_empty() && !last) {
-            return false;
+    // One pass; the end of the path closes the last segment.
+    let mut seg_start = 1;
+    for i in 1..=b.len() {
+        match b.get(i).copied().unwrap_or(b'/') {
+            b'/' => {
+                let seg = &b[seg_start..i];
+                let last = i == b.len();
+                if seg == b"." || seg == b".." || (seg.is_empty() && !last) {
+                    return false;
+                }
+                seg_start = i + 1;
+            }
+            b'\\' => return false,
+            // Encoded dot, slash or backslash.
+            b'%' => {
+                let hex = |k: usize| b.get(k).map_or(0, u8::to_ascii_lowercase);
+                if matches!(
+                    (hex(i + 1), hex(i + 2)),
+                    (b'2', b'e') | (b'2', b'f') | (b'5', b'c')
+                ) {
+                    return false;
+                }
+            }
+            _ => {}
         }
     }
     true

@@ -5,6 +5,9 @@
 //! the credential's own expiry); invalid ones for the short negative TTL, so
 //! a flood of garbage never reaches the store twice per key within it.
 //! Concurrent misses for one key collapse into a single verification.
+//! Valid verdicts are also copied into a per-thread [`front`], checked first.
+
+mod front;
 
 use crate::metrics::METRICS;
 use crate::store::StoreError;
@@ -31,35 +34,49 @@ struct Ttls {
     negative_ms: AtomicU64,
 }
 
-struct PerEntry(Arc<Ttls>);
-
-impl moka::Expiry<CacheKey, Verdict> for PerEntry {
-    fn expire_after_create(
-        &self,
-        _key: &CacheKey,
-        value: &Verdict,
-        _now: Instant,
-    ) -> Option<Duration> {
-        Some(match value {
+impl Ttls {
+    /// How long `verdict` may be trusted from now.
+    fn of(&self, verdict: &Verdict) -> Duration {
+        match verdict {
             Verdict::Valid(id) => {
-                let ttl = Duration::from_millis(self.0.positive_ms.load(Ordering::Relaxed));
+                let ttl = Duration::from_millis(self.positive_ms.load(Ordering::Relaxed));
                 match id.expires_at {
                     Some(exp) => ttl.min(Duration::from_secs(exp.saturating_sub(unix_now()))),
                     None => ttl,
                 }
             }
-            Verdict::Invalid(_) => {
-                Duration::from_millis(self.0.negative_ms.load(Ordering::Relaxed))
-            }
-        })
+            Verdict::Invalid(_) => Duration::from_millis(self.negative_ms.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// A cached verdict and the instant it stops being trusted.
+#[derive(Debug, Clone)]
+struct Entry {
+    verdict: Verdict,
+    deadline: Instant,
+}
+
+struct PerEntry;
+
+impl moka::Expiry<CacheKey, Entry> for PerEntry {
+    fn expire_after_create(
+        &self,
+        _key: &CacheKey,
+        value: &Entry,
+        now: Instant,
+    ) -> Option<Duration> {
+        Some(value.deadline.saturating_duration_since(now))
     }
 }
 
 /// The shared cache, cheap to clone.
 #[derive(Clone)]
 pub struct IdentityCache {
-    inner: Cache<CacheKey, Verdict>,
+    inner: Cache<CacheKey, Entry>,
     ttls: Arc<Ttls>,
+    /// This cache's current [`front`] epoch; replaced on every invalidation.
+    epoch: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for IdentityCache {
@@ -79,7 +96,7 @@ impl IdentityCache {
         });
         let inner = Cache::builder()
             .max_capacity(max_entries)
-            .expire_after(PerEntry(ttls.clone()))
+            .expire_after(PerEntry)
             .support_invalidation_closures()
             .eviction_listener(|_k, _v, cause| {
                 if cause == RemovalCause::Size {
@@ -87,7 +104,11 @@ impl IdentityCache {
                 }
             })
             .build();
-        Self { inner, ttls }
+        Self {
+            inner,
+            ttls,
+            epoch: Arc::new(AtomicU64::new(front::fresh_epoch())),
+        }
     }
 
     /// Apply new TTLs (on reload); existing entries keep theirs.
@@ -111,12 +132,38 @@ impl IdentityCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Verdict, StoreError>>,
     {
-        if let Some(v) = self.inner.get(&key).await {
+        // Read before the shared cache: a slot filled from an entry that an
+        // invalidation races with carries the old epoch and never matches.
+        let epoch = self.epoch.load(Ordering::Acquire);
+        if let Some(id) = front::get(&key, epoch, Instant::now()) {
             METRICS.cache_hits.inc();
-            return Ok(v);
+            return Ok(Verdict::Valid(id));
         }
-        METRICS.cache_misses.inc();
-        self.inner.try_get_with(key, verify()).await
+        let entry = match self.inner.get(&key).await {
+            Some(entry) => {
+                METRICS.cache_hits.inc();
+                entry
+            }
+            None => {
+                METRICS.cache_misses.inc();
+                let ttls = self.ttls.clone();
+                let verified = async move {
+                    let verdict = verify().await?;
+                    let deadline = Instant::now() + ttls.of(&verdict);
+                    Ok::<_, StoreError>(Entry { verdict, deadline })
+                };
+                self.inner.try_get_with(key, verified).await?
+            }
+        };
+        if let Verdict::Valid(id) = &entry.verdict {
+            front::put(key, epoch, entry.deadline, id.clone());
+        }
+        Ok(entry.verdict)
+    }
+
+    /// Make every per-thread front slot of this cache stale.
+    fn new_epoch(&self) {
+        self.epoch.store(front::fresh_epoch(), Ordering::Release);
     }
 
     /// Drop every entry for a credential id (e.g. after revocation).
@@ -124,8 +171,9 @@ impl IdentityCache {
         let id = id.to_string();
         // Only fails when closures are unsupported, which the builder enables.
         let _ = self.inner.invalidate_entries_if(
-            move |_, v| matches!(v, Verdict::Valid(i) if i.credential_id == id),
+            move |_, v| matches!(&v.verdict, Verdict::Valid(i) if i.credential_id == id),
         );
+        self.new_epoch();
     }
 
     /// Drop the entry of one credential digest, in every generation held.
@@ -133,11 +181,13 @@ impl IdentityCache {
         let _ = self
             .inner
             .invalidate_entries_if(move |k, _| k.digest == digest);
+        self.new_epoch();
     }
 
     /// Drop everything.
     pub fn invalidate_all(&self) {
         self.inner.invalidate_all();
+        self.new_epoch();
     }
 
     /// Approximate number of entries.
