@@ -24,10 +24,9 @@ pub struct Pool {
     name: String,
     section: UpstreamSection,
     lb: LoadBalancer<RoundRobin>,
-    sni: String,
-    /// Without health checks every backend is always eligible: peers are
-    /// built once and handed out round-robin, skipping the balancer.
-    fixed: Vec<HttpPeer>,
+    /// A peer per backend, built once and handed out round-robin (skipping
+    /// backends the health checks marked down).
+    peers: Vec<(Backend, HttpPeer)>,
     next: AtomicUsize,
 }
 
@@ -108,21 +107,17 @@ impl Pool {
                 lb.set_health_check(TcpHealthCheck::new());
             }
         }
-        let fixed = if section.health_check.is_none() {
-            lb.backends()
-                .get_backend()
-                .iter()
-                .map(|b| Self::make_peer(section, &sni, b))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let peers = lb
+            .backends()
+            .get_backend()
+            .iter()
+            .map(|b| (b.clone(), Self::make_peer(section, &sni, b)))
+            .collect();
         Ok(Self {
             name: name.to_string(),
             section: section.clone(),
             lb,
-            sni,
-            fixed,
+            peers,
             next: AtomicUsize::new(0),
         })
     }
@@ -139,16 +134,13 @@ impl Pool {
 
     /// The next healthy backend as a peer, or `None` when none is healthy.
     pub fn peer(&self) -> Option<Box<HttpPeer>> {
-        if !self.fixed.is_empty() {
-            let i = self.next.fetch_add(1, Ordering::Relaxed) % self.fixed.len();
-            return self.fixed.get(i).map(|p| Box::new(p.clone()));
-        }
-        let backend = self.lb.select(b"", 256)?;
-        Some(Box::new(Self::make_peer(
-            &self.section,
-            &self.sni,
-            &backend,
-        )))
+        let n = self.peers.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let checked = self.section.health_check.is_some();
+        (0..n)
+            .filter_map(|k| self.peers.get(start.wrapping_add(k) % n))
+            .find(|(backend, _)| !checked || self.lb.backends().ready(backend))
+            .map(|(_, peer)| Box::new(peer.clone()))
     }
 
     fn make_peer(section: &UpstreamSection, sni: &str, backend: &Backend) -> HttpPeer {
@@ -252,11 +244,15 @@ mod tests {
         assert_eq!(peer.options.read_timeout, Some(s.read_timeout));
         assert_eq!(peer.options.connection_timeout, Some(s.connect_timeout));
 
-        // With health checks the balancer decides (all healthy before the first check).
+        // With health checks, backends found down are skipped (nothing listens
+        // on these ports), and with none up there is no peer.
         let pool = Pool::build("p", &section(&["127.0.0.1:7001", "127.0.0.1:7002"], true)).unwrap();
-        let mut got = addrs(&pool, 4);
-        got.sort();
-        got.dedup();
-        assert_eq!(got, ["127.0.0.1:7001", "127.0.0.1:7002"]);
+        assert_eq!(addrs(&pool, 2), ["127.0.0.1:7001", "127.0.0.1:7002"]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(pool.check_health());
+        assert!(pool.peer().is_none(), "every backend is down");
     }
 }
