@@ -162,8 +162,13 @@ impl IdentityHeaders {
         let doomed = |name: &HeaderName| {
             name.as_str().starts_with(self.prefix.as_str()) || self.all().contains(&name)
         };
-        // Usually nothing to remove: one pass over the names, no allocation.
-        while let Some(name) = headers.keys().find(|n| doomed(n)).cloned() {
+        // Usually nothing to remove: check before allocating. Collect, then
+        // remove: linear however many spoofed names a request carries.
+        if !headers.keys().any(doomed) {
+            return;
+        }
+        let names: Vec<HeaderName> = headers.keys().filter(|n| doomed(n)).cloned().collect();
+        for name in names {
             headers.remove(&name);
         }
     }
