@@ -14,7 +14,8 @@
 # Targets: bare pingora passthrough; authgate public route (no credential);
 # authgate cached API key; authgate cached ES256 JWT.
 #
-# Usage: benches/instructions.sh        (env: N=5000; needs valgrind)
+# Usage: benches/instructions.sh        (env: N=5000, KEEP=dir to keep the
+#        callgrind files for callgrind_annotate; needs valgrind)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-5000}
@@ -58,6 +59,7 @@ measure() {
   responses=$(callgrind_annotate --tree=calling --inclusive=yes "$f" 2>/dev/null \
     | grep -m1 -E "> .*HttpSession::prepare_response_header " | grep -o "([0-9,]*x)" | tr -d '(),x' || true)
   printf '| %s | %d | %s |\n' "$name" "$((total / responses))" "$responses"
+  if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$f" "$KEEP/$(basename "$out").out"; fi
 }
 
 echo "| target | instructions / request | responses counted |"

@@ -212,6 +212,31 @@ async fn hand_made_tokens_keep_their_refusal_order() {
             None,
             "wrong_audience",
         ),
+        // The issuer names an audience: a token for anyone is refused.
+        (
+            r#"{"alg":"HS256"}"#,
+            &good.replace(r#","aud":"authgate""#, ""),
+            None,
+            "missing_claim",
+        ),
+        (
+            r#"{"alg":"HS256"}"#,
+            &good.replace(r#""authgate""#, "7"),
+            None,
+            "missing_claim",
+        ),
+        (
+            r#"{"alg":"HS256"}"#,
+            &good.replace(r#""authgate""#, r#"["authgate",7]"#),
+            None,
+            "missing_claim",
+        ),
+        (
+            r#"{"alg":"HS256"}"#,
+            &good.replace(r#""authgate""#, r#"["web","authgate"]"#),
+            None,
+            "valid",
+        ),
     ];
     let issuers = [Arc::new(Issuer::build(&section("hs256"), &dir()).unwrap())];
     for (header, payload, signature, want) in cases {

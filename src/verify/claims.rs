@@ -2,10 +2,12 @@
 //! then `exp`, `nbf` (both with leeway), `iss` and `aud`, in that order.
 //!
 //! These are the rules authgate used to hand to `jsonwebtoken::Validation`
-//! (jsonwebtoken 11), kept answer for answer: the claims are read with the
-//! same lenient types (a claim of the wrong type counts as absent, numeric
-//! dates may be floats, `iss`/`aud` may be a string or an array), so a token
-//! gets the same verdict and reason it got before.
+//! (jsonwebtoken 11), kept answer for answer but one: the claims are read
+//! with the same lenient types (numeric dates may be floats, `iss`/`aud` may
+//! be a string or an array), so a token gets the verdict and reason it got
+//! before. The exception fails closed: an issuer configured with audiences
+//! requires `aud`, and one of the right type (jsonwebtoken let a token
+//! without `aud`, or with `aud: 5`, through).
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -18,7 +20,8 @@ use std::fmt;
 pub struct Rules {
     /// The one accepted `iss`.
     pub issuer: String,
-    /// Accepted `aud` values; empty means `aud` is not checked.
+    /// Accepted `aud` values; empty means `aud` is not checked. Otherwise
+    /// `aud` is required: a string or an array of strings naming one of them.
     pub audiences: HashSet<String>,
     /// Clock skew allowed on `exp` and `nbf`, in seconds.
     pub leeway: u64,
@@ -107,7 +110,8 @@ fn numeric_date<'de, D: Deserializer<'de>>(d: D) -> Result<TryParse<u64>, D::Err
 /// Why the claims were refused; [`ClaimError::reason`] is the verdict string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClaimError {
-    /// `exp` or `iss` absent, or `exp`/`nbf` not a NumericDate.
+    /// `exp` or `iss` absent, `exp`/`nbf` not a NumericDate, or `aud` absent
+    /// or not a string (array) where audiences are configured.
     Missing,
     /// `exp` is past, beyond the leeway.
     Expired,
@@ -151,15 +155,16 @@ impl Rules {
         if !iss.any(|v| v == self.issuer) {
             return Err(ClaimError::WrongIssuer);
         }
-        // An `aud` of the wrong type is ignored, an absent one accepted: the
-        // rules jsonwebtoken applied, kept so verdicts do not change.
+        if self.audiences.is_empty() {
+            return Ok(());
+        }
+        // Audiences configured: a token must name one. An absent or ill-typed
+        // `aud` is a token meant for anyone, refused (jsonwebtoken let both
+        // through).
         match &claims.aud {
-            TryParse::Parsed(aud)
-                if !self.audiences.is_empty() && !aud.any(|v| self.audiences.contains(v)) =>
-            {
-                Err(ClaimError::WrongAudience)
-            }
-            _ => Ok(()),
+            TryParse::Parsed(aud) if aud.any(|v| self.audiences.contains(v)) => Ok(()),
+            TryParse::Parsed(_) => Err(ClaimError::WrongAudience),
+            TryParse::NotPresent | TryParse::FailedToParse => Err(ClaimError::Missing),
         }
     }
 }
@@ -233,12 +238,13 @@ mod tests {
 
     type Verdict = Result<(), &'static str>;
 
-    /// Payloads and the verdict with audience "api" / with no audience.
+    /// Payloads and the verdict with audience "api" / with no audience (where
+    /// audiences are configured, a payload without `aud` is refused).
     /// `ISS` is the right issuer, `FUT` an hour ahead, `NOW±20`/`NOW±40`
     /// within / beyond the 30 s leeway.
     const CASES: &[(&str, &str, &str)] = &[
-        (r#"{ISS,"exp":FUT}"#, "ok", "ok"),
-        (r#"{ISS,"exp":FUT.4}"#, "ok", "ok"),
+        (r#"{ISS,"exp":FUT}"#, "missing_claim", "ok"),
+        (r#"{ISS,"exp":FUT.4}"#, "missing_claim", "ok"),
         (r#"{ISS}"#, "missing_claim", "missing_claim"),
         (r#"{"exp":FUT}"#, "missing_claim", "missing_claim"),
         (r#"{ISS,"exp":"FUT"}"#, "missing_claim", "missing_claim"),
@@ -246,9 +252,9 @@ mod tests {
         (r#"{ISS,"exp":1e30}"#, "missing_claim", "missing_claim"),
         (r#"{ISS,"exp":null}"#, "missing_claim", "missing_claim"),
         (r#"{"iss":5,"exp":FUT}"#, "missing_claim", "missing_claim"),
-        (r#"{ISS,"exp":NOW-20}"#, "ok", "ok"),
+        (r#"{ISS,"exp":NOW-20}"#, "missing_claim", "ok"),
         (r#"{ISS,"exp":NOW-40}"#, "expired", "expired"),
-        (r#"{ISS,"exp":FUT,"nbf":NOW+20}"#, "ok", "ok"),
+        (r#"{ISS,"exp":FUT,"nbf":NOW+20}"#, "missing_claim", "ok"),
         (
             r#"{ISS,"exp":FUT,"nbf":NOW+40}"#,
             "not_yet_valid",
@@ -278,18 +284,20 @@ mod tests {
         ),
         (
             r#"{"iss":["x","https://issuer.test"],"exp":FUT}"#,
-            "ok",
+            "missing_claim",
             "ok",
         ),
         (r#"{"iss":["x"],"exp":FUT}"#, "wrong_issuer", "wrong_issuer"),
-        // `aud`: absent or ill-typed is let through; otherwise one must match.
+        // `aud`: one must match where audiences are configured; absent or
+        // ill-typed is refused there (see AUD_TIGHTENED), ignored elsewhere.
         (r#"{ISS,"exp":FUT,"aud":"api"}"#, "ok", "ok"),
         (r#"{ISS,"exp":FUT,"aud":["web","api"]}"#, "ok", "ok"),
         (r#"{ISS,"exp":FUT,"aud":"web"}"#, "wrong_audience", "ok"),
         (r#"{ISS,"exp":FUT,"aud":[]}"#, "wrong_audience", "ok"),
-        (r#"{ISS,"exp":FUT,"aud":5}"#, "ok", "ok"),
-        (r#"{ISS,"exp":FUT,"aud":["api",5]}"#, "ok", "ok"),
-        (r#"{ISS,"exp":FUT,"aud":null}"#, "ok", "ok"),
+        (r#"{ISS,"exp":FUT,"aud":5}"#, "missing_claim", "ok"),
+        (r#"{ISS,"exp":FUT,"aud":["api",5]}"#, "missing_claim", "ok"),
+        (r#"{ISS,"exp":FUT,"aud":null}"#, "missing_claim", "ok"),
+        (r#"{ISS,"exp":FUT,"aud":{"api":1}}"#, "missing_claim", "ok"),
         // Duplicated registered claims and non-objects are malformed; other
         // duplicates are not.
         (r#"{ISS,"exp":FUT,"exp":FUT}"#, "malformed", "malformed"),
@@ -298,11 +306,26 @@ mod tests {
             "malformed",
             "malformed",
         ),
-        (r#"{ISS,"exp":FUT,"x":1,"x":2}"#, "ok", "ok"),
+        (r#"{ISS,"exp":FUT,"x":1,"x":2}"#, "missing_claim", "ok"),
         (r#"{ISS,"exp":FUT,"sub":{"a":1}}"#, "malformed", "malformed"),
         (r#"{ISS,"exp":FUT,"big":1e400}"#, "malformed", "malformed"),
         (r#"["https://issuer.test",FUT]"#, "malformed", "malformed"),
     ];
+
+    /// Where authgate deliberately refuses what jsonwebtoken let through:
+    /// audiences configured, `aud` absent or ill-typed.
+    fn aud_tightened(template: &str, r: &Rules) -> bool {
+        !r.audiences.is_empty()
+            && (!template.contains(r#""aud""#)
+                || [
+                    r#""aud":5"#,
+                    r#""aud":["api",5]"#,
+                    r#""aud":null"#,
+                    r#""aud":{"#,
+                ]
+                .iter()
+                .any(|a| template.contains(a)))
+    }
 
     fn payload(template: &str, now: u64) -> String {
         template
@@ -337,13 +360,21 @@ mod tests {
         // The differential check behind "behaviour unchanged": the same
         // payloads through `jsonwebtoken::decode` with the old rules.
         let now = crate::verify::unix_now();
+        let mut tightened = 0;
         for (template, _, _) in CASES {
             let p = payload(template, now);
             for r in [rules(&["api"]), rules(&[])] {
                 let (got, want) = (ours(&p, &r, now), jsonwebtoken_verdict(&p, &r));
-                assert_eq!(got, want, "{p} audiences {:?}", r.audiences);
+                if aud_tightened(template, &r) && want == Ok(()) {
+                    // The one deliberate difference, and only in this direction.
+                    assert_eq!(got, Err("missing_claim"), "{p} audiences {:?}", r.audiences);
+                    tightened += 1;
+                } else {
+                    assert_eq!(got, want, "{p} audiences {:?}", r.audiences);
+                }
             }
         }
+        assert!(tightened >= 5, "the aud cases ran ({tightened})");
     }
 
     #[test]
