@@ -68,6 +68,8 @@ fn each_bad_config_names_its_key() {
         ("[[jwt.issuers]]\nname = \"i\"\nissuer = \"https://i\"\nalgorithms = [\"RS256\"]", "jwt.issuers[0]"),
         ("[[jwt.issuers]]\nname = \"i\"\nissuer = \"https://i\"\nalgorithms = [\"RS256\"]\npublic_key_file = \"missing.pem\"", "jwt.issuers[0].public_key_file"),
         ("[[jwt.issuers]]\nname = \"i\"\nissuer = \"https://i\"\nalgorithms = [\"RS256\"]\njwks_url = \"ftp://x\"", "jwt.issuers[0].jwks_url"),
+        ("[[jwt.issuers]]\nname = \"i\"\nissuer = \"https://i\"\nalgorithms = [\"ES256\"]\npublic_key_file = \"tests/fixtures/jwt/keys/ec384.pub.pem\"", "jwt.issuers[0].algorithms"),
+        ("[[jwt.issuers]]\nname = \"i\"\nissuer = \"https://i\"\nalgorithms = [\"RS256\"]\npublic_key_file = \"tests/fixtures/jwt/keys/rsa1024.pub.pem\"", "jwt.issuers[0].public_key_file"),
         ("[identity]\nheader_prefix = \"X-Auth-\"", "identity.header_prefix"),
         ("[cache]\nmax_entries = 0", "cache.max_entries"),
         ("[store]\nkeys_file = \"missing.jsonl\"", "store.keys_file"),

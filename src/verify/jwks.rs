@@ -105,11 +105,11 @@ impl KeySet {
     }
 
     /// The key for a token: by `kid` when the token has one and the set uses
-    /// kids; otherwise the only key of the algorithm's family. `None` when
+    /// kids; otherwise the only key that can check the algorithm (its family
+    /// and, for EC, its curve). `None` when
     /// the choice is not unique, which the caller treats as unknown `kid`.
     pub fn select(&self, kid: Option<&str>, alg: Algorithm) -> Option<Arc<KeyEntry>> {
-        let fits =
-            |k: &&Arc<KeyEntry>| k.key.family() == alg.family() && k.alg.is_none_or(|a| a == alg);
+        let fits = |k: &&Arc<KeyEntry>| k.key.serves(alg) && k.alg.is_none_or(|a| a == alg);
         let set_has_kids = self.keys.iter().any(|k| k.kid.is_some());
         if let (Some(kid), true) = (kid, set_has_kids) {
             return self
@@ -339,6 +339,24 @@ mod tests {
     const OFF_CURVE: &str = r#"{"kid":"bad","kty":"EC","crv":"P-256",
         "x":"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc",
         "y":"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc"}"#;
+
+    #[test]
+    fn without_kids_each_ec_algorithm_finds_the_key_on_its_curve() {
+        // No kid and no alg: the curve alone decides.
+        let p256 = r#"{"kty":"EC","crv":"P-256",
+            "x":"rVxc1M4g_5cLJ3Fopv54TnVmmbokt8HgllR1t0HoT2g",
+            "y":"_yJuFEKH-dXM8GpKHJ9KcE3DC0tptvtSVsuTR00zjGE"}"#;
+        let p384 = r#"{"kty":"EC","crv":"P-384",
+            "x":"LgiiNqN0i97KMSyOTbWwqjaX6ShP9-EmGHcc4dZYjwVChnc-6Y6yI8e6HKXBr5Zi",
+            "y":"N79SsSCUIo27rlM8NXwOU0PP771bxR6Hv50LcYxKTFanGgzvL6do8ImxhyFcQcEi"}"#;
+        let doc = format!(r#"{{"keys":[{p256},{p384}]}}"#);
+        let set = KeySet::from_jwks_json(doc.as_bytes()).unwrap();
+        assert_eq!(set.len(), 2);
+        let es256 = set.select(None, Algorithm::ES256).unwrap();
+        let es384 = set.select(None, Algorithm::ES384).unwrap();
+        assert!(es256.key.serves(Algorithm::ES256) && es384.key.serves(Algorithm::ES384));
+        assert!(set.select(None, Algorithm::RS256).is_none());
+    }
 
     #[test]
     fn unusable_jwks_are_skipped_when_the_set_is_built() {

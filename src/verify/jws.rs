@@ -8,7 +8,8 @@
 //! [`hmac::Key`] per hash, and tags are compared in constant time
 //! ([`hmac::verify`]). ES256/ES384 signatures are the fixed-width `r‖s` of
 //! RFC 7518 §3.4, hence the `*_FIXED` algorithms. RSA keys must be 2048 to
-//! 8192 bits; aws-lc-rs checks that on every verify, as before.
+//! 8192 bits: a shorter or longer modulus is refused when the key is loaded
+//! (aws-lc-rs would otherwise refuse every signature it made).
 
 use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{
@@ -82,11 +83,16 @@ impl VerifyingKey {
             (AlgorithmFamily::Hmac, DecodingKeyKind::SecretOrDer(secret)) => {
                 return Ok(Self::hmac(secret))
             }
-            (AlgorithmFamily::Rsa, DecodingKeyKind::SecretOrDer(der)) => Inner::Rsa(
-                rsa_keys(|params| ParsedPublicKey::new(params, der).ok())
-                    .ok_or_else(|| err("not an RSA public key"))?,
-            ),
+            (AlgorithmFamily::Rsa, DecodingKeyKind::SecretOrDer(der)) => {
+                let n = pkcs1_modulus(der).ok_or_else(|| err("not an RSA public key"))?;
+                check_rsa_size(n).map_err(err)?;
+                Inner::Rsa(
+                    rsa_keys(|params| ParsedPublicKey::new(params, der).ok())
+                        .ok_or_else(|| err("not an RSA public key"))?,
+                )
+            }
             (AlgorithmFamily::Rsa, DecodingKeyKind::RsaModulusExponent { n, e }) => {
+                check_rsa_size(n).map_err(err)?;
                 let components = RsaPublicKeyComponents { n, e };
                 Inner::Rsa(
                     rsa_keys(|params| components.to_parsed_public_key(params).ok())
@@ -130,6 +136,15 @@ impl VerifyingKey {
         }
     }
 
+    /// Whether this key can check `alg` at all: its family, and for EC its
+    /// curve (a P-256 key serves ES256 only, a P-384 key ES384 only).
+    pub fn serves(&self, alg: Algorithm) -> bool {
+        match &self.inner {
+            Inner::Ec { alg: curve, .. } => *curve == alg,
+            _ => alg.family() == self.family(),
+        }
+    }
+
     /// Check `signature` (already base64url-decoded) over `message`
     /// (`header.payload` as sent) with algorithm `alg`.
     pub fn verify(
@@ -155,6 +170,34 @@ impl VerifyingKey {
             _ => return Err(SignatureError::KeyMismatch),
         };
         checked.map_err(|_| SignatureError::Invalid)
+    }
+}
+
+/// The modulus of a PKCS#1 `RSAPublicKey` (`SEQUENCE { n, e }`), as DER.
+fn pkcs1_modulus(der: &[u8]) -> Option<&[u8]> {
+    use der::{asn1::UintRef, Decode, Reader, SliceReader};
+    let mut reader = SliceReader::new(der).ok()?;
+    let n = reader
+        .sequence(|seq| {
+            let n = UintRef::decode(seq)?;
+            UintRef::decode(seq)?;
+            Ok(n)
+        })
+        .ok()?;
+    reader.finish(n).ok().map(|n| n.as_bytes())
+}
+
+/// RS*/PS* keys must have a 2048- to 8192-bit modulus (big-endian bytes).
+fn check_rsa_size(n: &[u8]) -> Result<(), &'static str> {
+    let n = &n[n.iter().take_while(|b| **b == 0).count()..];
+    let bits = match n.first() {
+        Some(top) => n.len() * 8 - top.leading_zeros() as usize,
+        None => 0,
+    };
+    match bits {
+        0..=2047 => Err("RSA modulus shorter than 2048 bits"),
+        2048..=8192 => Ok(()),
+        _ => Err("RSA modulus longer than 8192 bits"),
     }
 }
 
@@ -473,6 +516,45 @@ mod tests {
         assert!(VerifyingKey::from_decoding_key(&DecodingKey::from_ed_der(&[1u8; 31])).is_err());
         let zero_exponent = DecodingKey::from_rsa_raw_components(&[0xc5; 256], &[]);
         assert!(VerifyingKey::from_decoding_key(&zero_exponent).is_err());
+    }
+
+    #[test]
+    fn rsa_keys_outside_2048_to_8192_bits_are_refused_when_loaded() {
+        let short = DecodingKey::from_rsa_pem(&read("rsa1024.pub.pem")).unwrap();
+        let e = VerifyingKey::from_decoding_key(&short).unwrap_err();
+        assert!(e.to_string().contains("shorter than 2048"), "{e}");
+        // The same bounds for JWK components: 2047 bits no, 2048 and 8192 yes.
+        let exp = [1u8, 0, 1];
+        let key = |n: &[u8]| {
+            VerifyingKey::from_decoding_key(&DecodingKey::from_rsa_raw_components(n, &exp))
+        };
+        let mut n = vec![0xffu8; 256];
+        n[0] = 0x7f;
+        assert!(key(&n).is_err(), "2047 bits");
+        n[0] = 0xc5;
+        assert!(key(&n).is_ok(), "2048 bits");
+        // A leading zero byte does not count.
+        assert_eq!(check_rsa_size(&[&[0u8][..], &n].concat()), Ok(()));
+        assert!(key(&vec![0xc5u8; 1024]).is_ok(), "8192 bits");
+        assert!(key(&vec![0xc5u8; 1025]).is_err(), "8200 bits");
+        assert_eq!(
+            check_rsa_size(&[]),
+            Err("RSA modulus shorter than 2048 bits")
+        );
+        assert_eq!(pkcs1_modulus(b"\x30\x03\x02\x01"), None);
+    }
+
+    #[test]
+    fn a_key_serves_its_family_and_for_ec_its_curve_only() {
+        let p256 = public(AlgorithmFamily::Ec, "ec256.pub.pem");
+        let p384 = public(AlgorithmFamily::Ec, "ec384.pub.pem");
+        let rsa = public(AlgorithmFamily::Rsa, "rsa.pub.pem");
+        let hmac = VerifyingKey::hmac(&[7u8; 32]);
+        assert!(p256.serves(Algorithm::ES256) && !p256.serves(Algorithm::ES384));
+        assert!(p384.serves(Algorithm::ES384) && !p384.serves(Algorithm::ES256));
+        assert!(rsa.serves(Algorithm::RS256) && rsa.serves(Algorithm::PS512));
+        assert!(!rsa.serves(Algorithm::ES256) && !rsa.serves(Algorithm::HS256));
+        assert!(hmac.serves(Algorithm::HS384) && !hmac.serves(Algorithm::RS256));
     }
 
     #[test]

@@ -223,6 +223,14 @@ fn load_keys(
     }
     let key = VerifyingKey::from_decoding_key(&key)
         .map_err(|e| (".public_key_file".to_string(), e.to_string()))?;
+    // An EC key serves one curve's algorithm: an ES384 listed for a P-256
+    // key could never verify, so say so now rather than refuse every token.
+    if let Some(a) = algs.iter().find(|a| !key.serves(**a)) {
+        return Err((
+            ".algorithms".into(),
+            format!("the public key cannot verify {a:?} (an EC key serves its own curve's algorithm only)"),
+        ));
+    }
     Ok(Keys::Static(KeySet::single(key)))
 }
 
