@@ -12,6 +12,11 @@
 # stamps against the cached EdDSA JWT (same curve, verified every time).
 # The load tool signs each stamp itself (~20 µs, on core 1, not the proxy's).
 #
+# The upstream is `authgate echo --fixed`: the same small JSON body for every
+# request, so neither the response nor the upstream's work grows with the
+# identity headers authgate adds (the describing echo answered authgate's
+# requests with twice the bytes of the bare hop's).
+#
 # Proxies (authgate, passthrough, haproxy: one worker thread each) are pinned
 # to core 0; the echo upstream and the load tool to core 1 (taskset), so the
 # proxy's CPU is measured alone. Loopback only.
@@ -40,7 +45,7 @@ fi
 wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
 # Upstream.
-$LOAD $BIN echo --listen 127.0.0.1:3000 2>/dev/null & PIDS+=($!)
+$LOAD $BIN echo --listen 127.0.0.1:3000 --fixed 2>/dev/null & PIDS+=($!)
 wait_port 3000
 
 # authgate with 1,000 API keys, 1,000 tokens per JWT algorithm and 1,000 ed25519 stamp keys;

@@ -30,7 +30,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 wait_port() { for _ in $(seq 300); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.2; done; echo "port $1 never opened" >&2; exit 1; }
 
-$BIN echo --listen 127.0.0.1:3100 >/dev/null 2>&1 & PIDS+=($!)
+$BIN echo --listen 127.0.0.1:3100 --fixed >/dev/null 2>&1 & PIDS+=($!)
 wait_port 3100
 $BIN loadtest prepare --out "$WORK/p" --api-keys 1000 --jwts 1000 --stamps 10 --upstream 127.0.0.1:3100 \
   --listen 127.0.0.1:8180 --admin 127.0.0.1:9190 --threads 1 >/dev/null

@@ -1,6 +1,10 @@
 //! A tiny echo upstream (HTTP/1.1 and h2c): it answers every request with a
 //! JSON document of the method, path, query, headers and body it received.
 //! Used by `authgate demo`, by `authgate echo`, and by the tests.
+//!
+//! With `--fixed` (benchmarks) it answers every request with the same small
+//! body instead, so the response, and the upstream's own work, do not grow
+//! with the headers a proxy adds.
 
 use base64::Engine;
 use bytes::Bytes;
@@ -78,16 +82,29 @@ pub fn describe(
     json!({"method": method, "path": path, "query": query, "headers": h, "body": body})
 }
 
-async fn handle(
-    req: Request<Incoming>,
-    recorder: Option<Recorder>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+/// What the echo answers.
+#[derive(Clone, Debug)]
+enum Mode {
+    /// The request described as JSON, optionally recorded.
+    Describe(Option<Recorder>),
+    /// [`FIXED_BODY`], whatever the request.
+    Fixed,
+}
+
+/// The body of every `--fixed` response.
+pub const FIXED_BODY: &str = r#"{"ok":true}"#;
+
+async fn handle(req: Request<Incoming>, mode: Mode) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
         .await
         .map(|c| c.to_bytes())
         .unwrap_or_default();
+    let recorder = match mode {
+        Mode::Describe(recorder) => recorder,
+        Mode::Fixed => return Ok(json_response(Bytes::from_static(FIXED_BODY.as_bytes()))),
+    };
     let doc = describe(
         parts.method.as_str(),
         parts.uri.path(),
@@ -98,12 +115,16 @@ async fn handle(
     if let Some(r) = &recorder {
         r.push(doc.clone());
     }
-    let mut resp = Response::new(Full::new(Bytes::from(doc.to_string())));
+    Ok(json_response(Bytes::from(doc.to_string())))
+}
+
+fn json_response(body: Bytes) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(body));
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
-    Ok(resp)
+    resp
 }
 
 /// Serve echo on `listener` until the task is dropped.
@@ -111,17 +132,27 @@ pub async fn serve(listener: TcpListener) {
     serve_with(listener, None).await
 }
 
+/// Answer every request on `listener` with [`FIXED_BODY`] (a fast upstream
+/// for benchmarks) until the task is dropped.
+pub async fn serve_fixed(listener: TcpListener) {
+    accept_loop(listener, Mode::Fixed).await
+}
+
 /// Serve echo on `listener`, recording requests into `recorder` if given.
 pub async fn serve_with(listener: TcpListener, recorder: Option<Recorder>) {
+    accept_loop(listener, Mode::Describe(recorder)).await
+}
+
+async fn accept_loop(listener: TcpListener, mode: Mode) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let recorder = recorder.clone();
+        let mode = mode.clone();
         tokio::spawn(async move {
             let io = TokioIo::new(stream);
-            let svc = hyper::service::service_fn(move |req| handle(req, recorder.clone()));
+            let svc = hyper::service::service_fn(move |req| handle(req, mode.clone()));
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(io, svc)
                 .await;
@@ -165,4 +196,35 @@ fn spawn_with(addr: &str, recorder: Option<Recorder>) -> std::io::Result<std::ne
             });
         })?;
     Ok(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn get(serve: fn(TcpListener) -> tokio::task::JoinHandle<()>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = serve(listener);
+        let body = reqwest::Client::new()
+            .get(format!("http://{addr}/a/b?c=d"))
+            .header("x-probe", "seen")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        server.abort();
+        body
+    }
+
+    #[tokio::test]
+    async fn fixed_mode_answers_the_same_body_whatever_the_request() {
+        let described = get(|l| tokio::spawn(serve(l))).await;
+        assert!(described.contains(r#""x-probe":"seen""#), "{described}");
+        assert!(described.contains(r#""path":"/a/b""#), "{described}");
+        let fixed = get(|l| tokio::spawn(serve_fixed(l))).await;
+        assert_eq!(fixed, FIXED_BODY);
+    }
 }

@@ -43,6 +43,10 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:3000")]
         listen: String,
+        /// Answer every request with the same small JSON body instead of
+        /// describing it (a fast upstream for benchmarks).
+        #[arg(long)]
+        fixed: bool,
     },
     /// A bare pingora proxy to one upstream (the benchmark floor; no auth).
     Passthrough {
@@ -107,7 +111,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Demo(args) => authgate::demo::run(args),
-        Command::Echo { listen } => {
+        Command::Echo { listen, fixed } => {
             authgate::logging::init(&Default::default());
             let rt = match authgate::command_runtime() {
                 Ok(rt) => rt,
@@ -117,7 +121,11 @@ fn main() -> ExitCode {
                 match tokio::net::TcpListener::bind(&listen).await {
                     Ok(l) => {
                         eprintln!("echo upstream listening on {listen}");
-                        authgate::echo::serve(l).await;
+                        if fixed {
+                            authgate::echo::serve_fixed(l).await;
+                        } else {
+                            authgate::echo::serve(l).await;
+                        }
                         ExitCode::SUCCESS
                     }
                     Err(e) => {
