@@ -124,6 +124,43 @@ async fn concurrent_misses_collapse_into_one_lookup() {
 }
 
 #[tokio::test]
+async fn a_stale_entry_is_verified_again_once_for_all_concurrent_callers() {
+    let (cred, digest, rec) = mint("k4");
+    let mut store = CountingStore::default();
+    store.records.insert(digest, Arc::new(rec));
+    let store = Arc::new(store);
+    let rt = Arc::new(runtime(store.clone()));
+    let auth = Authenticator::new(IdentityCache::new(
+        1000,
+        Duration::from_millis(300),
+        Duration::from_secs(5),
+    ));
+    auth.authenticate(&rt, accept(), presented(&cred))
+        .await
+        .unwrap();
+    auth.authenticate(&rt, accept(), presented(&cred))
+        .await
+        .unwrap();
+    assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
+    // Past the TTL the entry is still held (no timed eviction) but never
+    // served: the next callers re-verify, and only one of them asks the store.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (auth, rt, cred) = (auth.clone(), rt.clone(), cred.clone());
+        tasks.push(tokio::spawn(async move {
+            auth.authenticate(&rt, accept(), presented(&cred))
+                .await
+                .map(|i| i.credential_id.clone())
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), "k4");
+    }
+    assert_eq!(store.lookups.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
 async fn unknown_keys_hit_the_store_once_per_negative_ttl() {
     let store = Arc::new(CountingStore::default());
     let rt = runtime(store.clone());

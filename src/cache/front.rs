@@ -77,12 +77,13 @@ pub(super) fn put(key: CacheKey, epoch: u64, deadline: Instant, identity: Arc<Id
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::credential::CredentialKind;
     use std::time::Duration;
 
-    fn identity(id: &str) -> Arc<Identity> {
+    /// A minimal identity with credential id `id`.
+    pub(in crate::cache) fn identity(id: &str) -> Arc<Identity> {
         Arc::new(Identity {
             subject: "s".into(),
             workspace: None,

@@ -1,11 +1,20 @@
 //! The hot identity cache: credential digest → verdict.
 //!
 //! Keys are the SHA-256 of the credential plus the config's auth generation,
-//! never the credential itself. Valid entries live for min(configured TTL,
-//! the credential's own expiry); invalid ones for the short negative TTL, so
-//! a flood of garbage never reaches the store twice per key within it.
-//! Concurrent misses for one key collapse into a single verification.
-//! Valid verdicts are also copied into a per-thread [`front`], checked first.
+//! never the credential itself. Valid entries are trusted for min(configured
+//! TTL less up to 10 % jitter, the credential's own expiry); invalid ones for
+//! the short negative TTL, so a flood of garbage never reaches the store twice
+//! per key within it. Concurrent misses (and refreshes) for one key collapse
+//! into a single verification. Valid verdicts are also copied into a
+//! per-thread [`front`], checked first.
+//!
+//! Each entry carries its own deadline, checked on read; a stale entry is
+//! re-verified in place and otherwise left for size eviction. moka's
+//! per-entry expiry is not used: its timer wheel removes every entry due in
+//! the same ~1 s tick in one maintenance run on a request thread, and 100k
+//! keys first seen together (a restart, a load test's warm-up) stalled the
+//! worker for ~100 ms when they all came due. The jitter spreads such a
+//! cohort's re-verifications over several seconds instead of one.
 
 mod front;
 
@@ -14,6 +23,8 @@ use crate::store::StoreError;
 use crate::verify::{unix_now, Verdict};
 use moka::future::Cache;
 use moka::notification::RemovalCause;
+use moka::ops::compute::{CompResult, Op};
+use rand::Rng;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -39,7 +50,8 @@ impl Ttls {
     fn of(&self, verdict: &Verdict) -> Duration {
         match verdict {
             Verdict::Valid(id) => {
-                let ttl = Duration::from_millis(self.positive_ms.load(Ordering::Relaxed));
+                let ms = self.positive_ms.load(Ordering::Relaxed);
+                let ttl = Duration::from_millis(ms - rand::thread_rng().gen_range(0..=ms / 10));
                 match id.expires_at {
                     Some(exp) => ttl.min(Duration::from_secs(exp.saturating_sub(unix_now()))),
                     None => ttl,
@@ -55,19 +67,6 @@ impl Ttls {
 struct Entry {
     verdict: Verdict,
     deadline: Instant,
-}
-
-struct PerEntry;
-
-impl moka::Expiry<CacheKey, Entry> for PerEntry {
-    fn expire_after_create(
-        &self,
-        _key: &CacheKey,
-        value: &Entry,
-        now: Instant,
-    ) -> Option<Duration> {
-        Some(value.deadline.saturating_duration_since(now))
-    }
 }
 
 /// The shared cache, cheap to clone.
@@ -96,7 +95,6 @@ impl IdentityCache {
         });
         let inner = Cache::builder()
             .max_capacity(max_entries)
-            .expire_after(PerEntry)
             .support_invalidation_closures()
             .eviction_listener(|_k, _v, cause| {
                 if cause == RemovalCause::Size {
@@ -135,30 +133,59 @@ impl IdentityCache {
         // Read before the shared cache: a slot filled from an entry that an
         // invalidation races with carries the old epoch and never matches.
         let epoch = self.epoch.load(Ordering::Acquire);
-        if let Some(id) = front::get(&key, epoch, Instant::now()) {
+        let now = Instant::now();
+        if let Some(id) = front::get(&key, epoch, now) {
             METRICS.cache_hits.inc();
             return Ok(Verdict::Valid(id));
         }
         let entry = match self.inner.get(&key).await {
-            Some(entry) => {
+            Some(entry) if now < entry.deadline => {
                 METRICS.cache_hits.inc();
                 entry
             }
-            None => {
+            _ => {
                 METRICS.cache_misses.inc();
-                let ttls = self.ttls.clone();
-                let verified = async move {
-                    let verdict = verify().await?;
-                    let deadline = Instant::now() + ttls.of(&verdict);
-                    Ok::<_, StoreError>(Entry { verdict, deadline })
-                };
-                self.inner.try_get_with(key, verified).await?
+                self.verify_into(key, verify).await?
             }
         };
         if let Verdict::Valid(id) = &entry.verdict {
             front::put(key, epoch, entry.deadline, id.clone());
         }
         Ok(entry.verdict)
+    }
+
+    /// Verify and store the entry for `key`, unless a caller that held the
+    /// key's lock first left a live one (callers for one key run one at a time).
+    async fn verify_into<F, Fut>(&self, key: CacheKey, verify: F) -> Result<Entry, Arc<StoreError>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Verdict, StoreError>>,
+    {
+        let ttls = self.ttls.clone();
+        let computed = self
+            .inner
+            .entry(key)
+            .and_try_compute_with(|current| async move {
+                if let Some(current) = current {
+                    if Instant::now() < current.value().deadline {
+                        return Ok(Op::Nop);
+                    }
+                }
+                let verdict = verify().await?;
+                let deadline = Instant::now() + ttls.of(&verdict);
+                Ok::<_, StoreError>(Op::Put(Entry { verdict, deadline }))
+            })
+            .await
+            .map_err(Arc::new)?;
+        match computed {
+            CompResult::Inserted(e) | CompResult::ReplacedWith(e) | CompResult::Unchanged(e) => {
+                Ok(e.into_value())
+            }
+            // Only `Nop` on a live entry or `Put` are ever returned above.
+            CompResult::StillNone(_) | CompResult::Removed(_) => Err(Arc::new(StoreError(
+                "identity cache: entry vanished while verifying".into(),
+            ))),
+        }
     }
 
     /// Make every per-thread front slot of this cache stale.
@@ -198,5 +225,32 @@ impl IdentityCache {
     /// Run pending maintenance (tests and benches).
     pub async fn sync(&self) {
         self.inner.run_pending_tasks().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_ttls_are_jittered_down_by_at_most_a_tenth() {
+        let ttls = Ttls {
+            positive_ms: AtomicU64::new(60_000),
+            negative_ms: AtomicU64::new(5_000),
+        };
+        let valid = Verdict::Valid(front::tests::identity("k"));
+        let seen: std::collections::HashSet<Duration> = (0..200).map(|_| ttls.of(&valid)).collect();
+        assert!(
+            seen.iter()
+                .all(|t| (Duration::from_secs(54)..=Duration::from_secs(60)).contains(t)),
+            "{seen:?}"
+        );
+        assert!(seen.len() > 1, "no jitter: {seen:?}");
+        assert_eq!(
+            ttls.of(&Verdict::Invalid("unknown")),
+            Duration::from_secs(5)
+        );
+        ttls.positive_ms.store(0, Ordering::Relaxed);
+        assert_eq!(ttls.of(&valid), Duration::ZERO);
     }
 }
