@@ -28,13 +28,8 @@ DUR=${DUR:-8s}
 ROUNDS=${ROUNDS:-3}
 CONC=${CONC:-32}
 OUT=${OUT:-}
-BIN=target/release/authgate
-cargo build --release --bin authgate >&2
-
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { exec 2>/dev/null; for p in "${PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done; sleep 0.5; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   PROXY="taskset -c 0"; LOAD="taskset -c 1"; PIN="proxies on core 0, upstream + load tool on core 1"
@@ -42,7 +37,6 @@ else
   PROXY=""; LOAD=""; PIN="not pinned (fewer than 2 cores or no taskset)"
 fi
 
-wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
 # Upstream.
 $LOAD $BIN echo --listen 127.0.0.1:3000 --fixed 2>/dev/null & PIDS+=($!)

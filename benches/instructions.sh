@@ -19,16 +19,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-5000}
-BIN=$PWD/target/release/authgate
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
-cargo build --release --bin authgate >&2
-
-WORK=$(mktemp -d)
-PIDS=()
-# Background jobs of a script ignore SIGINT: the echo upstream gets SIGTERM.
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-wait_port() { for _ in $(seq 300); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.2; done; echo "port $1 never opened" >&2; exit 1; }
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 
 $BIN echo --listen 127.0.0.1:3100 --fixed >/dev/null 2>&1 & PIDS+=($!)
 wait_port 3100
@@ -42,7 +35,7 @@ measure() {
   local out="$WORK/cg.${name//[^a-zA-Z0-9]/_}"
   valgrind --tool=callgrind --callgrind-out-file="$out.%p" "$@" >/dev/null 2>&1 &
   local vp=$!
-  wait_port "$port"
+  wait_port "$port" 600
   # shellcheck disable=SC2086
   $BIN loadtest run --url "http://127.0.0.1:$port" $load --requests 2000 --concurrency 8 >/dev/null 2>&1
   callgrind_control -z "$vp" >/dev/null 2>&1

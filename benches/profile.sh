@@ -18,16 +18,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-6s}
-BIN=$PWD/target/release/authgate
 command -v perf >/dev/null || { echo "perf is not installed" >&2; exit 1; }
-cargo build --release --bin authgate >&2
-
-WORK=$(mktemp -d)
-PIDS=()
-# Background jobs of a script ignore SIGINT: servers get SIGTERM.
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 PROXY="taskset -c 0"; LOAD="taskset -c 1"
 
 $LOAD "$BIN" echo --listen 127.0.0.1:3200 --fixed >/dev/null 2>&1 & PIDS+=($!)

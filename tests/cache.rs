@@ -81,6 +81,30 @@ fn accept() -> KindSet {
     [CredentialKind::ApiKey].into_iter().collect()
 }
 
+/// The credential ids `n` concurrent authentications of `cred` got.
+async fn concurrently(
+    n: usize,
+    auth: &Authenticator,
+    rt: &Arc<Runtime>,
+    cred: &str,
+) -> Vec<String> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (auth, rt, cred) = (auth.clone(), rt.clone(), cred.to_string());
+            tokio::spawn(async move {
+                auth.authenticate(&rt, accept(), presented(&cred))
+                    .await
+                    .map(|i| i.credential_id.clone())
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap().unwrap());
+    }
+    ids
+}
+
 #[tokio::test]
 async fn concurrent_misses_collapse_into_one_lookup() {
     let (cred, digest, rec) = mint("k1");
@@ -93,17 +117,8 @@ async fn concurrent_misses_collapse_into_one_lookup() {
         Duration::from_secs(60),
         Duration::from_secs(5),
     ));
-    let mut tasks = Vec::new();
-    for _ in 0..32 {
-        let (auth, rt, cred) = (auth.clone(), rt.clone(), cred.clone());
-        tasks.push(tokio::spawn(async move {
-            auth.authenticate(&rt, accept(), presented(&cred))
-                .await
-                .map(|i| i.credential_id.clone())
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap().unwrap(), "k1");
+    for id in concurrently(32, &auth, &rt, &cred).await {
+        assert_eq!(id, "k1");
     }
     assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
 
@@ -145,17 +160,8 @@ async fn a_stale_entry_is_verified_again_once_for_all_concurrent_callers() {
     // Past the TTL the entry is still held (no timed eviction) but never
     // served: the next callers re-verify, and only one of them asks the store.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let (auth, rt, cred) = (auth.clone(), rt.clone(), cred.clone());
-        tasks.push(tokio::spawn(async move {
-            auth.authenticate(&rt, accept(), presented(&cred))
-                .await
-                .map(|i| i.credential_id.clone())
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap().unwrap(), "k4");
+    for id in concurrently(16, &auth, &rt, &cred).await {
+        assert_eq!(id, "k4");
     }
     assert_eq!(store.lookups.load(Ordering::SeqCst), 2);
 }
