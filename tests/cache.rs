@@ -81,6 +81,27 @@ fn accept() -> KindSet {
     [CredentialKind::ApiKey].into_iter().collect()
 }
 
+/// A store holding one minted key `id`, and an authenticator whose cache
+/// trusts valid verdicts for `ttl`: (credential, digest, store, runtime, auth).
+fn one_key(
+    id: &str,
+    ttl: Duration,
+) -> (
+    String,
+    [u8; 32],
+    Arc<CountingStore>,
+    Arc<Runtime>,
+    Authenticator,
+) {
+    let (cred, digest, rec) = mint(id);
+    let mut store = CountingStore::default();
+    store.records.insert(digest, Arc::new(rec));
+    let store = Arc::new(store);
+    let rt = Arc::new(runtime(store.clone()));
+    let auth = Authenticator::new(IdentityCache::new(1000, ttl, Duration::from_secs(5)));
+    (cred, digest, store, rt, auth)
+}
+
 /// The credential ids `n` concurrent authentications of `cred` got.
 async fn concurrently(
     n: usize,
@@ -107,16 +128,7 @@ async fn concurrently(
 
 #[tokio::test]
 async fn concurrent_misses_collapse_into_one_lookup() {
-    let (cred, digest, rec) = mint("k1");
-    let mut store = CountingStore::default();
-    store.records.insert(digest, Arc::new(rec));
-    let store = Arc::new(store);
-    let rt = Arc::new(runtime(store.clone()));
-    let auth = Authenticator::new(IdentityCache::new(
-        1000,
-        Duration::from_secs(60),
-        Duration::from_secs(5),
-    ));
+    let (cred, digest, store, rt, auth) = one_key("k1", Duration::from_secs(60));
     for id in concurrently(32, &auth, &rt, &cred).await {
         assert_eq!(id, "k1");
     }
@@ -140,16 +152,7 @@ async fn concurrent_misses_collapse_into_one_lookup() {
 
 #[tokio::test]
 async fn a_stale_entry_is_verified_again_once_for_all_concurrent_callers() {
-    let (cred, digest, rec) = mint("k4");
-    let mut store = CountingStore::default();
-    store.records.insert(digest, Arc::new(rec));
-    let store = Arc::new(store);
-    let rt = Arc::new(runtime(store.clone()));
-    let auth = Authenticator::new(IdentityCache::new(
-        1000,
-        Duration::from_millis(300),
-        Duration::from_secs(5),
-    ));
+    let (cred, _, store, rt, auth) = one_key("k4", Duration::from_millis(300));
     auth.authenticate(&rt, accept(), presented(&cred))
         .await
         .unwrap();
