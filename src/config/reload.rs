@@ -63,6 +63,10 @@ impl ConfigHandle {
                     tracing::warn!("listener changes take effect after a restart");
                 }
                 self.current.store(rt.clone());
+                // The previous config (a large key store, say) is freed here
+                // unless a request still holds it.
+                drop(prev);
+                super::release_freed_memory();
                 METRICS.reloads.with_label_values(&["ok"]).inc();
                 tracing::info!(
                     routes = rt.router.len(),
