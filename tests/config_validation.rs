@@ -111,4 +111,24 @@ fn a_keys_file_error_names_its_line() {
     std::fs::write(dir.path().join("keys.jsonl"), format!("{good}\n")).unwrap();
     let rt = validate(parse(&text, "t").unwrap(), dir.path(), None).unwrap();
     assert_eq!(rt.watched_files.len(), 1);
+
+    // Read line by line: blank lines are skipped but counted, a line without
+    // a final newline is read, duplicates are caught across lines.
+    let other = good.replace(r#""a""#, r#""b""#).replace("0000\"", "0001\"");
+    let dup = good.replace("0000\"", "0002\"");
+    std::fs::write(
+        dir.path().join("keys.jsonl"),
+        format!("{good}\n\n \n{other}\nnot json\n{dup}"),
+    )
+    .unwrap();
+    let errs = validate(parse(&text, "t").unwrap(), dir.path(), None).unwrap_err();
+    let paths: Vec<&str> = errs.0.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["store.keys_file:5", "store.keys_file:6.id"],
+        "{errs}"
+    );
+    std::fs::write(dir.path().join("keys.jsonl"), format!("{good}\n\n{other}")).unwrap();
+    let rt = validate(parse(&text, "t").unwrap(), dir.path(), None).unwrap();
+    assert_eq!(rt.key_count, 2);
 }

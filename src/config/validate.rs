@@ -1,8 +1,8 @@
 //! Turn a [`FileConfig`] into a [`Runtime`], collecting every error with the
 //! key path that caused it.
 
-use super::keys::{build_keys, read_keys_jsonl};
-use super::model::{FileConfig, KeySection};
+use super::keys::{read_keys_jsonl, KeyBuilder, Source};
+use super::model::FileConfig;
 use super::routes::build_router;
 use super::runtime::Runtime;
 use super::{ConfigError, ConfigErrors};
@@ -147,25 +147,27 @@ pub fn validate(
     }
     let prefixes = PrefixTable::new(rules);
 
-    let mut key_sources: Vec<(String, KeySection)> = file
-        .keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (format!("keys[{i}]"), k.clone()))
-        .collect();
+    let mut keys = KeyBuilder::new(&digester);
+    for (i, k) in file.keys.iter().enumerate() {
+        keys.add(Source::Toml(i), k.clone(), &mut errs);
+    }
     let mut keys_file_digest = [0u8; 32];
     if let Some(p) = &file.store.keys_file {
         let path = resolve(base, p);
         watched.push(path.clone());
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                keys_file_digest = sha256(&bytes);
-                read_keys_jsonl(&bytes, &mut key_sources, &mut errs);
-            }
+        let read = std::fs::File::open(&path).and_then(|f| {
+            read_keys_jsonl(
+                std::io::BufReader::with_capacity(1 << 16, f),
+                &mut keys,
+                &mut errs,
+            )
+        });
+        match read {
+            Ok(digest) => keys_file_digest = digest,
             Err(e) => errs.push("store.keys_file", format!("cannot read '{p}': {e}")),
         }
     }
-    let records = build_keys(&key_sources, &digester, &prefixes, &mut errs);
+    let records = keys.finish(&mut errs);
 
     // JWT issuers, reusing JWKS caches of unchanged issuers.
     let mut issuers = Vec::new();
