@@ -6,7 +6,7 @@
 //! the short negative TTL, so a flood of garbage never reaches the store twice
 //! per key within it. Concurrent misses (and refreshes) for one key collapse
 //! into a single verification. Valid verdicts are also copied into a
-//! per-thread [`front`], checked first.
+//! per-thread front (`front.rs`), checked first.
 //!
 //! Each entry carries its own deadline, checked on read; a stale entry is
 //! re-verified in place and otherwise left for size eviction. moka's
@@ -74,7 +74,7 @@ struct Entry {
 pub struct IdentityCache {
     inner: Cache<CacheKey, Entry>,
     ttls: Arc<Ttls>,
-    /// This cache's current [`front`] epoch; replaced on every invalidation.
+    /// This cache's current front epoch; replaced on every invalidation.
     epoch: Arc<AtomicU64>,
 }
 
