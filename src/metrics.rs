@@ -30,6 +30,10 @@ pub struct Metrics {
     pub jwks_fetches: IntCounterVec,
     /// Config reloads by outcome.
     pub reloads: IntCounterVec,
+    /// Client connections that ended while authgate read their request
+    /// header (closed, timed out, read error): expected client behaviour,
+    /// counted here instead of logged as errors.
+    pub client_aborts: IntCounterVec,
 }
 
 /// The process-wide metrics.
@@ -113,6 +117,12 @@ impl Metrics {
                 "authgate_config_reloads_total",
                 "Config reloads",
                 &["outcome"],
+            ),
+            client_aborts: counter_vec(
+                &r,
+                "authgate_client_aborts_total",
+                "Client connections that ended mid request header, by reason",
+                &["reason"],
             ),
             cache_evictions,
             registry: r,
