@@ -79,6 +79,10 @@ pub enum Refusal {
     /// No healthy upstream.
     #[error("upstream unavailable")]
     BadGateway,
+    /// The request itself is unusable (authority disagreeing with `Host`,
+    /// conflicting or refused override headers); the label says which.
+    #[error("invalid request: {0}")]
+    InvalidRequest(&'static str),
 }
 
 /// A refusal rendered for the wire.
@@ -113,6 +117,7 @@ impl Refusal {
             Refusal::WorkspaceMismatch { .. } => "workspace_mismatch",
             Refusal::StoreUnavailable => "store_unavailable",
             Refusal::BadGateway => "upstream_unavailable",
+            Refusal::InvalidRequest(r) => r,
         }
     }
 
@@ -121,7 +126,10 @@ impl Refusal {
         match self {
             Refusal::NotFound | Refusal::WorkspaceMismatch { .. } => 404,
             Refusal::MethodNotAllowed { .. } => 405,
-            Refusal::BadPath | Refusal::Ambiguous | Refusal::Malformed(_) => 400,
+            Refusal::BadPath
+            | Refusal::Ambiguous
+            | Refusal::Malformed(_)
+            | Refusal::InvalidRequest(_) => 400,
             Refusal::MissingCredential
             | Refusal::KindNotAccepted { .. }
             | Refusal::InvalidToken(_)
@@ -226,12 +234,29 @@ impl Refusal {
             Refusal::BadGateway => {
                 json!({"error": "bad_gateway", "message": "The upstream is unavailable"})
             }
+            Refusal::InvalidRequest(reason) => {
+                json!({"error": "invalid_request", "reason": reason, "message": invalid_request_message(reason)})
+            }
         };
         ErrorResponse {
             status: self.status(),
             body: Bytes::from(body.to_string()),
             headers,
         }
+    }
+}
+
+fn invalid_request_message(reason: &str) -> &'static str {
+    match reason {
+        "authority_mismatch" => "The request target's authority and the Host header differ",
+        "ambiguous_override" => {
+            "Override headers disagree; send one method and one URL override at most"
+        }
+        "bad_override" => "An override header is not a method token or an origin-form path",
+        "override_not_allowed" => {
+            "The overridden method and path lead to a route that does not accept overrides"
+        }
+        _ => "The request is malformed",
     }
 }
 

@@ -157,6 +157,14 @@ impl IdentityHeaders {
         ]
     }
 
+    /// Whether a lower-case, dash-spelled name is in the namespace or is one
+    /// of the identity headers (the test [`crate::proxy::spoof`] applies to
+    /// underscore spellings). A prefix written with `_` counts as with `-`.
+    pub fn protects(&self, name: &str) -> bool {
+        let prefix = self.prefix.to_ascii_lowercase().replace('_', "-");
+        name.starts_with(prefix.as_str()) || self.all().iter().any(|n| n.as_str() == name)
+    }
+
     /// Remove every inbound header in the namespace or with an identity name.
     pub fn strip(&self, headers: &mut HeaderMap) {
         let doomed = |name: &HeaderName| {

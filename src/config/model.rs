@@ -256,6 +256,12 @@ pub struct RouteSection {
     pub methods: Vec<String>,
     /// The upstream pool.
     pub upstream: String,
+    /// Keep `X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`,
+    /// `X-Original-URL` and `X-Rewrite-URL` for an upstream that honours them;
+    /// authgate then routes and authorises the overridden method and path
+    /// (which must lead to a route that keeps them too). Default: removed.
+    #[serde(default)]
+    pub keep_override_headers: bool,
     /// Who may pass.
     #[serde(default)]
     pub auth: AuthSection,
@@ -459,9 +465,14 @@ pub struct IdentitySection {
     /// `runs:write` implies `runs:read`.
     #[serde(default)]
     pub hierarchical_scopes: bool,
-    /// Peers (CIDRs) whose inbound `X-Forwarded-*` / `Forwarded` headers are kept.
+    /// Peers (CIDRs) whose inbound `X-Forwarded-*` / `Forwarded` and
+    /// client-address headers (`X-Real-IP`, `True-Client-IP`, …) are kept.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Set `X-Real-IP` to the client's address (kept as sent when the peer
+    /// is a trusted proxy that sent one).
+    #[serde(default)]
+    pub set_real_ip: bool,
     /// Per-header name overrides; unset names are `<header_prefix><field>`.
     #[serde(default)]
     pub headers: HeaderNamesSection,
@@ -476,6 +487,7 @@ impl Default for IdentitySection {
             workspace_param: default_ws_param(),
             hierarchical_scopes: false,
             trusted_proxies: Vec::new(),
+            set_real_ip: false,
             headers: HeaderNamesSection::default(),
             assertion: None,
         }

@@ -67,6 +67,7 @@ pub(super) fn build_router(
                     pool,
                     access,
                     forward_credentials: r.auth.forward_credentials,
+                    keep_override_headers: r.keep_override_headers,
                 },
             ));
         }

@@ -53,6 +53,8 @@ pub struct Route {
     pub access: Access,
     /// Forward credential headers upstream.
     pub forward_credentials: bool,
+    /// Keep method/URL override headers (policy then follows the override).
+    pub keep_override_headers: bool,
     /// Request metrics, resolved once.
     pub metrics: crate::metrics::RouteMetrics,
 }

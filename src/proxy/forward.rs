@@ -6,20 +6,32 @@ use crate::config::Runtime;
 use crate::credential::extract::CREDENTIAL_HEADERS;
 use crate::identity::{put, Identity};
 use crate::policy::router::Route;
+use crate::proxy::spoof;
 use crate::verify::unix_now;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use pingora::protocols::http::authority::{raw_target_authority, RawTargetAuthority};
 use pingora::proxy::Session;
 use pingora_http::RequestHeader;
 use rand::Rng;
 use std::net::IpAddr;
 
 /// The request's host without port: `Host` for HTTP/1, `:authority` for HTTP/2.
+/// An HTTP/1 absolute-form target without `Host` is routed on its authority
+/// (with `Host`, both must agree: see [`authority_conflict`]).
 pub fn request_host(req: &RequestHeader) -> Option<&str> {
-    let raw = req.uri.host().or_else(|| {
-        req.headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-    })?;
+    let raw = req
+        .uri
+        .host()
+        .or_else(|| {
+            req.headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+        })
+        .or_else(|| {
+            raw_target_authority(req.raw_path())
+                .authority()
+                .and_then(|a| std::str::from_utf8(a).ok())
+        })?;
     Some(strip_port(raw))
 }
 
@@ -38,6 +50,7 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// A request's id: a well-formed inbound `x-request-id` (1–128 of
 /// `[A-Za-z0-9._-]`) kept as is, else 32 random hex digits. Always a valid
@@ -131,6 +144,8 @@ pub fn prepare_upstream_request(
         .and_then(|a| a.as_inet())
         .map(|a| a.ip());
 
+    let trusted = peer.is_some_and(|ip| rt.trusted_proxies.iter().any(|n| n.contains(&ip)));
+
     let mut taken = take_parts(up);
     let headers = &mut taken.parts.headers;
     // Room for what is added below: one growth instead of several.
@@ -142,6 +157,11 @@ pub fn prepare_upstream_request(
             headers.remove(h);
         }
     }
+    let allowed = spoof::Allowed {
+        trusted_peer: trusted,
+        overrides: route.keep_override_headers,
+    };
+    spoof::strip(headers, allowed, |n| names.protects(n));
     if let Some(id) = identity {
         names.inject(headers, id)?;
         if let Some(token) = assertion {
@@ -149,8 +169,58 @@ pub fn prepare_upstream_request(
         }
     }
     put(headers, &X_REQUEST_ID, request_id.header_value().clone())?;
-    forwarded(headers, rt, peer, tls)?;
+    forwarded(headers, trusted, peer, tls)?;
+    if rt.identity.set_real_ip {
+        real_ip(headers, trusted, peer)?;
+    }
     restore(up, taken)
+}
+
+/// Whether the request names two different authorities: an absolute-form
+/// target (or h2 `:authority`) and a `Host` header that disagree (RFC 9112
+/// §3.2.2 says to ignore `Host` then; authgate refuses instead, since an
+/// upstream or cache behind it may read the other one). Default ports
+/// (`:80` for http, `:443` for https) are ignored.
+pub fn authority_conflict(req: &RequestHeader) -> bool {
+    let authority = match req.uri.authority() {
+        Some(a) => a.as_str().as_bytes(),
+        None => match raw_target_authority(req.raw_path()) {
+            RawTargetAuthority::Absolute { authority, .. } => authority,
+            RawTargetAuthority::AmbiguousAuthority => return true,
+            RawTargetAuthority::None => return false,
+        },
+    };
+    let Some(host) = req.headers.get(http::header::HOST) else {
+        return false;
+    };
+    let scheme = match req.uri.scheme_str() {
+        Some(s) => s.as_bytes(),
+        None => match raw_target_authority(req.raw_path()) {
+            RawTargetAuthority::Absolute { scheme, .. } => scheme,
+            _ => b"http",
+        },
+    };
+    let default: &[u8] = if scheme.eq_ignore_ascii_case(b"https") {
+        b":443"
+    } else {
+        b":80"
+    };
+    let norm = |s: &[u8]| {
+        let s = s.trim_ascii();
+        s.strip_suffix(default).unwrap_or(s).to_ascii_lowercase()
+    };
+    norm(host.as_bytes()) != norm(authority)
+}
+
+/// `X-Real-IP`: the client's address, or a trusted proxy's value as sent.
+fn real_ip(headers: &mut HeaderMap, trusted: bool, peer: Option<IpAddr>) -> pingora::Result<()> {
+    if trusted && headers.contains_key(&X_REAL_IP) {
+        return Ok(());
+    }
+    match peer {
+        Some(ip) => put(headers, &X_REAL_IP, PeerValues::of(ip, false).xff),
+        None => Ok(()),
+    }
 }
 
 /// Move the parts out of `up`, remembering what `RequestHeader` keeps beside
@@ -161,13 +231,42 @@ struct Taken {
     send_end_stream: Option<bool>,
 }
 
+///
+/// An HTTP/1 absolute-form target (`GET http://host/p HTTP/1.1`) leaves as
+/// origin-form (`/p`, encoding kept) with `Host` set to its authority, the
+/// one authgate routed on (a conflicting `Host` was refused earlier): the
+/// upstream never sees a client-chosen authority in the request line.
 fn take_parts(up: &mut RequestHeader) -> Taken {
+    let (host, raw): (Option<HeaderValue>, &[u8]) = match raw_target_authority(up.raw_path()) {
+        RawTargetAuthority::Absolute {
+            authority,
+            path_and_query,
+            ..
+        } => (
+            HeaderValue::from_bytes(authority).ok(),
+            match path_and_query {
+                [] => b"/",
+                pq => pq,
+            },
+        ),
+        _ => (None, up.raw_path()),
+    };
     let from_uri = up.uri.path_and_query().map(|p| p.as_str().as_bytes());
+    let origin_query_only = raw.first() == Some(&b'?');
     let raw_target =
-        (from_uri != Some(up.raw_path()) || !up.raw_path_is_utf8()).then(|| up.raw_path().to_vec());
+        (from_uri != Some(raw) || !up.raw_path_is_utf8() || origin_query_only).then(|| {
+            if origin_query_only {
+                [b"/", raw].concat()
+            } else {
+                raw.to_vec()
+            }
+        });
     let send_end_stream = up.send_end_stream();
     let empty = RequestHeader::from(http::Request::new(()).into_parts().0);
-    let parts = std::mem::replace(up, empty).into();
+    let mut parts: http::request::Parts = std::mem::replace(up, empty).into();
+    if let Some(host) = host {
+        parts.headers.insert(http::header::HOST, host);
+    }
     Taken {
         parts,
         raw_target,
@@ -192,11 +291,10 @@ fn restore(up: &mut RequestHeader, taken: Taken) -> pingora::Result<()> {
 /// otherwise they are replaced, so clients cannot forge their address.
 fn forwarded(
     headers: &mut HeaderMap,
-    rt: &Runtime,
+    trusted: bool,
     peer: Option<IpAddr>,
     tls: bool,
 ) -> pingora::Result<()> {
-    let trusted = peer.is_some_and(|ip| rt.trusted_proxies.iter().any(|n| n.contains(&ip)));
     if !trusted {
         for h in [
             &X_FORWARDED_FOR,
@@ -292,6 +390,62 @@ mod tests {
             let mut req = RequestHeader::build("GET", b"/", None).unwrap();
             req.insert_header("host", host).unwrap();
             assert_eq!(request_host(&req), Some(want), "{host}");
+        }
+    }
+
+    #[test]
+    fn authorities_must_agree() {
+        let req = |target: &[u8], host: Option<&str>| {
+            let mut r = RequestHeader::build("GET", target, None).unwrap();
+            if let Some(h) = host {
+                r.insert_header("host", h).unwrap();
+            }
+            r
+        };
+        for (target, host, conflict) in [
+            (&b"/a"[..], Some("x"), false),
+            (b"http://x/a", Some("x"), false),
+            (b"http://X:80/a", Some("x"), false),
+            (b"https://x:443/a", Some("x"), false),
+            (b"http://x/a", None, false),
+            (b"http://x/a", Some("y"), true),
+            (b"http://x:8080/a", Some("x"), true),
+            (b"https://x:80/a", Some("x"), true),
+        ] {
+            let r = req(target, host);
+            assert_eq!(
+                authority_conflict(&r),
+                conflict,
+                "{} / {host:?}",
+                String::from_utf8_lossy(target)
+            );
+        }
+        // h2: `:authority` lives in the URI.
+        let mut h2 = RequestHeader::build("GET", b"/a", None).unwrap();
+        h2.set_uri("https://api.example.com/a".parse().unwrap());
+        h2.insert_header("host", "evil.example").unwrap();
+        assert!(authority_conflict(&h2));
+        h2.insert_header("host", "api.example.com").unwrap();
+        assert!(!authority_conflict(&h2));
+    }
+
+    #[test]
+    fn absolute_form_leaves_as_origin_form_with_its_host() {
+        for (target, want) in [
+            (
+                &b"http://api.example.com/p/a%20b?q=1"[..],
+                &b"/p/a%20b?q=1"[..],
+            ),
+            (b"http://api.example.com", b"/"),
+            (b"http://api.example.com?q=1", b"/?q=1"),
+            (b"/plain?x", b"/plain?x"),
+        ] {
+            let mut up = RequestHeader::build("GET", target, None).unwrap();
+            up.insert_header("host", "api.example.com").unwrap();
+            let taken = take_parts(&mut up);
+            restore(&mut up, taken).unwrap();
+            assert_eq!(up.raw_path(), want, "{}", String::from_utf8_lossy(target));
+            assert_eq!(up.headers["host"], "api.example.com");
         }
     }
 

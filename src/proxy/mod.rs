@@ -9,6 +9,7 @@
 pub mod body;
 pub mod forward;
 pub mod respond;
+pub mod spoof;
 
 use crate::config::reload::ConfigHandle;
 use crate::config::Runtime;
@@ -19,6 +20,7 @@ use crate::identity::Identity;
 use crate::metrics::METRICS;
 use crate::policy::decide::decide;
 use crate::policy::router::{path_is_normal, Access, Route, RouteMatch};
+use crate::proxy::spoof::Overrides;
 use crate::verify::Authenticator;
 use async_trait::async_trait;
 use pingora::prelude::*;
@@ -68,6 +70,15 @@ enum Admission {
 
 type Refused = (Option<Arc<Route>>, Refusal);
 
+/// A lookup's route and parameters, or its refusal.
+fn routed(found: RouteMatch<'_>) -> Result<(&Arc<Route>, matchit::Params<'_, '_>), Refused> {
+    match found {
+        RouteMatch::Found(route, params) => Ok((route, params)),
+        RouteMatch::MethodNotAllowed(allow) => Err((None, Refusal::MethodNotAllowed { allow })),
+        RouteMatch::NotFound => Err((None, Refusal::NotFound)),
+    }
+}
+
 impl AuthGate {
     /// Route, authenticate and decide; `Ok` carries the route and identity (if any).
     async fn admit(&self, rt: &Runtime, req: &RequestHeader) -> Result<Admission, Refused> {
@@ -75,13 +86,33 @@ impl AuthGate {
         if !path_is_normal(path) {
             return Err((None, Refusal::BadPath));
         }
+        if forward::authority_conflict(req) {
+            return Err((None, Refusal::InvalidRequest("authority_mismatch")));
+        }
         let host = forward::request_host(req);
-        let (route, params) = match rt.router.find(host, &req.method, path) {
-            RouteMatch::Found(route, params) => (route, params),
-            RouteMatch::MethodNotAllowed(allow) => {
-                return Err((None, Refusal::MethodNotAllowed { allow }))
+        let (route, params) = routed(rt.router.find(host, &req.method, path))?;
+        // A route that keeps override headers is authorised on the method
+        // and path the upstream will execute.
+        let overrides;
+        let (route, params) = if route.keep_override_headers {
+            overrides = Overrides::read(&req.headers).map_err(|r| (Some(route.clone()), r))?;
+            if overrides.any() {
+                let method = overrides.method.as_ref().unwrap_or(&req.method);
+                let path = overrides.path.as_deref().unwrap_or(path);
+                if !path_is_normal(path) {
+                    return Err((Some(route.clone()), Refusal::BadPath));
+                }
+                let (over, params) = routed(rt.router.find(host, method, path))?;
+                if !over.keep_override_headers {
+                    let refusal = Refusal::InvalidRequest("override_not_allowed");
+                    return Err((Some(over.clone()), refusal));
+                }
+                (over, params)
+            } else {
+                (route, params)
             }
-            RouteMatch::NotFound => return Err((None, Refusal::NotFound)),
+        } else {
+            (route, params)
         };
         let reqs = match &route.access {
             Access::Public => return Ok(Admission::Pass(route.clone(), None)),

@@ -2,6 +2,8 @@
 //! loopback ports in front of a recording echo upstream, and talk to it.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use authgate::demo::MANTYX_PREFIXES;
 use authgate::echo::Recorder;
 use std::net::{SocketAddr, TcpListener, TcpStream};
