@@ -53,6 +53,8 @@ pub struct Runtime {
     pub auth_generation: u64,
     /// Fingerprint of the auth-relevant inputs, to decide `auth_generation`.
     pub auth_fingerprint: [u8; 32],
+    /// SHA-256 of each key file the config names, as read at load.
+    pub file_digests: BTreeMap<PathBuf, [u8; 32]>,
     /// Files whose change triggers a reload (the config and what it references).
     pub watched_files: Vec<PathBuf>,
 }

@@ -171,6 +171,7 @@ pub fn validate(
 
     // JWT issuers, reusing JWKS caches of unchanged issuers.
     let mut issuers = Vec::new();
+    let mut file_digests = FileDigests::default();
     for (i, section) in file.jwt.issuers.iter().enumerate() {
         let key = format!("jwt.issuers[{i}]");
         if file.jwt.issuers[..i]
@@ -182,6 +183,7 @@ pub fn validate(
                 format!("duplicate issuer '{}'", section.issuer),
             );
         }
+        let mut same_files = true;
         for f in [
             &section.secret_file,
             &section.public_key_file,
@@ -190,9 +192,15 @@ pub fn validate(
         .into_iter()
         .flatten()
         {
-            watched.push(resolve(base, f));
+            let path = resolve(base, f);
+            same_files &= file_digests.unchanged(&path, prev);
+            watched.push(path);
         }
+        // Reused (with its JWKS cache) only when neither its section nor
+        // the key files it names changed: a key rotated in place must take
+        // effect on reload.
         let reuse = prev
+            .filter(|_| same_files)
             .and_then(|p| p.issuers.iter().find(|is| is.section() == section))
             .cloned();
         match reuse {
@@ -242,6 +250,7 @@ pub fn validate(
     let assertion = match &id.assertion {
         None => None,
         Some(section) => match prev
+            .filter(|_| file_digests.unchanged(&resolve(base, &section.key_file), prev))
             .and_then(|p| p.assertion.clone())
             .filter(|a| a.section() == section)
         {
@@ -286,12 +295,13 @@ pub fn validate(
 
     let auth_fingerprint = sha256(
         format!(
-            "{:?}|{:?}|{:?}|{:?}|{}",
+            "{:?}|{:?}|{:?}|{:?}|{}|{:?}",
             file.keys,
             file.credentials,
             file.jwt,
             file.identity,
-            hex::encode(keys_file_digest)
+            hex::encode(keys_file_digest),
+            file_digests.0,
         )
         .as_bytes(),
     );
@@ -318,9 +328,30 @@ pub fn validate(
         issuers,
         auth_generation,
         auth_fingerprint,
+        file_digests: file_digests.0,
         watched_files: watched,
         file,
     })
+}
+
+/// SHA-256 of the key files the config names (issuer secrets, public keys,
+/// JWKS files, the assertion key), read at every load: what decides
+/// whether a built issuer or signer may be reused, and part of the
+/// authentication fingerprint (a changed key invalidates the cache).
+#[derive(Default)]
+struct FileDigests(BTreeMap<PathBuf, [u8; 32]>);
+
+impl FileDigests {
+    /// Digest `path` now and say whether `prev` saw the same contents.
+    fn unchanged(&mut self, path: &Path, prev: Option<&Runtime>) -> bool {
+        // An unreadable file digests to a marker: the build that follows
+        // reports the read error itself.
+        let now = std::fs::read(path)
+            .map(|b| sha256(&b))
+            .unwrap_or([0xff; 32]);
+        self.0.insert(path.to_path_buf(), now);
+        prev.and_then(|p| p.file_digests.get(path)) == Some(&now)
+    }
 }
 
 fn check_server(file: &FileConfig, base: &Path, errs: &mut Errors) {
