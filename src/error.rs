@@ -79,6 +79,9 @@ pub enum Refusal {
     /// No healthy upstream.
     #[error("upstream unavailable")]
     BadGateway,
+    /// The upstream did not connect or answer within its timeouts.
+    #[error("upstream timed out")]
+    GatewayTimeout,
     /// The request itself is unusable (authority disagreeing with `Host`,
     /// conflicting or refused override headers); the label says which.
     #[error("invalid request: {0}")]
@@ -117,6 +120,7 @@ impl Refusal {
             Refusal::WorkspaceMismatch { .. } => "workspace_mismatch",
             Refusal::StoreUnavailable => "store_unavailable",
             Refusal::BadGateway => "upstream_unavailable",
+            Refusal::GatewayTimeout => "upstream_timeout",
             Refusal::InvalidRequest(r) => r,
         }
     }
@@ -140,6 +144,7 @@ impl Refusal {
             Refusal::InsufficientScope { .. } | Refusal::Forbidden { .. } => 403,
             Refusal::StoreUnavailable => 503,
             Refusal::BadGateway => 502,
+            Refusal::GatewayTimeout => 504,
         }
     }
 
@@ -233,6 +238,9 @@ impl Refusal {
             }
             Refusal::BadGateway => {
                 json!({"error": "bad_gateway", "message": "The upstream is unavailable"})
+            }
+            Refusal::GatewayTimeout => {
+                json!({"error": "gateway_timeout", "message": "The upstream did not answer in time"})
             }
             Refusal::InvalidRequest(reason) => {
                 json!({"error": "invalid_request", "reason": reason, "message": invalid_request_message(reason)})

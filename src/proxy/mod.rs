@@ -315,6 +315,16 @@ impl ProxyHttp for AuthGate {
         let code = match e.etype() {
             ErrorType::HTTPStatus(code) => *code,
             _ => match e.esource() {
+                ErrorSource::Upstream
+                    if matches!(
+                        e.etype(),
+                        ErrorType::ConnectTimedout
+                            | ErrorType::ReadTimedout
+                            | ErrorType::WriteTimedout
+                    ) =>
+                {
+                    504
+                }
                 ErrorSource::Upstream => 502,
                 ErrorSource::Downstream => match e.etype() {
                     ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
@@ -330,7 +340,11 @@ impl ProxyHttp for AuthGate {
                 } else {
                     ctx.outcome
                 };
-                Refusal::BadGateway.to_response()
+                if code == 504 {
+                    Refusal::GatewayTimeout.to_response()
+                } else {
+                    Refusal::BadGateway.to_response()
+                }
             } else {
                 crate::error::ErrorResponse {
                     status: code,

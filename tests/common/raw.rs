@@ -19,6 +19,8 @@ pub enum Behaviour {
     Stall,
     /// Accept and close at once, before reading anything.
     Close,
+    /// Read the request head, wait this many milliseconds, then answer.
+    Delay(u64),
 }
 
 /// A raw upstream on an ephemeral loopback port.
@@ -35,29 +37,11 @@ impl RawUpstream {
         let heads = Arc::new(Mutex::new(Vec::new()));
         let seen = heads.clone();
         std::thread::spawn(move || {
-            let mut stalled = Vec::new();
             for conn in listener.incoming() {
-                let Ok(mut conn) = conn else { continue };
-                if behaviour == Behaviour::Close {
-                    drop(conn);
-                    continue;
-                }
-                let head = read_head(&mut conn);
-                seen.lock().unwrap().push(head);
-                match behaviour {
-                    Behaviour::Answer => {
-                        let _ = conn.write_all(
-                            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-                              content-length: 11\r\nconnection: close\r\n\r\n{\"ok\":true}",
-                        );
-                    }
-                    Behaviour::Reset => {
-                        // SO_LINGER 0: close sends RST instead of FIN.
-                        let _ = socket_linger_zero(conn);
-                    }
-                    Behaviour::Stall => stalled.push(conn),
-                    Behaviour::Close => {}
-                }
+                let Ok(conn) = conn else { continue };
+                let seen = seen.clone();
+                // One thread a connection: concurrent requests overlap.
+                std::thread::spawn(move || serve(conn, behaviour, &seen));
             }
         });
         Self { addr, heads }
@@ -66,6 +50,32 @@ impl RawUpstream {
     /// Request heads received so far, as text.
     pub fn heads(&self) -> Vec<String> {
         self.heads.lock().unwrap().clone()
+    }
+}
+
+fn serve(mut conn: TcpStream, behaviour: Behaviour, seen: &Mutex<Vec<String>>) {
+    if behaviour == Behaviour::Close {
+        return;
+    }
+    let head = read_head(&mut conn);
+    seen.lock().unwrap().push(head);
+    match behaviour {
+        Behaviour::Answer | Behaviour::Delay(_) => {
+            if let Behaviour::Delay(ms) = behaviour {
+                std::thread::sleep(Duration::from_millis(ms));
+            }
+            let _ = conn.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                  content-length: 11\r\nconnection: close\r\n\r\n{\"ok\":true}",
+            );
+        }
+        // SO_LINGER 0: close sends RST instead of FIN.
+        Behaviour::Reset => {
+            let _ = socket_linger_zero(conn);
+        }
+        // Hold the connection open, silent, until the test process ends.
+        Behaviour::Stall => std::thread::sleep(Duration::from_secs(3600)),
+        Behaviour::Close => {}
     }
 }
 
