@@ -300,7 +300,8 @@ auth = {{ accept = ["api_key", "jwt"] }}
     assert_eq!(call(api.clone()).await, 200);
     assert_eq!(call(jwt.clone()).await, 200);
 
-    let faults: [(&str, Box<dyn Fn()>); 3] = [
+    type Fault<'a> = (&'a str, Box<dyn Fn() + 'a>);
+    let faults: [Fault; 3] = [
         (
             "keys file truncated mid-record",
             Box::new(|| std::fs::write(&keys, &line[..line.len() / 2]).unwrap()),
