@@ -22,10 +22,7 @@ pub fn build(handle: ConfigHandle) -> Result<Server, String> {
     let rt = handle.current();
     let file = &rt.file;
     let cache = IdentityCache::new(rt.cache.max_entries, rt.cache.ttl, rt.cache.negative_ttl);
-    let auth = Authenticator::with_replay_guard(
-        cache.clone(),
-        crate::verify::stamp_auth::replay_guard(&rt),
-    );
+    let auth = Authenticator::new(cache.clone());
 
     let conf = ServerConf {
         threads: file.server.threads,

@@ -21,6 +21,7 @@ mod front;
 use crate::metrics::METRICS;
 use crate::store::StoreError;
 use crate::verify::{unix_now, Verdict};
+use arc_swap::ArcSwap;
 use moka::future::Cache;
 use moka::notification::RemovalCause;
 use moka::ops::compute::{CompResult, Op};
@@ -72,7 +73,9 @@ struct Entry {
 /// The shared cache, cheap to clone.
 #[derive(Clone)]
 pub struct IdentityCache {
-    inner: Cache<CacheKey, Entry>,
+    /// Replaced whole when a reload changes `cache.max_entries` (moka's
+    /// capacity is fixed at build).
+    inner: Arc<ArcSwap<Cache<CacheKey, Entry>>>,
     ttls: Arc<Ttls>,
     /// This cache's current front epoch; replaced on every invalidation.
     epoch: Arc<AtomicU64>,
@@ -81,7 +84,7 @@ pub struct IdentityCache {
 impl std::fmt::Debug for IdentityCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IdentityCache")
-            .field("entries", &self.inner.entry_count())
+            .field("entries", &self.inner.load().entry_count())
             .finish()
     }
 }
@@ -93,20 +96,36 @@ impl IdentityCache {
             positive_ms: AtomicU64::new(ttl.as_millis() as u64),
             negative_ms: AtomicU64::new(negative_ttl.as_millis() as u64),
         });
-        let inner = Cache::builder()
-            .max_capacity(max_entries)
-            .support_invalidation_closures()
-            .eviction_listener(|_k, _v, cause| {
-                if cause == RemovalCause::Size {
-                    METRICS.cache_evictions.inc();
-                }
-            })
-            .build();
+        let inner = Arc::new(ArcSwap::from_pointee(build(max_entries)));
         Self {
             inner,
             ttls,
             epoch: Arc::new(AtomicU64::new(front::fresh_epoch())),
         }
+    }
+
+    /// Apply a new `max_entries` (on reload): a cache of the new size
+    /// replaces the old one, whose entries are dropped (re-verified on next
+    /// use). Nothing happens when the size is unchanged.
+    pub fn resize(&self, max_entries: u64) {
+        if self.inner.load().policy().max_capacity() == Some(max_entries) {
+            return;
+        }
+        self.inner.store(Arc::new(build(max_entries)));
+        self.new_epoch();
+    }
+
+    /// The capacity in force.
+    pub fn max_entries(&self) -> Option<u64> {
+        self.inner.load().policy().max_capacity()
+    }
+
+    /// The positive and negative TTLs in force.
+    pub fn ttls(&self) -> (Duration, Duration) {
+        (
+            Duration::from_millis(self.ttls.positive_ms.load(Ordering::Relaxed)),
+            Duration::from_millis(self.ttls.negative_ms.load(Ordering::Relaxed)),
+        )
     }
 
     /// Apply new TTLs (on reload); existing entries keep theirs.
@@ -138,7 +157,10 @@ impl IdentityCache {
             METRICS.cache_hits.inc();
             return Ok(Verdict::Valid(id));
         }
-        let entry = match self.inner.get(&key).await {
+        // An `Arc` clone, not a guard, across the await (guards are not
+        // `Send`); the front above answers most lookups before this.
+        let inner = self.inner.load_full();
+        let entry = match inner.get(&key).await {
             Some(entry) if now < entry.deadline => {
                 METRICS.cache_hits.inc();
                 entry
@@ -162,8 +184,8 @@ impl IdentityCache {
         Fut: Future<Output = Result<Verdict, StoreError>>,
     {
         let ttls = self.ttls.clone();
-        let computed = self
-            .inner
+        let inner = self.inner.load_full();
+        let computed = inner
             .entry(key)
             .and_try_compute_with(|current| async move {
                 if let Some(current) = current {
@@ -197,7 +219,7 @@ impl IdentityCache {
     pub fn invalidate_credential_id(&self, id: &str) {
         let id = id.to_string();
         // Only fails when closures are unsupported, which the builder enables.
-        let _ = self.inner.invalidate_entries_if(
+        let _ = self.inner.load().invalidate_entries_if(
             move |_, v| matches!(&v.verdict, Verdict::Valid(i) if i.credential_id == id),
         );
         self.new_epoch();
@@ -207,25 +229,40 @@ impl IdentityCache {
     pub fn invalidate_digest(&self, digest: [u8; 32]) {
         let _ = self
             .inner
+            .load()
             .invalidate_entries_if(move |k, _| k.digest == digest);
         self.new_epoch();
     }
 
     /// Drop everything.
     pub fn invalidate_all(&self) {
-        self.inner.invalidate_all();
+        self.inner.load().invalidate_all();
         self.new_epoch();
     }
 
     /// Approximate number of entries.
     pub fn entry_count(&self) -> u64 {
-        self.inner.entry_count()
+        self.inner.load().entry_count()
     }
 
     /// Run pending maintenance (tests and benches).
     pub async fn sync(&self) {
-        self.inner.run_pending_tasks().await;
+        let inner = self.inner.load_full();
+        inner.run_pending_tasks().await;
     }
+}
+
+/// A moka cache of `max_entries`, counting size evictions.
+fn build(max_entries: u64) -> Cache<CacheKey, Entry> {
+    Cache::builder()
+        .max_capacity(max_entries)
+        .support_invalidation_closures()
+        .eviction_listener(|_k, _v, cause| {
+            if cause == RemovalCause::Size {
+                METRICS.cache_evictions.inc();
+            }
+        })
+        .build()
 }
 
 #[cfg(test)]

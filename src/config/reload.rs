@@ -5,7 +5,7 @@
 //! disturbs in-flight requests. An invalid file never replaces a good one:
 //! every error is logged and the running config stays.
 
-use super::{load_with, ConfigErrors, Runtime};
+use super::{load_with, ConfigError, ConfigErrors, Runtime};
 use crate::cache::IdentityCache;
 use crate::credential::digest::sha256;
 use crate::metrics::METRICS;
@@ -49,7 +49,15 @@ impl ConfigHandle {
             return Ok(self.current());
         };
         let prev = self.current();
-        match load_with(path, Some(&prev)) {
+        let loaded = load_with(path, Some(&prev)).and_then(|rt| {
+            let restart = needs_restart(&prev, &rt);
+            if restart.is_empty() {
+                Ok(rt)
+            } else {
+                Err(ConfigErrors(restart))
+            }
+        });
+        match loaded {
             Ok(rt) => {
                 let rt = Arc::new(rt);
                 if rt.auth_generation != prev.auth_generation {
@@ -57,11 +65,7 @@ impl ConfigHandle {
                     cache.invalidate_all();
                 }
                 cache.set_ttls(rt.cache.ttl, rt.cache.negative_ttl);
-                if rt.file.server.listen != prev.file.server.listen
-                    || rt.file.admin.listen != prev.file.admin.listen
-                {
-                    tracing::warn!("listener changes take effect after a restart");
-                }
+                cache.resize(rt.cache.max_entries);
                 self.current.store(rt.clone());
                 // The previous config (a large key store, say) is freed here
                 // unless a request still holds it.
@@ -89,6 +93,46 @@ impl ConfigHandle {
 /// Fingerprint of the config file and every file it references: path, size
 /// and modification time (cheap even for a keys file of a million records;
 /// replacing or editing a file changes its mtime).
+/// Settings read only when the server starts (listeners, TLS certificate
+/// files, worker threads, grace period): a reload that changes one is
+/// refused whole, naming each, so the running config always is the file.
+fn needs_restart(prev: &Runtime, next: &Runtime) -> Vec<ConfigError> {
+    let (a, b) = (&prev.file, &next.file);
+    let mut changed = Vec::new();
+    let mut check = |key: &str, same: bool| {
+        if !same {
+            changed.push(ConfigError {
+                path: key.to_string(),
+                message: "takes effect only after a restart: restart authgate, or restore \
+                          the running value to reload the rest"
+                    .to_string(),
+            });
+        }
+    };
+    check("server.listen", a.server.listen == b.server.listen);
+    check("server.h2c", a.server.h2c == b.server.h2c);
+    check("server.threads", a.server.threads == b.server.threads);
+    check(
+        "server.grace_period",
+        a.server.grace_period == b.server.grace_period,
+    );
+    check("admin.listen", a.admin.listen == b.admin.listen);
+    check(
+        "server.tls",
+        format!("{:?}", a.server.tls) == format!("{:?}", b.server.tls),
+    );
+    if let Some(tls) = &b.server.tls {
+        for (key, file) in [("server.tls.cert", &tls.cert), ("server.tls.key", &tls.key)] {
+            let path = super::validate::resolve(&next.base_dir, file);
+            check(
+                key,
+                prev.file_digests.get(&path) == next.file_digests.get(&path),
+            );
+        }
+    }
+    changed
+}
+
 fn fingerprint(main: &Path, rt: &Runtime) -> [u8; 32] {
     let mut all = Vec::new();
     for p in std::iter::once(main.to_path_buf()).chain(rt.watched_files.iter().cloned()) {

@@ -10,6 +10,7 @@ use crate::policy::router::Router;
 use crate::store::Store;
 use crate::upstream::Pool;
 use crate::verify::jwt::Issuer;
+use crate::verify::stamp::ReplayGuard;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +48,9 @@ pub struct Runtime {
     pub assertion: Option<Arc<AssertionSigner>>,
     /// Cache settings.
     pub cache: CacheSection,
+    /// Stamp signatures seen within the freshness window; carried across
+    /// reloads (resized, never emptied).
+    pub replay: ReplayGuard,
     /// Changes whenever anything that decides authentication changes; part of
     /// every cache key, so a reload that removes or disables a key can never
     /// be answered from an old cache entry.

@@ -15,6 +15,7 @@ use crate::secret::Secret;
 use crate::store::memory::MemoryStore;
 use crate::upstream::Pool;
 use crate::verify::jwt::Issuer;
+use crate::verify::stamp::ReplayGuard;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -311,7 +312,22 @@ pub fn validate(
         None => 1,
     };
 
+    if let Some(tls) = &file.server.tls {
+        // Read at start only; digested so a reload can tell they changed.
+        for f in [&tls.cert, &tls.key] {
+            let path = resolve(base, f);
+            file_digests.unchanged(&path, prev);
+            watched.push(path);
+        }
+    }
+    let replay_ttl = st.window.saturating_add(st.leeway.saturating_mul(2));
+    let replay = match prev {
+        Some(p) => p.replay.with_settings(replay_ttl, st.replay_capacity),
+        None => ReplayGuard::new(replay_ttl, st.replay_capacity),
+    };
+
     Ok(Runtime {
+        replay,
         max_credential_bytes: creds.max_bytes,
         identity: file.identity.clone(),
         headers,

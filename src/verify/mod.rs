@@ -37,7 +37,6 @@ pub enum Verdict {
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     cache: IdentityCache,
-    replay: stamp::ReplayGuard,
 }
 
 /// Seconds since the Unix epoch.
@@ -49,23 +48,10 @@ pub fn unix_now() -> u64 {
 }
 
 impl Authenticator {
-    /// An authenticator over `cache`.
+    /// An authenticator over `cache` (the stamp replay guard lives in the
+    /// runtime, so a reload can resize it without forgetting).
     pub fn new(cache: IdentityCache) -> Self {
-        let d = crate::config::model::StampsSection::default();
-        Self::with_replay_guard(
-            cache,
-            stamp::ReplayGuard::for_window(d.window, d.leeway, d.replay_capacity),
-        )
-    }
-
-    /// An authenticator with a replay guard for stamps (kept across reloads).
-    pub fn with_replay_guard(cache: IdentityCache, replay: stamp::ReplayGuard) -> Self {
-        Self { cache, replay }
-    }
-
-    /// The stamp replay guard.
-    pub fn replay_guard(&self) -> &stamp::ReplayGuard {
-        &self.replay
+        Self { cache }
     }
 
     /// The hot cache (for invalidation).

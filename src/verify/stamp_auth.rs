@@ -3,7 +3,7 @@
 //! registered key (store + hot cache, like API keys), then replay — and
 //! produce an [`Identity`] with method `stamp` and the scheme.
 
-use super::stamp::{check_freshness, key_digest, parse, verify, ReplayGuard, StampError};
+use super::stamp::{check_freshness, key_digest, parse, verify, StampError};
 use super::{unix_now, Authenticator, Verdict};
 use crate::cache::CacheKey;
 use crate::config::Runtime;
@@ -102,9 +102,7 @@ impl Authenticator {
             Err(_) => return Err(Refusal::StoreUnavailable),
         };
         // Last: only a stamp that passed everything else is remembered.
-        self.replay_guard()
-            .check_and_remember(&stamp)
-            .map_err(refuse)?;
+        rt.replay.check_and_remember(&stamp).map_err(refuse)?;
         METRICS
             .verifications
             .with_label_values(&["stamp", "valid"])
@@ -114,10 +112,4 @@ impl Authenticator {
         with_scheme.rendered = Default::default();
         Ok(Arc::new(with_scheme))
     }
-}
-
-/// A replay guard sized from the `[stamps]` settings.
-pub fn replay_guard(rt: &Runtime) -> ReplayGuard {
-    let st = &rt.file.stamps;
-    ReplayGuard::for_window(st.window, st.leeway, st.replay_capacity)
 }

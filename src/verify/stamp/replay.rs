@@ -32,6 +32,7 @@ pub struct ReplayGuard {
     seen: Cache<[u8; 32], ()>,
     evicted: Arc<AtomicU64>,
     ttl: Duration,
+    capacity: u64,
 }
 
 impl fmt::Debug for ReplayGuard {
@@ -58,7 +59,32 @@ impl ReplayGuard {
                 }
             })
             .build();
-        Self { seen, evicted, ttl }
+        Self {
+            seen,
+            evicted,
+            ttl,
+            capacity,
+        }
+    }
+
+    /// The guard a reload with these settings should use: this one when they
+    /// are unchanged, else a new guard that starts with every signature this
+    /// one remembers (each for the new TTL from now: longer than needed,
+    /// never shorter, so no stamp seen before the reload can be replayed).
+    pub fn with_settings(&self, ttl: Duration, capacity: u64) -> Self {
+        if ttl == self.ttl && capacity == self.capacity {
+            return self.clone();
+        }
+        let next = Self::new(ttl, capacity);
+        for (digest, ()) in self.seen.iter() {
+            next.seen.insert(*digest, ());
+        }
+        next
+    }
+
+    /// The most entries held.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
     }
 
     /// A guard matching a freshness window: TTL = `window + 2·leeway`.
@@ -121,6 +147,31 @@ mod tests {
             Err(StampError::Replayed)
         );
         assert_eq!(g.check_and_remember_digest([2; 32]), Ok(()));
+    }
+
+    #[test]
+    fn new_settings_keep_what_was_seen() {
+        let g = ReplayGuard::new(Duration::from_secs(60), 100);
+        assert_eq!(g.check_and_remember_digest([7; 32]), Ok(()));
+        let same = g.with_settings(Duration::from_secs(60), 100);
+        assert_eq!(same.check_and_remember_digest([8; 32]), Ok(()));
+        assert_eq!(
+            g.check_and_remember_digest([8; 32]),
+            Err(StampError::Replayed),
+            "unchanged settings share one memory"
+        );
+        let bigger = g.with_settings(Duration::from_secs(120), 1000);
+        assert_eq!(
+            (bigger.ttl(), bigger.capacity()),
+            (Duration::from_secs(120), 1000)
+        );
+        for seen in [[7; 32], [8; 32]] {
+            assert_eq!(
+                bigger.check_and_remember_digest(seen),
+                Err(StampError::Replayed)
+            );
+        }
+        assert_eq!(bigger.check_and_remember_digest([9; 32]), Ok(()));
     }
 
     #[test]
