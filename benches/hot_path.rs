@@ -192,7 +192,7 @@ fn benches(c: &mut Criterion) {
     c.bench_function("api_key/miss_store_lookup", |b| {
         b.to_async(&tokio).iter(|| async {
             black_box(
-                opaque::verify(&w.rt, CredentialKind::ApiKey, &w.api_key, &sha)
+                opaque::verify(&w.rt, CredentialKind::ApiKey, &sha)
                     .await
                     .unwrap(),
             )

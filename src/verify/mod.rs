@@ -98,9 +98,15 @@ impl Authenticator {
                 return Err(Refusal::InvalidToken("bad_checksum"));
             }
         }
+        // Opaque credentials are cached under their store digest (peppered
+        // when a pepper is configured), so revoking a digest in the store
+        // can drop exactly its cache entry; JWTs under their SHA-256.
         let key = CacheKey {
             generation: rt.auth_generation,
-            digest: sha256(value.as_bytes()),
+            digest: match kind {
+                CredentialKind::Jwt => sha256(value.as_bytes()),
+                _ => rt.digester.digest(value),
+            },
         };
         let verdict = self
             .cache
@@ -108,7 +114,7 @@ impl Authenticator {
                 let started = Instant::now();
                 let result = match kind {
                     CredentialKind::Jwt => Ok(jwt::verify(&rt.issuers, value).await),
-                    _ => opaque::verify(rt, kind, value, &key.digest).await,
+                    _ => opaque::verify(rt, kind, &key.digest).await,
                 };
                 let outcome = match &result {
                     Ok(Verdict::Valid(_)) => "valid",

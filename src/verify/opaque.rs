@@ -3,25 +3,19 @@
 
 use super::{unix_now, Verdict};
 use crate::config::Runtime;
-use crate::credential::digest::Digester;
 use crate::credential::CredentialKind;
 use crate::identity::Identity;
 use crate::store::StoreError;
 use std::sync::Arc;
 
-/// Verify an opaque credential. `sha` is its SHA-256, reused as the store
-/// digest when no pepper is configured.
+/// Verify an opaque credential by its store digest (see
+/// [`crate::credential::digest::Digester`]).
 pub async fn verify(
     rt: &Runtime,
     kind: CredentialKind,
-    credential: &str,
-    sha: &[u8; 32],
+    digest: &[u8; 32],
 ) -> Result<Verdict, StoreError> {
-    let digest = match &rt.digester {
-        Digester::Sha256 => *sha,
-        peppered => peppered.digest(credential),
-    };
-    let Some(rec) = rt.store.lookup(&digest).await? else {
+    let Some(rec) = rt.store.lookup(digest).await? else {
         return Ok(Verdict::Invalid("unknown"));
     };
     if rec.kind != kind {
