@@ -92,7 +92,7 @@ impl Pool {
         if let Some(hc) = &section.health_check {
             if hc.kind == "http" {
                 let mut check = HttpHealthCheck::new(&sni, section.tls);
-                check.peer_template.options.verify_cert = section.verify_cert;
+                check.peer_template.options.verify_cert = !section.insecure_skip_verify;
                 check.peer_template.options.connection_timeout = Some(section.connect_timeout);
                 if let Ok(req) = pingora_http::RequestHeader::build("GET", hc.path.as_bytes(), None)
                 {
@@ -147,8 +147,8 @@ impl Pool {
         let mut peer = HttpPeer::new(backend, section.tls, sni.to_string());
         peer.options.connection_timeout = Some(section.connect_timeout);
         peer.options.read_timeout = Some(section.read_timeout);
-        peer.options.verify_cert = section.verify_cert;
-        peer.options.verify_hostname = section.verify_cert;
+        peer.options.verify_cert = !section.insecure_skip_verify;
+        peer.options.verify_hostname = !section.insecure_skip_verify;
         peer
     }
 

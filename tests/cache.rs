@@ -30,7 +30,7 @@ impl Store for CountingStore {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(50)).await;
         if self.broken.load(Ordering::SeqCst) {
-            return Err(StoreError("down".into()));
+            return Err(StoreError::unavailable("down"));
         }
         Ok(self.records.get(digest).cloned())
     }

@@ -157,6 +157,7 @@ issuer = "https://issuer.test"
 audiences = ["authgate"]
 algorithms = ["RS256"]
 jwks_url = "{}"
+insecure_http_jwks = true
 jwks_refresh = "300ms"
 jwks_cooldown = "200ms"
 workspace_claim = "namespace"

@@ -431,7 +431,7 @@ async fn tls_to_the_upstream_with_sni_and_certificate_verification() {
 backends = ["127.0.0.1:{tls_port}"]
 tls = true
 sni = "localhost"
-verify_cert = false
+insecure_skip_verify = true
 
 [upstreams.tls_verify]
 backends = ["127.0.0.1:{tls_port}"]

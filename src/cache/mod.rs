@@ -204,9 +204,9 @@ impl IdentityCache {
                 Ok(e.into_value())
             }
             // Only `Nop` on a live entry or `Put` are ever returned above.
-            CompResult::StillNone(_) | CompResult::Removed(_) => Err(Arc::new(StoreError(
-                "identity cache: entry vanished while verifying".into(),
-            ))),
+            CompResult::StillNone(_) | CompResult::Removed(_) => Err(Arc::new(
+                StoreError::corrupt("identity cache: entry vanished while verifying"),
+            )),
         }
     }
 

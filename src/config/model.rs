@@ -51,12 +51,28 @@ pub struct FileConfig {
 }
 
 /// `[store]`
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
     /// A JSON Lines file of `[[keys]]` records (one JSON object per line), for
     /// key sets too large to keep in the TOML file; reloaded like the config.
     pub keys_file: Option<String>,
+    /// Longest wait for one store call; past it the request gets 503.
+    #[serde(default = "default_store_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self {
+            keys_file: None,
+            timeout: default_store_timeout(),
+        }
+    }
+}
+
+fn default_store_timeout() -> Duration {
+    Duration::from_secs(2)
 }
 
 /// `[stamps]`
@@ -219,9 +235,10 @@ pub struct UpstreamSection {
     pub tls: bool,
     /// SNI (and certificate name) for TLS upstreams; defaults to the backend host.
     pub sni: Option<String>,
-    /// Verify the upstream certificate (TLS only).
-    #[serde(default = "yes")]
-    pub verify_cert: bool,
+    /// Do NOT verify the upstream certificate (TLS only): anyone on the path
+    /// can then impersonate the upstream. Logged as a warning at load.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
     /// Active health check.
     pub health_check: Option<HealthCheckSection>,
 }
@@ -290,9 +307,10 @@ pub struct AuthSection {
     /// Forward the credential headers to the upstream.
     #[serde(default)]
     pub forward_credentials: bool,
-    /// Stamp routes: refuse bodies without a timestamp (default true; without
-    /// one, replay protection lasts only as long as the replay memory).
-    pub require_timestamp: Option<bool>,
+    /// Stamp routes: accept bodies without a timestamp. Replay protection
+    /// then lasts only as long as the replay memory. Logged at load.
+    #[serde(default)]
+    pub insecure_no_timestamp: bool,
 }
 
 /// `[credentials]`
@@ -417,9 +435,13 @@ pub struct IssuerSection {
     pub name: String,
     /// Expected `iss` claim.
     pub issuer: String,
-    /// Accepted `aud` values (empty = `aud` not checked).
+    /// Accepted `aud` values; required unless `insecure_no_audience`.
     #[serde(default)]
     pub audiences: Vec<String>,
+    /// Accept tokens whatever their `aud` (a token minted for another
+    /// service of the same issuer then passes). Logged at load.
+    #[serde(default)]
+    pub insecure_no_audience: bool,
     /// Allowed algorithms, e.g. `["RS256"]`.
     pub algorithms: Vec<String>,
     /// HMAC secret file (HS*).
@@ -430,8 +452,13 @@ pub struct IssuerSection {
     pub public_key_file: Option<String>,
     /// JWKS file.
     pub jwks_file: Option<String>,
-    /// JWKS URL, refreshed in the background.
+    /// JWKS URL, refreshed in the background (`https`, or `http` with
+    /// `insecure_http_jwks`).
     pub jwks_url: Option<String>,
+    /// Allow a plain-`http` `jwks_url` (anyone on the path can then serve
+    /// keys). Logged at load.
+    #[serde(default)]
+    pub insecure_http_jwks: bool,
     /// Period of background JWKS refresh.
     #[serde(default = "default_jwks_refresh", with = "humantime_serde")]
     pub jwks_refresh: Duration,
@@ -447,9 +474,10 @@ pub struct IssuerSection {
     /// Claim holding the workspace slug.
     #[serde(default = "default_ws_claim")]
     pub workspace_claim: String,
-    /// Tokens of this issuer may reach any workspace.
+    /// Tokens of this issuer may reach any workspace (the path's slug is
+    /// not checked against theirs). Logged at load.
     #[serde(default)]
-    pub platform_wide: bool,
+    pub insecure_platform_wide: bool,
 }
 
 /// `[identity]`

@@ -200,7 +200,10 @@ impl BackgroundService for Reloader {
             }
             // Let an editor finish writing before reading.
             tokio::time::sleep(Duration::from_millis(50)).await;
-            let _ = self.handle.reload(&self.cache);
+            // File reads and parsing (millions of keys, say) run on a
+            // blocking thread, never on an async worker.
+            let (handle, cache) = (self.handle.clone(), self.cache.clone());
+            let _ = tokio::task::spawn_blocking(move || handle.reload(&cache)).await;
             seen = fingerprint(&path, &self.handle.current());
         }
     }

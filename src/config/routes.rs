@@ -136,7 +136,7 @@ fn build_access(a: &AuthSection, key: &str, errs: &mut Errors) -> Option<Access>
             any_scopes: a.any_scopes.clone(),
             usage: a.usage.clone(),
             allow_param: a.allow_param.clone(),
-            require_timestamp: a.require_timestamp.unwrap_or(true),
+            require_timestamp: !a.insecure_no_timestamp,
         })
     })
 }

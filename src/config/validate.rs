@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 /// Collects errors as validation walks the file.
 #[derive(Default)]
-pub struct Errors(Vec<ConfigError>);
+pub struct Errors(pub(crate) Vec<ConfigError>);
 
 impl Errors {
     /// Record a problem at `path`.
@@ -171,6 +171,9 @@ pub fn validate(
     let records = keys.finish(&mut errs);
 
     // JWT issuers, reusing JWKS caches of unchanged issuers.
+    for (key, gives_up) in super::insecure::check(&file, &mut errs) {
+        tracing::warn!(key = %key, "insecure setting in force: {gives_up}");
+    }
     let mut issuers = Vec::new();
     let mut file_digests = FileDigests::default();
     for (i, section) in file.jwt.issuers.iter().enumerate() {
@@ -274,6 +277,9 @@ pub fn validate(
     }
     if st.replay_capacity == 0 {
         errs.push("stamps.replay_capacity", "must be at least 1");
+    }
+    if file.store.timeout.is_zero() {
+        errs.push("store.timeout", "must be greater than zero");
     }
     if file.cache.max_entries == 0 {
         errs.push("cache.max_entries", "must be at least 1");

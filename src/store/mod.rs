@@ -9,6 +9,7 @@ pub mod memory;
 use crate::credential::CredentialKind;
 use async_trait::async_trait;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// One opaque credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,10 +34,77 @@ pub struct KeyRecord {
     pub disabled: bool,
 }
 
+/// What kind of store failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store did not answer within its timeout.
+    Timeout,
+    /// The store could not be reached or refused the query.
+    Unavailable,
+    /// The store answered with data authgate cannot use.
+    Corrupt,
+}
+
+impl StoreErrorKind {
+    /// A stable label for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreErrorKind::Timeout => "timeout",
+            StoreErrorKind::Unavailable => "unavailable",
+            StoreErrorKind::Corrupt => "corrupt",
+        }
+    }
+}
+
 /// A store failure. Verification fails closed on it (503), and it is never cached.
 #[derive(Debug, thiserror::Error)]
-#[error("store unavailable: {0}")]
-pub struct StoreError(pub String);
+#[error("store {}: {message}", kind.as_str())]
+pub struct StoreError {
+    /// What kind of failure.
+    pub kind: StoreErrorKind,
+    /// Detail for logs (never a credential).
+    pub message: String,
+}
+
+impl StoreError {
+    /// The store could not be reached or refused the query.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self {
+            kind: StoreErrorKind::Unavailable,
+            message: message.into(),
+        }
+    }
+
+    /// The store answered with unusable data.
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        Self {
+            kind: StoreErrorKind::Corrupt,
+            message: message.into(),
+        }
+    }
+
+    /// The store did not answer within `after`.
+    pub fn timeout(after: Duration) -> Self {
+        Self {
+            kind: StoreErrorKind::Timeout,
+            message: format!("no answer within {after:?}"),
+        }
+    }
+}
+
+/// [`Store::lookup`] bounded by `timeout`: a store that hangs is a
+/// [`StoreErrorKind::Timeout`], never a wait past it.
+pub async fn lookup(
+    store: &dyn Store,
+    digest: &[u8; 32],
+    timeout: Duration,
+) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+    match tokio::time::timeout(timeout, store.lookup(digest)).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::timeout(timeout)),
+    }
+}
 
 /// Lookup of opaque credentials by digest.
 #[async_trait]
@@ -46,4 +114,31 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// A short name for logs and metrics.
     fn name(&self) -> &'static str;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Hanging;
+
+    #[async_trait]
+    impl Store for Hanging {
+        async fn lookup(&self, _: &[u8; 32]) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+            std::future::pending().await
+        }
+        fn name(&self) -> &'static str {
+            "hanging"
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hanging_store_is_a_timeout_not_a_wait() {
+        let err = lookup(&Hanging, &[0; 32], Duration::from_millis(20))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, StoreErrorKind::Timeout);
+        assert_eq!(err.to_string(), "store timeout: no answer within 20ms");
+    }
 }

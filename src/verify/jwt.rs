@@ -366,7 +366,7 @@ fn identity_from_claims(
         expires_at: c.get("exp").and_then(Value::as_u64),
         allow: Vec::new(),
         usage: None,
-        platform_wide: s.platform_wide,
+        platform_wide: s.insecure_platform_wide,
         scoped: true,
         scheme: None,
         rendered: Default::default(),

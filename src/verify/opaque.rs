@@ -15,7 +15,8 @@ pub async fn verify(
     kind: CredentialKind,
     digest: &[u8; 32],
 ) -> Result<Verdict, StoreError> {
-    let Some(rec) = rt.store.lookup(digest).await? else {
+    let Some(rec) = crate::store::lookup(rt.store.as_ref(), digest, rt.file.store.timeout).await?
+    else {
         return Ok(Verdict::Invalid("unknown"));
     };
     if rec.kind != kind {

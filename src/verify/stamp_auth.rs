@@ -65,7 +65,9 @@ impl Authenticator {
         let verdict = self
             .cache()
             .get_or_verify(key, || async {
-                let rec = rt.store.lookup(&key.digest).await?;
+                let rec =
+                    crate::store::lookup(rt.store.as_ref(), &key.digest, rt.file.store.timeout)
+                        .await?;
                 Ok(match rec {
                     Some(r) if r.kind != CredentialKind::Stamp => Verdict::Invalid("unknown_key"),
                     Some(r) if r.disabled => Verdict::Invalid("disabled"),
