@@ -2,8 +2,11 @@
 # release binary, makes a scratch directory, and stops every server whose
 # pid is in PIDS when the script exits (SIGTERM, then SIGKILL: background
 # jobs of a script ignore SIGINT).
-BIN=$PWD/target/release/authgate
-cargo build --release --bin authgate >&2
+# BIN=/path/to/authgate uses that binary as is (no build).
+if [ -z "${BIN:-}" ]; then
+  BIN=$PWD/target/release/authgate
+  cargo build --release --bin authgate >&2
+fi
 
 WORK=$(mktemp -d)
 PIDS=()

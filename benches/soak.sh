@@ -70,7 +70,6 @@ PIDS+=($!)
 
 metric() { curl -s "http://127.0.0.1:$ADMIN/metrics"; }
 echo "t_s,rss_kib,fds,requests,p99_ms,status_5xx" >"$OUT/soak.csv"
-prev_hist=""
 start=$(date +%s)
 while kill -0 "$LOAD" 2>/dev/null; do
   sleep "$SAMPLE_SECS"
@@ -79,26 +78,28 @@ while kill -0 "$LOAD" 2>/dev/null; do
   fds=$(ls /proc/$GATE/fd | wc -l)
   m=$(metric)
   # Server-side p99 over the last interval: difference of the cumulative
-  # latency histogram (all routes) between two samples.
-  hist=$(echo "$m" | awk -F'[{}" ]+' '/^authgate_request_duration_seconds_bucket/ {
-      for (i = 1; i <= NF; i++) if ($i == "le=") le = $(i + 1); c[le] += $NF }
-      END { for (k in c) print k, c[k] }' | sort -g)
-  row=$(python3 - "$prev_hist" "$hist" <<'PY'
-import sys
-def parse(t):
+  # latency histogram (all routes summed) between two samples.
+  echo "$m" >"$WORK/metrics.now"
+  row=$(python3 - "$WORK/metrics.prev" "$WORK/metrics.now" <<'PY'
+import re, sys
+def buckets(path):
     d = {}
-    for line in t.splitlines():
-        k, v = line.split()
-        d[float("inf") if k == "+Inf" else float(k)] = float(v)
+    try:
+        text = open(path).read()
+    except FileNotFoundError:
+        return d
+    for m in re.finditer(r'^authgate_request_duration_seconds_bucket\{.*?le="([^"]+)"\} (\S+)$', text, re.M):
+        le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
+        d[le] = d.get(le, 0.0) + float(m.group(2))
     return d
-prev, cur = parse(sys.argv[1]), parse(sys.argv[2])
+prev, cur = buckets(sys.argv[1]), buckets(sys.argv[2])
 delta = sorted((k, cur[k] - prev.get(k, 0.0)) for k in cur)
 total = delta[-1][1] if delta else 0
 p99 = next((k for k, c in delta if total and c >= 0.99 * total), float("nan"))
 print(f"{int(total)},{p99 * 1000:.3f}")
 PY
 )
-  prev_hist=$hist
+  mv "$WORK/metrics.now" "$WORK/metrics.prev"
   s5=$(echo "$m" | awk '/^authgate_requests_total/ && /status="5/ {s += $NF} END {print s + 0}')
   echo "$now,$rss,$fds,$row,$s5" | tee -a "$OUT/soak.csv"
 done

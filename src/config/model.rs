@@ -271,8 +271,14 @@ pub struct RouteSection {
     /// Methods this route serves; absent or empty = all.
     #[serde(default)]
     pub methods: Vec<String>,
-    /// The upstream pool.
-    pub upstream: String,
+    /// The upstream pool (or `handler`: exactly one of the two).
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// A response authgate writes itself instead of forwarding:
+    /// `whoami` (the verified identity as JSON), `jwks` (the assertion
+    /// key's JWKS), `health`. The route's `auth` applies as usual.
+    #[serde(default)]
+    pub handler: Option<String>,
     /// Keep `X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`,
     /// `X-Original-URL` and `X-Rewrite-URL` for an upstream that honours them;
     /// authgate then routes and authorises the overridden method and path

@@ -4,7 +4,7 @@
 use super::model::{AuthSection, RouteSection};
 use super::validate::Errors;
 use crate::credential::{CredentialKind, KindSet};
-use crate::policy::router::{Access, Requirements, Route, Router};
+use crate::policy::router::{Access, Builtin, Requirements, Route, Router, Target};
 use crate::upstream::Pool;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,19 +36,45 @@ pub(super) fn build_router(
                 }
             }
         }
-        let pool = match pools.get(&r.upstream) {
-            Some(p) => Some(p.clone()),
-            None => {
+        let target = match (&r.upstream, &r.handler) {
+            (Some(name), None) => match pools.get(name) {
+                Some(p) => Some(Target::Upstream(p.clone())),
+                None => {
+                    errs.push(
+                        format!("{key}.upstream"),
+                        format!("no upstream named '{name}'"),
+                    );
+                    None
+                }
+            },
+            (None, Some(h)) => match Builtin::parse(h) {
+                Some(b) => Some(Target::Builtin(b)),
+                None => {
+                    errs.push(
+                        format!("{key}.handler"),
+                        format!("unknown handler '{h}' ({})", Builtin::NAMES),
+                    );
+                    None
+                }
+            },
+            (Some(_), Some(_)) => {
+                errs.push(
+                    format!("{key}.handler"),
+                    "a route has an upstream or a handler, not both",
+                );
+                None
+            }
+            (None, None) => {
                 errs.push(
                     format!("{key}.upstream"),
-                    format!("no upstream named '{}'", r.upstream),
+                    "missing: name an upstream or a handler",
                 );
-                ok = false;
                 None
             }
         };
+        ok &= target.is_some();
         let access = build_access(&r.auth, &format!("{key}.auth"), errs);
-        if let (true, Some(pool), Some(access)) = (ok, pool, access) {
+        if let (true, Some(target), Some(access)) = (ok, target, access) {
             let name = r.name.clone().unwrap_or_else(|| {
                 if r.methods.is_empty() {
                     r.path.clone()
@@ -64,7 +90,7 @@ pub(super) fn build_router(
                     host: r.host.as_ref().map(|h| h.to_ascii_lowercase()),
                     path: r.path.clone(),
                     methods,
-                    pool,
+                    target,
                     access,
                     forward_credentials: r.auth.forward_credentials,
                     keep_override_headers: r.keep_override_headers,

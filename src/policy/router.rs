@@ -47,8 +47,8 @@ pub struct Route {
     pub path: String,
     /// Methods served (empty = all).
     pub methods: Vec<http::Method>,
-    /// Upstream pool.
-    pub pool: Arc<Pool>,
+    /// Where an admitted request goes.
+    pub target: Target,
     /// Who may pass.
     pub access: Access,
     /// Forward credential headers upstream.
@@ -59,7 +59,63 @@ pub struct Route {
     pub metrics: crate::metrics::RouteMetrics,
 }
 
+/// Where a route sends an admitted request.
+#[derive(Debug)]
+pub enum Target {
+    /// Forward to this upstream pool.
+    Upstream(Arc<Pool>),
+    /// authgate answers itself.
+    Builtin(Builtin),
+}
+
+/// Responses authgate writes itself (routes with `handler = "…"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// The verified identity as JSON.
+    Whoami,
+    /// The identity-assertion key as a JWKS.
+    Jwks,
+    /// `{"status":"ok"}`.
+    Health,
+}
+
+impl Builtin {
+    /// The names config files use, for error messages.
+    pub const NAMES: &'static str = "whoami, jwks, health";
+
+    /// Parse a config name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "whoami" => Some(Builtin::Whoami),
+            "jwks" => Some(Builtin::Jwks),
+            "health" => Some(Builtin::Health),
+            _ => None,
+        }
+    }
+
+    /// The config name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::Whoami => "whoami",
+            Builtin::Jwks => "jwks",
+            Builtin::Health => "health",
+        }
+    }
+}
+
 impl Route {
+    /// The upstream pool name, or `builtin:<handler>`, for logs.
+    pub fn target_name(&self) -> &str {
+        match &self.target {
+            Target::Upstream(p) => p.name(),
+            Target::Builtin(b) => match b {
+                Builtin::Whoami => "builtin:whoami",
+                Builtin::Jwks => "builtin:jwks",
+                Builtin::Health => "builtin:health",
+            },
+        }
+    }
+
     fn serves(&self, method: &http::Method) -> bool {
         self.methods.is_empty() || self.methods.contains(method)
     }

@@ -7,6 +7,7 @@
 //! inject identity headers. `logging`: metrics and one access line.
 
 pub mod body;
+pub mod builtin;
 pub mod forward;
 pub mod respond;
 pub mod spoof;
@@ -19,7 +20,7 @@ use crate::error::Refusal;
 use crate::identity::Identity;
 use crate::metrics::METRICS;
 use crate::policy::decide::decide;
-use crate::policy::router::{path_is_normal, Access, Route, RouteMatch};
+use crate::policy::router::{path_is_normal, Access, Route, RouteMatch, Target};
 use crate::proxy::spoof::Overrides;
 use crate::verify::Authenticator;
 use async_trait::async_trait;
@@ -227,7 +228,7 @@ impl ProxyHttp for AuthGate {
             Ok(Admission::Pass(route, identity)) => Ok((route, identity)),
             Err(refused) => Err(refused),
         };
-        ctx.rt = Some(rt);
+        ctx.rt = Some(rt.clone());
         match admitted {
             Ok((route, identity)) => {
                 ctx.outcome = if identity.is_some() {
@@ -235,6 +236,13 @@ impl ProxyHttp for AuthGate {
                 } else {
                     "public"
                 };
+                if let Target::Builtin(handler) = route.target {
+                    let resp = builtin::respond(handler, &rt, identity.as_deref());
+                    ctx.route = Some(route);
+                    ctx.identity = identity;
+                    respond::send(session, &resp, &ctx.request_id).await?;
+                    return Ok(true);
+                }
                 ctx.route = Some(route);
                 ctx.identity = identity;
                 Ok(false)
@@ -259,10 +267,16 @@ impl ProxyHttp for AuthGate {
                 "no route in context",
             ));
         };
-        route
-            .pool
-            .peer()
-            .ok_or_else(|| Error::explain(ErrorType::HTTPStatus(502), "no healthy upstream"))
+        match &route.target {
+            Target::Upstream(pool) => pool
+                .peer()
+                .ok_or_else(|| Error::explain(ErrorType::HTTPStatus(502), "no healthy upstream")),
+            // Built-in routes are answered in `request_filter`.
+            Target::Builtin(_) => Err(Error::explain(
+                ErrorType::InternalError,
+                "built-in route reached the upstream phase",
+            )),
+        }
     }
 
     async fn upstream_request_filter(
@@ -373,7 +387,7 @@ impl ProxyHttp for AuthGate {
             .map(|r| r.status.as_u16())
             .unwrap_or(0);
         let route = ctx.route.as_ref().map(|r| r.name.as_str()).unwrap_or("-");
-        let upstream = ctx.route.as_ref().map(|r| r.pool.name()).unwrap_or("-");
+        let upstream = ctx.route.as_ref().map(|r| r.target_name()).unwrap_or("-");
         let elapsed = ctx.started.elapsed();
         match &ctx.route {
             Some(r) => r.metrics.observe(status, elapsed.as_secs_f64()),
