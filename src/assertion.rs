@@ -130,5 +130,5 @@ pub fn generate_key(path: &Path) -> std::io::Result<()> {
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(std::io::Error::other)?;
-    std::fs::write(path, pem.as_bytes())
+    crate::secret::write_private(path, pem.as_bytes())
 }

@@ -149,7 +149,7 @@ pub fn write_config(
         ),
     );
     let secret = crate::credential::mint::mint("demo_hs256_");
-    std::fs::write(dir.join("jwt.secret"), &secret)?;
+    crate::secret::write_private(&dir.join("jwt.secret"), secret.as_ref())?;
     crate::assertion::generate_key(&dir.join("assertion.pem"))?;
     let now = crate::verify::unix_now();
     let claims = serde_json::json!({
@@ -311,7 +311,8 @@ fn print_guide(listen: &str, admin: &str, c: &DemoCredentials, config: &std::pat
 pub fn run(args: DemoArgs) -> ExitCode {
     crate::logging::init(&crate::config::model::LogSection {
         format: "text".into(),
-        level: "warn,access=info".into(),
+        // The tour invites edits of the config: show the reload lines too.
+        level: "warn,access=info,authgate::config::reload=info".into(),
     });
     let upstream = match crate::echo::spawn("127.0.0.1:0") {
         Ok(a) => a,
@@ -345,5 +346,11 @@ pub fn run(args: DemoArgs) -> ExitCode {
         }
     };
     print_guide(&args.listen, &args.admin, &creds, &path);
-    server.run_forever()
+    server.run(pingora::server::RunArgs::default());
+    // A directory the demo made for itself holds a JWT secret and a signing
+    // key: remove it (one given with --dir is the user's to keep).
+    if args.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    ExitCode::SUCCESS
 }

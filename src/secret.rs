@@ -36,6 +36,29 @@ impl PartialEq for Secret {
     }
 }
 
+/// Open `path` for writing a secret: created (or truncated) readable and
+/// writable by its owner only (0600), also when it already existed with a
+/// wider mode.
+pub fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let file = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
+/// Write `bytes` to `path` as a secret file (see [`create_private`]).
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    create_private(path)?.write_all(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

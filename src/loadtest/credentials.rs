@@ -122,11 +122,7 @@ pub struct CredentialLine {
 /// is created readable by its owner only.
 pub fn write_jsonl(path: &Path, lines: &[CredentialLine]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut out = std::io::BufWriter::new(opts.open(path)?);
+    let mut out = std::io::BufWriter::new(crate::secret::create_private(path)?);
     for line in lines {
         serde_json::to_writer(&mut out, line).map_err(std::io::Error::other)?;
         out.write_all(b"\n")?;

@@ -261,11 +261,14 @@ pub fn run(cmd: LoadtestCommand) -> ExitCode {
                 Err(code) => return code,
             };
             let report = rt.block_on(driver::run(plan));
-            if args.json {
-                println!("{}", report.to_json());
+            let text = if args.json {
+                format!("{}\n", report.to_json())
             } else {
-                print!("{}", report.to_text());
-            }
+                report.to_text()
+            };
+            // Like other Unix tools, a closed pipe (`| head`) ends the output
+            // quietly; `print!` would panic on it.
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
             ExitCode::SUCCESS
         }
     }

@@ -24,7 +24,7 @@ use crate::demo::{MANTYX_PREFIXES, MANTYX_RUN_ROUTES};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rand::Rng;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 // Test keys only: these private keys are committed to the repository.
 const RSA_KEY: &[u8] = include_bytes!("../../tests/fixtures/jwt/keys/rsa.key.pem");
@@ -129,14 +129,7 @@ fn line(kind: Kind, credential: String, path: String) -> CredentialLine {
     }
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(path)?.write_all(bytes)
-}
+use crate::secret::write_private;
 
 /// Write `authgate.toml`, `credentials.jsonl`, the HS256 secret and the
 /// public PEMs into `args.out` (created if missing; files are overwritten).

@@ -82,7 +82,16 @@ fn routed(found: RouteMatch<'_>) -> Result<(&Arc<Route>, matchit::Params<'_, '_>
 
 impl AuthGate {
     /// Route, authenticate and decide; `Ok` carries the route and identity (if any).
-    async fn admit(&self, rt: &Runtime, req: &RequestHeader) -> Result<Admission, Refused> {
+    ///
+    /// `verified` receives the identity as soon as the credential is
+    /// verified, so a later refusal (scope, workspace, usage) still names the
+    /// credential in the access log.
+    async fn admit(
+        &self,
+        rt: &Runtime,
+        req: &RequestHeader,
+        verified: &mut Option<Arc<Identity>>,
+    ) -> Result<Admission, Refused> {
         let path = req.uri.path();
         if !path_is_normal(path) {
             return Err((None, Refusal::BadPath));
@@ -143,6 +152,7 @@ impl AuthGate {
             .authenticate(rt, reqs.accept, presented)
             .await
             .map_err(fail)?;
+        *verified = Some(identity.clone());
         decide(
             reqs,
             &identity,
@@ -162,6 +172,7 @@ impl AuthGate {
         route: &Arc<Route>,
         header: &str,
         params: &[(String, String)],
+        verified: &mut Option<Arc<Identity>>,
     ) -> Result<(Arc<Identity>, bytes::Bytes), Refusal> {
         let Access::Protected(reqs) = &route.access else {
             return Err(Refusal::NotFound);
@@ -172,6 +183,7 @@ impl AuthGate {
             .auth
             .authenticate_stamp(rt, reqs.accept, header, &body, reqs.require_timestamp)
             .await?;
+        *verified = Some(identity.clone());
         let param = |name: &str| {
             params
                 .iter()
@@ -208,14 +220,15 @@ impl ProxyHttp for AuthGate {
     async fn request_filter(&self, session: &mut Session, ctx: &mut Self::CTX) -> Result<bool> {
         let rt = self.config.current();
         ctx.request_id = forward::request_id(session.req_header());
-        let admitted = match self.admit(&rt, session.req_header()).await {
+        let mut verified = None;
+        let admitted = match self.admit(&rt, session.req_header(), &mut verified).await {
             Ok(Admission::Stamp {
                 route,
                 header,
                 params,
             }) => {
                 match self
-                    .admit_stamp(&rt, session, &route, &header, &params)
+                    .admit_stamp(&rt, session, &route, &header, &params, &mut verified)
                     .await
                 {
                     Ok((identity, body)) => {
@@ -249,6 +262,7 @@ impl ProxyHttp for AuthGate {
             }
             Err((route, refusal)) => {
                 ctx.route = route;
+                ctx.identity = verified;
                 ctx.outcome = refusal.reason();
                 respond::send(session, &refusal.to_response(), &ctx.request_id).await?;
                 Ok(true)
