@@ -2,6 +2,8 @@
 //! loopback ports in front of a recording echo upstream, and talk to it.
 #![allow(dead_code)]
 
+pub mod terminator;
+
 use authgate::demo::MANTYX_PREFIXES;
 use authgate::echo::Recorder;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -105,6 +107,28 @@ impl Gate {
         Self::launch(dir, config.to_path_buf(), port, admin, false)
     }
 
+    /// Like [`Gate::start_logged`] (log captured when `capture`), with extra
+    /// environment variables for the process (`SSL_CERT_FILE`, peppers, secrets).
+    pub fn start_env(
+        upstream: &Upstream,
+        extra: &str,
+        env: &[(&str, &str)],
+        capture: bool,
+    ) -> Self {
+        let (port, admin) = (free_port(), free_port());
+        let mut cfg = format!("{}\n{}", base_config(port, admin, upstream.addr), extra);
+        if capture {
+            cfg = cfg.replace(
+                "[log]\nlevel = \"warn\"",
+                "[log]\nformat = \"json\"\nlevel = \"warn,access=info\"",
+            );
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("authgate.toml");
+        std::fs::write(&path, cfg).expect("write config");
+        Self::launch_env(dir, path, port, admin, capture, env)
+    }
+
     fn spawn(config: &str, port: u16, admin: u16, capture: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("authgate.toml");
@@ -113,6 +137,17 @@ impl Gate {
     }
 
     fn launch(dir: tempfile::TempDir, path: PathBuf, port: u16, admin: u16, capture: bool) -> Self {
+        Self::launch_env(dir, path, port, admin, capture, &[])
+    }
+
+    fn launch_env(
+        dir: tempfile::TempDir,
+        path: PathBuf,
+        port: u16,
+        admin: u16,
+        capture: bool,
+        env: &[(&str, &str)],
+    ) -> Self {
         let stderr = if capture {
             Stdio::from(std::fs::File::create(dir.path().join("log.txt")).expect("log file"))
         } else {
@@ -122,6 +157,7 @@ impl Gate {
             .args(["serve", "--config"])
             .arg(&path)
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
