@@ -123,12 +123,18 @@ impl AssertionSigner {
     }
 }
 
-/// Write a fresh PKCS#8 PEM Ed25519 key to `path` (used by the demo).
+/// Write a fresh PKCS#8 PEM Ed25519 key to `path` (used by the demo). A
+/// new file is created readable by its owner only (Unix).
 pub fn generate_key(path: &Path) -> std::io::Result<()> {
     use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePrivateKey};
+    use std::io::Write;
     let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(std::io::Error::other)?;
-    std::fs::write(path, pem.as_bytes())
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)?.write_all(pem.as_bytes())
 }
