@@ -222,6 +222,35 @@ impl Gate {
         std::fs::rename(&tmp, &self.config).expect("rename");
     }
 
+    /// Wait until the config watcher is running: its baseline is taken when
+    /// its background service starts, a moment after the listeners, and a
+    /// change before that would go unseen. Touches the config (a trailing
+    /// comment) until one reload is counted; afterwards
+    /// `authgate_config_reloads_total{outcome="ok"}` is 1.
+    pub async fn until_watching(&self) {
+        let c = client();
+        let text = std::fs::read_to_string(&self.config).expect("read config");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for n in 0.. {
+            assert!(
+                Instant::now() < deadline,
+                "the config watcher never reloaded"
+            );
+            self.rewrite(&format!("{text}\n# touch {n}\n"));
+            let counted = eventually(Duration::from_millis(500), || async {
+                let Ok(r) = c.get(self.admin_url("/metrics")).send().await else {
+                    return false;
+                };
+                let text = r.text().await.unwrap_or_default();
+                text.contains(r#"authgate_config_reloads_total{outcome="ok"} 1"#)
+            })
+            .await;
+            if counted {
+                return;
+            }
+        }
+    }
+
     /// Send a signal by name (`HUP`, `INT`).
     pub fn signal(&self, sig: &str) {
         let _ = Command::new("kill")
