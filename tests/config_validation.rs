@@ -149,3 +149,66 @@ fn a_keys_file_error_names_its_line() {
     let rt = validate(parse(&text, "t").unwrap(), dir.path(), None).unwrap();
     assert_eq!(rt.key_count, 2);
 }
+
+#[test]
+fn unknown_keys_are_refused_in_every_table() {
+    // The misspelt key comes first, so it is the error whatever else the
+    // table would need. Each case names the table.
+    let cases = [
+        ("top level", "zzz_typo = 1\n".to_string() + BASE),
+        ("server", format!("{BASE}\n[server]\nzzz_typo = 1")),
+        ("server.tls", format!("{BASE}\n[server.tls]\nzzz_typo = 1")),
+        ("admin", format!("{BASE}\n[admin]\nzzz_typo = 1")),
+        ("log", format!("{BASE}\n[log]\nzzz_typo = 1")),
+        ("upstreams.NAME", format!("{BASE}\n[upstreams.x]\nzzz_typo = 1")),
+        (
+            "upstreams.NAME.health_check",
+            format!("{BASE}\n[upstreams.x]\nbackends = [\"127.0.0.1:1\"]\nhealth_check = {{ zzz_typo = 1 }}"),
+        ),
+        ("routes", format!("{BASE}\n[[routes]]\nzzz_typo = 1")),
+        (
+            "routes.auth",
+            format!("{BASE}\n[[routes]]\npath = \"/z\"\nupstream = \"api\"\nauth = {{ zzz_typo = 1 }}"),
+        ),
+        ("credentials", format!("{BASE}\n[credentials]\nzzz_typo = 1")),
+        (
+            "credentials.prefixes",
+            format!("{BASE}\n[[credentials.prefixes]]\nzzz_typo = 1"),
+        ),
+        ("keys", format!("{BASE}\n[[keys]]\nzzz_typo = 1")),
+        ("jwt", format!("{BASE}\n[jwt]\nzzz_typo = 1")),
+        ("jwt.issuers", format!("{BASE}\n[[jwt.issuers]]\nzzz_typo = 1")),
+        ("identity", format!("{BASE}\n[identity]\nzzz_typo = 1")),
+        ("identity.headers", format!("{BASE}\n[identity.headers]\nzzz_typo = 1")),
+        (
+            "identity.assertion",
+            format!("{BASE}\n[identity.assertion]\nzzz_typo = 1"),
+        ),
+        ("cache", format!("{BASE}\n[cache]\nzzz_typo = 1")),
+        ("store", format!("{BASE}\n[store]\nzzz_typo = 1")),
+        ("stamps", format!("{BASE}\n[stamps]\nzzz_typo = 1")),
+    ];
+    for (table, text) in &cases {
+        let errs = parse(text, "test.toml")
+            .err()
+            .unwrap_or_else(|| panic!("{table}: accepted"));
+        let all = errs.to_string();
+        assert!(all.contains("unknown field `zzz_typo`"), "{table}: {all}");
+    }
+
+    // And in a keys file's records.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("keys.jsonl"),
+        r#"{"zzz_typo":1,"id":"a","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","kind":"api_key","subject":"s"}"#,
+    )
+    .unwrap();
+    let text = format!("{BASE}\n[store]\nkeys_file = \"keys.jsonl\"");
+    let errs = validate(parse(&text, "t").unwrap(), dir.path(), None).unwrap_err();
+    assert!(
+        errs.0.iter().any(
+            |e| e.path == "store.keys_file:1" && e.message.contains("unknown field `zzz_typo`")
+        ),
+        "{errs}"
+    );
+}
