@@ -30,6 +30,10 @@ PORT=18480 ADMIN=19480 UP=13480
 "$BIN" loadtest prepare --out "$WORK/lt" --api-keys 1000 --jwts 1000 --stamps 1000 \
   --listen 127.0.0.1:$PORT --admin 127.0.0.1:$ADMIN --upstream 127.0.0.1:$UP \
   --threads 1 >/dev/null
+# A 50,000-entry identity cache: the forged credentials (each new) fill it in
+# about four minutes, and the replay memory (stamps live window + 2 x leeway
+# = 6 min) is full by then too, so memory should be flat from minute 7 on.
+printf '\n[cache]\nmax_entries = 50000\n' >>"$WORK/lt/authgate.toml"
 "$BIN" echo --fixed --listen 127.0.0.1:$UP >/dev/null 2>&1 &
 PIDS+=($!)
 "$BIN" serve --config "$WORK/lt/authgate.toml" >"$WORK/gate.log" 2>&1 &

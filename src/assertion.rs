@@ -123,7 +123,8 @@ impl AssertionSigner {
     }
 }
 
-/// Write a fresh PKCS#8 PEM Ed25519 key to `path` (used by the demo).
+/// Write a fresh PKCS#8 PEM Ed25519 key to `path` (used by the demo). A
+/// new file is created readable by its owner only (Unix).
 pub fn generate_key(path: &Path) -> std::io::Result<()> {
     use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePrivateKey};
     let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);

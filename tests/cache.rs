@@ -152,7 +152,9 @@ async fn concurrent_misses_collapse_into_one_lookup() {
 
 #[tokio::test]
 async fn a_stale_entry_is_verified_again_once_for_all_concurrent_callers() {
-    let (cred, _, store, rt, auth) = one_key("k4", Duration::from_millis(300));
+    // A TTL far from the time the first two calls take (even on a loaded
+    // machine), and a sleep past it.
+    let (cred, _, store, rt, auth) = one_key("k4", Duration::from_secs(1));
     auth.authenticate(&rt, accept(), presented(&cred))
         .await
         .unwrap();
@@ -162,7 +164,7 @@ async fn a_stale_entry_is_verified_again_once_for_all_concurrent_callers() {
     assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
     // Past the TTL the entry is still held (no timed eviction) but never
     // served: the next callers re-verify, and only one of them asks the store.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     for id in concurrently(16, &auth, &rt, &cred).await {
         assert_eq!(id, "k4");
     }
@@ -176,7 +178,8 @@ async fn unknown_keys_hit_the_store_once_per_negative_ttl() {
     let auth = Authenticator::new(IdentityCache::new(
         1000,
         Duration::from_secs(60),
-        Duration::from_millis(300),
+        // Far from the time ten refusals take, even on a loaded machine.
+        Duration::from_secs(1),
     ));
     let (cred, _, _) = mint("ghost");
     for _ in 0..10 {
@@ -184,7 +187,7 @@ async fn unknown_keys_hit_the_store_once_per_negative_ttl() {
         assert_eq!(r.unwrap_err(), Refusal::InvalidToken("unknown"));
     }
     assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert!(auth
         .authenticate(&rt, accept(), presented(&cred))
         .await

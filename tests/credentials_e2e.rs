@@ -182,7 +182,14 @@ async fn every_carrier_and_kind_is_accepted_and_identity_forwarded() {
             "{name}"
         );
         assert_eq!(h["x-auth-workspace"], "acme", "{name}");
-        assert_ne!(h["x-auth-subject"], "root", "{name}");
+        // The subject of the credential, not the spoofed one (nor none): keys
+        // minted by `common::key` carry `subject-<id>`; the fixture JWT's `sub`.
+        let subject = if method == "jwt" {
+            "user-123".to_string()
+        } else {
+            format!("subject-{cred_id}")
+        };
+        assert_eq!(h["x-auth-subject"], subject.as_str(), "{name}");
         for cred_header in ["authorization", "x-api-key", "x-server-key"] {
             assert!(
                 h.get(cred_header).is_none(),
@@ -586,12 +593,33 @@ fn keys_create_prints_the_key_once_and_a_digest_only_stanza() {
         "mantyx_at_"
     ));
     let stanza = &text[text.find("[[keys]]").unwrap()..];
-    let digest = authgate::credential::digest::Digester::Sha256
-        .render(&authgate::credential::digest::sha256(credential.as_bytes()));
+    // The digest, computed outside authgate (coreutils `sha256sum`).
+    let digest = format!("sha256:{}", sha256sum(credential));
     assert!(stanza.contains(&digest), "{stanza}");
     assert!(
         stanza.contains("scopes = [\"runs:read\", \"runs:write\"]"),
         "{stanza}"
     );
     assert!(stanza.contains("kind = \"access_token\""), "{stanza}");
+}
+
+/// SHA-256 hex of `text` by coreutils' `sha256sum`: an independent known answer.
+fn sha256sum(text: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sha256sum (coreutils) is required");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let hex = String::from_utf8(out.stdout).unwrap();
+    let hex = hex.split_whitespace().next().unwrap().to_string();
+    assert_eq!(hex.len(), 64, "{hex}");
+    hex
 }

@@ -61,7 +61,12 @@ fn demo_curl_lines_behave_as_printed() {
         let Some(rest) = line.strip_prefix("curl ") else {
             continue;
         };
-        let Some(want) = expected else { continue };
+        let Some(want) = expected else {
+            // A block without a status: only the lines known here, each
+            // checked for what it shows; any other line fails the test.
+            check_informational(line, &mut checked);
+            continue;
+        };
         let rest = rest.trim_start_matches("-si ").trim_start_matches("-s ");
         let cmd = format!("curl -s -o /dev/null -w '%{{http_code}}' {rest}");
         let out = Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
@@ -86,4 +91,31 @@ fn demo_curl_lines_behave_as_printed() {
     for s in [200, 401, 403, 404] {
         assert!(statuses.contains(&s), "the demo shows no {s}");
     }
+}
+
+/// Run a demo line printed under a comment without a status: the admin's
+/// JWKS (a key set with one key) and the metrics grep (the requests just
+/// sent, counted). Any other line is a line this test does not check.
+fn check_informational(line: &str, checked: &mut usize) {
+    let out = Command::new("sh").arg("-c").arg(line).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    if line.ends_with("/.well-known/jwks.json") {
+        let jwks: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{line}: not JSON ({e}): {text}"));
+        assert_eq!(
+            jwks["keys"].as_array().map(Vec::len),
+            Some(1),
+            "{line}: {text}"
+        );
+        assert_eq!(jwks["keys"][0]["kty"], "OKP", "{line}: {text}");
+    } else if line.ends_with("/metrics | grep authgate_requests_total") {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("authgate_requests_total{") && l.contains("status=\"200\"")),
+            "{line}: {text}"
+        );
+    } else {
+        panic!("demo line with no expectation, not checked: {line}");
+    }
+    *checked += 1;
 }

@@ -305,7 +305,9 @@ async fn jwks_url_rotation_single_flight_and_last_good_set() {
     let mut s = section("jwks");
     s.jwks_file = None;
     s.jwks_url = Some(server.url.clone());
-    s.jwks_cooldown = Duration::from_millis(300);
+    // A cooldown far from the time the checks inside it take (even on a
+    // loaded machine), and sleeps past it.
+    s.jwks_cooldown = Duration::from_secs(1);
     let issuer = Arc::new(Issuer::build(&s, &dir()).unwrap());
     let issuers = vec![issuer.clone()];
     let old = token("valid_rs256_jwks");
@@ -333,7 +335,7 @@ async fn jwks_url_rotation_single_flight_and_last_good_set() {
 
     // Rotation: the new kid is unknown, so a refetch (after the cooldown) finds it.
     server.serve(Some("jwks_rotated.json"));
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(1050)).await;
     assert!(
         matches!(verify(&issuers, &new).await, Verdict::Valid(_)),
         "rotated key not picked up"
@@ -349,7 +351,7 @@ async fn jwks_url_rotation_single_flight_and_last_good_set() {
 
     // A failing fetch keeps the last good set.
     server.serve(None);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(1050)).await;
     assert!(matches!(
         verify(&issuers, &old).await,
         Verdict::Invalid("unknown_kid")

@@ -217,7 +217,22 @@ async fn sighup_reloads_immediately() {
     gate.rewrite(&format!(
         "{base}\n[[routes]]\npath = \"/hup\"\nupstream = \"echo\"\nauth = {{ public = true }}\n"
     ));
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Past the 1 s default interval (plus the 50 ms settle delay): a watcher
+    // that fell back to polling would have reloaded by now. This is the one
+    // wait that must run its length: it shows that nothing happens.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let metrics = c
+        .get(gate.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("authgate_config_reloads_total{"),
+        "no polling with watch_interval = 0s: {metrics}"
+    );
     assert_eq!(
         c.get(gate.url("/hup")).send().await.unwrap().status(),
         404,
@@ -227,6 +242,18 @@ async fn sighup_reloads_immediately() {
     let url = gate.url("/hup");
     let ok = wait_for_status(&c, &url, 200).await;
     assert!(ok, "SIGHUP did not reload");
+    let metrics = c
+        .get(gate.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"authgate_config_reloads_total{outcome="ok"} 1"#),
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -400,8 +427,22 @@ auth = {{ public = true }}
         "round-robin over both backends"
     );
 
-    // Once the checker has marked the dead backend down, nothing fails.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Round-robin alternates between the two backends, so until the checker
+    // marks the dead one down every other request fails: wait for four
+    // successes in a row, then nothing fails.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut streak = 0;
+    while streak < 4 && std::time::Instant::now() < deadline {
+        let r = c.get(gate.url("/hc")).send().await;
+        if r.is_ok_and(|r| r.status() == 200) {
+            streak += 1;
+        } else {
+            streak = 0;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let down = streak >= 4;
+    assert!(down, "the dead backend was never marked down");
     for _ in 0..10 {
         assert_eq!(c.get(gate.url("/hc")).send().await.unwrap().status(), 200);
     }
@@ -409,34 +450,29 @@ auth = {{ public = true }}
 
 #[tokio::test]
 async fn tls_to_the_upstream_with_sni_and_certificate_verification() {
-    // The upstream is a second authgate that terminates TLS (cert for localhost)
-    // in front of the echo; the gate under test speaks TLS to it.
+    // The upstream terminates TLS and presents its certificate (for localhost,
+    // signed by the test CA) only to a client whose SNI is "localhost": a 200
+    // through it proves the SNI, and it records every SNI and handshake error.
     let up = Upstream::start();
-    let (p1, a1, tls_port) = (free_port(), free_port(), free_port());
-    let tls_cfg = format!(
-        "{}\n{ROUTES}",
-        base_config(p1, a1, up.addr).replace(
-            "[admin]",
-            &format!(
-                "[server.tls]\nlisten = \"127.0.0.1:{tls_port}\"\ncert = \"{}\"\nkey = \"{}\"\n\n[admin]",
-                fixture("tls/cert.pem").display(),
-                fixture("tls/key.pem").display()
-            )
-        )
-    );
-    let _terminator = Gate::start_with(&tls_cfg, p1, a1);
+    let tls = common::terminator::Terminator::start("localhost").await;
     let extra = format!(
         r#"
 [upstreams.tls_noverify]
-backends = ["127.0.0.1:{tls_port}"]
+backends = ["{0}"]
 tls = true
 sni = "localhost"
 insecure_skip_verify = true
 
 [upstreams.tls_verify]
-backends = ["127.0.0.1:{tls_port}"]
+backends = ["{0}"]
 tls = true
 sni = "localhost"
+
+[upstreams.tls_other_name]
+backends = ["{0}"]
+tls = true
+sni = "other.test"
+insecure_skip_verify = true
 
 [[routes]]
 path = "/public/{{*rest}}"
@@ -447,21 +483,39 @@ auth = {{ public = true }}
 path = "/strict"
 upstream = "tls_verify"
 auth = {{ public = true }}
-"#
+
+[[routes]]
+path = "/other-name"
+upstream = "tls_other_name"
+auth = {{ public = true }}
+"#,
+        tls.addr
     );
     let gate = Gate::start(&up, &extra);
     let c = client();
     let r = c.get(gate.url("/public/over-tls")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let echoed: Value = r.json().await.unwrap();
-    assert_eq!(echoed["path"], "/public/over-tls");
-    // The terminating gate saw TLS from the gate under test (an untrusted peer).
-    assert_eq!(echoed["headers"]["x-forwarded-proto"], "https");
-    // The test CA is not trusted by the system: verification must refuse it.
-    assert_eq!(
-        c.get(gate.url("/strict")).send().await.unwrap().status(),
-        502
-    );
+    assert_eq!(echoed["sni"], "localhost");
+    assert_eq!(tls.snis(), [Some("localhost".to_string())]);
+    assert_eq!(tls.outcomes(), [Ok(())]);
+
+    // The test CA is not trusted by the system: verification must refuse the
+    // certificate (the gate aborts with an unknown-CA alert), not fail otherwise.
+    let r = c.get(gate.url("/strict")).send().await.unwrap();
+    assert_eq!(r.status(), 502);
+    let outcomes = tls.outcomes();
+    assert_eq!(tls.snis().len(), 2, "{outcomes:?}");
+    assert_eq!(tls.snis()[1].as_deref(), Some("localhost"));
+    let refused = outcomes[1].as_ref().unwrap_err();
+    assert!(refused.contains("UnknownCA"), "{refused}");
+
+    // The configured SNI is what is sent: another name gets no certificate.
+    let r = c.get(gate.url("/other-name")).send().await.unwrap();
+    assert_eq!(r.status(), 502);
+    assert_eq!(tls.snis()[2].as_deref(), Some("other.test"));
+    assert!(tls.outcomes()[2].is_err());
+    assert!(up.seen().is_empty(), "nothing went to the plain upstream");
 }
 
 #[tokio::test]

@@ -82,4 +82,27 @@ mod tests {
         assert!(!checksum_ok(&format!("{k}x"), "mantyx_"));
         assert_ne!(mint("mantyx_"), mint("mantyx_"));
     }
+
+    /// Known answers computed outside this code (Python: `zlib.crc32`, then
+    /// six base62 digits, most significant first, alphabet `0-9A-Za-z`).
+    #[test]
+    fn checksums_match_independent_known_answers() {
+        // The CRC-32 check value of "123456789" is 0xCBF43926.
+        assert_eq!(crc32fast::hash(b"123456789"), 0xCBF4_3926);
+        assert_eq!(&encode_crc(0xCBF4_3926), b"3jZRME");
+        assert_eq!(&encode_crc(0), b"000000");
+        assert_eq!(&encode_crc(u32::MAX), b"4gfFC3");
+        for (key, prefix) in [
+            ("mantyx_0123456789abcdefghijABCDEFGHIJ3rTqNi", "mantyx_"),
+            ("sk_live_zzzzzzzzzzzzzzzzzzzzzzzzzzzzzz4WF2SO", "sk_live_"),
+        ] {
+            assert!(checksum_ok(key, prefix), "{key}");
+            // The same body with any other checksum is refused.
+            let other = format!("{}000000", &key[..key.len() - CHECK_LEN]);
+            assert!(!checksum_ok(&other, prefix), "{other}");
+        }
+        // A minted key's checksum covers the prefix too.
+        let body = &"mantyx_0123456789abcdefghijABCDEFGHIJ3rTqNi"["mantyx_".len()..];
+        assert!(!checksum_ok(&format!("mantyz_{body}"), "mantyz_"));
+    }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod raw;
+pub mod terminator;
 
 use authgate::demo::MANTYX_PREFIXES;
 use authgate::echo::Recorder;
@@ -107,6 +108,28 @@ impl Gate {
         Self::launch(dir, config.to_path_buf(), port, admin, false)
     }
 
+    /// Like [`Gate::start_logged`] (log captured when `capture`), with extra
+    /// environment variables for the process (`SSL_CERT_FILE`, peppers, secrets).
+    pub fn start_env(
+        upstream: &Upstream,
+        extra: &str,
+        env: &[(&str, &str)],
+        capture: bool,
+    ) -> Self {
+        let (port, admin) = (free_port(), free_port());
+        let mut cfg = format!("{}\n{}", base_config(port, admin, upstream.addr), extra);
+        if capture {
+            cfg = cfg.replace(
+                "[log]\nlevel = \"warn\"",
+                "[log]\nformat = \"json\"\nlevel = \"warn,access=info\"",
+            );
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("authgate.toml");
+        std::fs::write(&path, cfg).expect("write config");
+        Self::launch_env(dir, path, port, admin, capture, env)
+    }
+
     fn spawn(config: &str, port: u16, admin: u16, capture: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("authgate.toml");
@@ -115,6 +138,17 @@ impl Gate {
     }
 
     fn launch(dir: tempfile::TempDir, path: PathBuf, port: u16, admin: u16, capture: bool) -> Self {
+        Self::launch_env(dir, path, port, admin, capture, &[])
+    }
+
+    fn launch_env(
+        dir: tempfile::TempDir,
+        path: PathBuf,
+        port: u16,
+        admin: u16,
+        capture: bool,
+        env: &[(&str, &str)],
+    ) -> Self {
         let stderr = if capture {
             Stdio::from(std::fs::File::create(dir.path().join("log.txt")).expect("log file"))
         } else {
@@ -124,6 +158,7 @@ impl Gate {
             .args(["serve", "--config"])
             .arg(&path)
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
@@ -186,6 +221,35 @@ impl Gate {
         let tmp = self.dir.path().join("authgate.toml.tmp");
         std::fs::write(&tmp, config).expect("write");
         std::fs::rename(&tmp, &self.config).expect("rename");
+    }
+
+    /// Wait until the config watcher is running: its baseline is taken when
+    /// its background service starts, a moment after the listeners, and a
+    /// change before that would go unseen. Touches the config (a trailing
+    /// comment) until one reload is counted; afterwards
+    /// `authgate_config_reloads_total{outcome="ok"}` is 1.
+    pub async fn until_watching(&self) {
+        let c = client();
+        let text = std::fs::read_to_string(&self.config).expect("read config");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for n in 0.. {
+            assert!(
+                Instant::now() < deadline,
+                "the config watcher never reloaded"
+            );
+            self.rewrite(&format!("{text}\n# touch {n}\n"));
+            let counted = eventually(Duration::from_millis(500), || async {
+                let Ok(r) = c.get(self.admin_url("/metrics")).send().await else {
+                    return false;
+                };
+                let text = r.text().await.unwrap_or_default();
+                text.contains(r#"authgate_config_reloads_total{outcome="ok"} 1"#)
+            })
+            .await;
+            if counted {
+                return;
+            }
+        }
     }
 
     /// Send a signal by name (`HUP`, `INT`).

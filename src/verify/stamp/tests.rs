@@ -264,7 +264,15 @@ fn wrong_scheme_labels_fail() {
         outcome(&relabel(&p, StampScheme::Ed25519), BODY),
         Err(StampError::BadPublicKey)
     );
-    assert!(outcome(&relabel(&p, StampScheme::Secp256k1Eip191), BODY).is_err());
+    // The fixed P-256 key's x is not on secp256k1, so the key itself is refused.
+    assert_eq!(
+        outcome(&relabel(&p, StampScheme::Secp256k1Eip191), BODY),
+        Err(StampError::BadPublicKey)
+    );
+    assert_eq!(
+        outcome(&relabel(&ed, StampScheme::Secp256k1Eip191), BODY),
+        Err(StampError::BadPublicKey)
+    );
 }
 
 /// Every single-character change of a valid header either fails or yields
