@@ -71,6 +71,25 @@ async fn a_trusted_proxy_s_forwarding_headers_are_kept_and_appended_to() {
 }
 
 #[tokio::test]
+async fn repeated_forwarding_lines_from_a_trusted_proxy_are_all_kept() {
+    // RFC 9110 §5.3: repeated field lines are one comma-separated list, in order.
+    let up = Upstream::start();
+    let (gate, token) = gate(&up, "trusted_proxies = [\"127.0.0.0/8\"]");
+    let h = forwarded_headers(
+        &gate,
+        &up,
+        &token,
+        "X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-For: 10.0.0.2\r\n\
+         Forwarded: for=203.0.113.7\r\nForwarded: for=10.0.0.2\r\n",
+    );
+    assert_eq!(h["x-forwarded-for"], "203.0.113.7, 10.0.0.2, 127.0.0.1");
+    assert_eq!(
+        h["forwarded"],
+        "for=203.0.113.7, for=10.0.0.2, for=127.0.0.1;proto=http"
+    );
+}
+
+#[tokio::test]
 async fn forwarding_headers_from_a_peer_outside_the_trusted_list_are_replaced() {
     let up = Upstream::start();
     // Trusted proxies are configured, but the test client (127.0.0.1) is not one.

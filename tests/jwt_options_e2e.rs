@@ -116,3 +116,24 @@ async fn issuer_options_shape_the_identity_and_the_time_checks() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn an_expiry_within_the_leeway_is_accepted() {
+    // README: `leeway = "30s"` applies to `exp` as to `nbf`. The JWT check
+    // allows it, but `Authenticator::authenticate` then refuses any identity
+    // whose `expires_at` is past, with no leeway.
+    let up = Upstream::start();
+    let extra = format!(
+        "{}\n[[routes]]\npath = \"/api/v1/workspaces/{{workspace}}/runs\"\nupstream = \"echo\"\nauth = {{ accept = [\"jwt\"] }}\n",
+        issuer("plain", "https://plain.test", ""),
+    );
+    let gate = Gate::start_env(&up, &extra, &[("AG_JWT_SECRET", SECRET)], false);
+    let late = token("https://plain.test", json!({ "exp": now() - 20 }));
+    let r = client()
+        .get(gate.url("/api/v1/workspaces/acme/runs"))
+        .bearer_auth(late)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "expired 20 s ago, inside the 30 s leeway");
+}

@@ -86,6 +86,57 @@ async fn a_key_removed_from_the_keys_file_stops_working_at_once() {
 }
 
 #[tokio::test]
+async fn a_key_removed_from_the_jwks_file_stops_working_at_once() {
+    let up = Upstream::start();
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::copy(fixture("jwt/jwks.json"), &jwks).unwrap();
+    let extra = format!(
+        r#"
+[[jwt.issuers]]
+name = "file"
+issuer = "https://issuer.test"
+audiences = ["authgate"]
+algorithms = ["RS256"]
+jwks_file = "{}"
+workspace_claim = "namespace"
+
+[[routes]]
+path = "/j"
+upstream = "echo"
+auth = {{ accept = ["jwt"] }}
+"#,
+        jwks.display()
+    );
+    let gate = Gate::start(&up, &extra);
+    gate.until_watching().await;
+    let c = client();
+    let url = gate.url("/j");
+    let (old, new) = (token("valid_rs256_jwks"), token("rotated_rs256"));
+    assert_eq!(status(&c, &url, &old).await, 200);
+    assert_eq!(status(&c, &url, &new).await, 401);
+    // The rotated set drops rsa-1 and adds rsa-2.
+    replace(
+        &jwks,
+        &std::fs::read_to_string(fixture("jwt/jwks_rotated.json")).unwrap(),
+    );
+    assert!(
+        until_status(&c, &url, &old, 401).await,
+        "a removed JWK kept working"
+    );
+    assert_eq!(status(&c, &url, &new).await, 200);
+}
+
+fn token(name: &str) -> String {
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(fixture("jwt/cases.json")).unwrap()).unwrap();
+    cases.iter().find(|c| c["name"] == name).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
 async fn a_request_in_flight_finishes_on_the_config_it_started_with() {
     use std::io::{Read, Write};
     let up = Upstream::start();
