@@ -34,6 +34,9 @@ pub struct Identity {
     pub scoped: bool,
     /// The stamp scheme, for stamp identities.
     pub scheme: Option<&'static str>,
+    /// Seconds past `expires_at` the credential is still accepted: a JWT
+    /// issuer's clock leeway, 0 for everything else.
+    pub grace: u64,
     /// Header values rendered once: a cached identity serves many requests.
     pub rendered: Rendered,
 }
@@ -85,9 +88,15 @@ impl Identity {
 }
 
 impl Identity {
-    /// Whether the identity has expired at `now` (unix seconds).
+    /// Whether the identity has expired at `now` (unix seconds), leeway
+    /// included.
     pub fn expired_at(&self, now: u64) -> bool {
-        matches!(self.expires_at, Some(exp) if exp <= now)
+        matches!(self.valid_until(), Some(end) if end <= now)
+    }
+
+    /// The last instant (unix seconds, exclusive) the credential is accepted.
+    pub fn valid_until(&self) -> Option<u64> {
+        self.expires_at.map(|exp| exp.saturating_add(self.grace))
     }
 }
 
@@ -240,6 +249,7 @@ mod tests {
             platform_wide: false,
             scoped: true,
             scheme: None,
+            grace: 0,
             rendered: Default::default(),
         }
     }

@@ -71,6 +71,8 @@ fn each_bad_config_names_its_key() {
         ("[[keys]]\nid = \"k\"\ndigest = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\nkind = \"api_key\"\nsubject = \"s\"\nexpires_at = \"tomorrow\"", "keys[0].expires_at", "RFC 3339"),
         ("[[jwt.issuers]]\nname = \"i\"\nissuer = \"https://i\"\naudiences = [\"a\"]\nalgorithms = [\"HS257\"]\nsecret_env = \"X\"", "jwt.issuers[0].algorithms[0]", "unknown algorithm 'HS257'"),
         ("[[jwt.issuers]]\nname = \"i\"\nissuer = \"https://i\"\naudiences = [\"a\"]\nalgorithms = [\"HS256\", \"RS256\"]\nsecret_env = \"X\"", "jwt.issuers[0].algorithms", "algorithm confusion"),
+        // cargo sets CARGO_PKG_NAME for the test process: an 8-byte secret.
+        ("[[jwt.issuers]]\nname = \"i\"\nissuer = \"https://i\"\naudiences = [\"a\"]\nalgorithms = [\"HS256\"]\nsecret_env = \"CARGO_PKG_NAME\"", "jwt.issuers[0].secret_env", "at least 32 bytes"),
         ("[[jwt.issuers]]\nname = \"i\"\nissuer = \"https://i\"\naudiences = [\"a\"]\nalgorithms = [\"RS256\"]", "jwt.issuers[0]", "set exactly one of secret_file, secret_env, public_key_file, jwks_file, jwks_url"),
         ("[[jwt.issuers]]\nname = \"i\"\nissuer = \"https://i\"\naudiences = [\"a\"]\nalgorithms = [\"RS256\"]\npublic_key_file = \"missing.pem\"", "jwt.issuers[0].public_key_file", "cannot read 'missing.pem'"),
         ("[[jwt.issuers]]\nname = \"i\"\nissuer = \"https://i\"\naudiences = [\"a\"]\nalgorithms = [\"RS256\"]\njwks_url = \"ftp://x\"", "jwt.issuers[0].jwks_url", "http or https"),

@@ -96,6 +96,7 @@ pub(super) mod tests {
             platform_wide: false,
             scoped: false,
             scheme: None,
+            grace: 0,
             rendered: Default::default(),
         })
     }

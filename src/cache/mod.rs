@@ -53,7 +53,7 @@ impl Ttls {
             Verdict::Valid(id) => {
                 let ms = self.positive_ms.load(Ordering::Relaxed);
                 let ttl = Duration::from_millis(ms - rand::thread_rng().gen_range(0..=ms / 10));
-                match id.expires_at {
+                match id.valid_until() {
                     Some(exp) => ttl.min(Duration::from_secs(exp.saturating_sub(unix_now()))),
                     None => ttl,
                 }

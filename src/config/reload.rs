@@ -155,12 +155,22 @@ fn fingerprint(main: &Path, rt: &Runtime) -> [u8; 32] {
 pub struct Reloader {
     handle: ConfigHandle,
     cache: IdentityCache,
+    /// The files' fingerprint when the server was built: an edit made
+    /// between then and the service's start is still seen.
+    baseline: Option<[u8; 32]>,
 }
 
 impl Reloader {
     /// Reload `handle`, invalidating `cache` when authentication changes.
     pub fn new(handle: ConfigHandle, cache: IdentityCache) -> Self {
-        Self { handle, cache }
+        let baseline = handle
+            .path()
+            .map(|path| fingerprint(path, &handle.current()));
+        Self {
+            handle,
+            cache,
+            baseline,
+        }
     }
 }
 
@@ -171,7 +181,9 @@ impl BackgroundService for Reloader {
             return;
         };
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-        let mut seen = fingerprint(&path, &self.handle.current());
+        let mut seen = self
+            .baseline
+            .unwrap_or_else(|| fingerprint(&path, &self.handle.current()));
         loop {
             let interval = self.handle.current().file.server.watch_interval;
             let poll = async {

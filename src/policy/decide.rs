@@ -100,6 +100,7 @@ mod tests {
             platform_wide: false,
             scoped,
             scheme: None,
+            grace: 0,
             rendered: Default::default(),
         }
     }

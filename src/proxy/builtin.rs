@@ -62,6 +62,7 @@ mod tests {
             platform_wide: false,
             scoped: true,
             scheme: None,
+            grace: 0,
             rendered: Default::default(),
         };
         let v = whoami(&id);

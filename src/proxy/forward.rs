@@ -310,17 +310,29 @@ fn forwarded(
         return put(headers, &X_FORWARDED_PROTO, proto);
     };
     let fresh = PeerValues::of(ip, tls);
-    let joined = |prev: Option<&HeaderValue>, next: &HeaderValue| match prev
-        .and_then(|v| v.to_str().ok())
-        .filter(|p| !p.trim().is_empty())
-    {
-        Some(p) => HeaderValue::try_from(format!("{p}, {}", next.to_str().unwrap_or("")))
-            .unwrap_or_else(|_| next.clone()),
-        None => next.clone(),
+    // A trusted chain may arrive as several header lines: they are one list
+    // (RFC 9110 §5.3), kept in order, with this hop appended.
+    let joined = |headers: &HeaderMap, name: &HeaderName, next: &HeaderValue| {
+        let prev: Vec<&str> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        if prev.is_empty() {
+            return next.clone();
+        }
+        HeaderValue::try_from(format!(
+            "{}, {}",
+            prev.join(", "),
+            next.to_str().unwrap_or("")
+        ))
+        .unwrap_or_else(|_| next.clone())
     };
-    let xff = joined(headers.get(&X_FORWARDED_FOR), &fresh.xff);
+    let xff = joined(headers, &X_FORWARDED_FOR, &fresh.xff);
     put(headers, &X_FORWARDED_FOR, xff)?;
-    let fwd = joined(headers.get(&http::header::FORWARDED), &fresh.forwarded);
+    let fwd = joined(headers, &http::header::FORWARDED, &fresh.forwarded);
     put(headers, &http::header::FORWARDED, fwd)?;
     if !headers.contains_key(&X_FORWARDED_PROTO) {
         put(headers, &X_FORWARDED_PROTO, proto)?;

@@ -181,15 +181,21 @@ fn load_keys(
         _ => None,
     };
     if let Some(secret) = secret {
+        // Errors name the key the secret came from.
+        let key = if s.secret_file.is_some() {
+            ".secret_file"
+        } else {
+            ".secret_env"
+        };
         if !hmac {
             return Err((
-                ".secret_file".into(),
+                key.into(),
                 "a secret needs HS256/HS384/HS512 algorithms".into(),
             ));
         }
         if secret.len() < 32 {
             return Err((
-                ".secret_file".into(),
+                key.into(),
                 "an HMAC secret must be at least 32 bytes".into(),
             ));
         }
@@ -369,6 +375,7 @@ fn identity_from_claims(
         platform_wide: s.insecure_platform_wide,
         scoped: true,
         scheme: None,
+        grace: s.leeway.as_secs(),
         rendered: Default::default(),
     })
 }

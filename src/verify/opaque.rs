@@ -43,6 +43,7 @@ pub async fn verify(
         // are always scoped.
         scoped: kind == CredentialKind::AccessToken || !rec.scopes.is_empty(),
         scheme: None,
+        grace: 0,
         rendered: Default::default(),
     })))
 }

@@ -86,6 +86,7 @@ impl Authenticator {
                         platform_wide: false,
                         scoped: !r.scopes.is_empty(),
                         scheme: None,
+                        grace: 0,
                         rendered: Default::default(),
                     })),
                     None => Verdict::Invalid("unknown_key"),
