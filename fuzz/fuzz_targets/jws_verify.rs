@@ -37,6 +37,9 @@ const ALGS: [Algorithm; 12] = [
     Algorithm::EdDSA,
 ];
 
+/// A `jsonwebtoken` PEM reader for one key family.
+type PemParser = fn(&[u8]) -> jsonwebtoken::errors::Result<DecodingKey>;
+
 struct Fixture {
     keys: Vec<(&'static str, VerifyingKey)>,
     signed: HashSet<Vec<u8>>,
@@ -49,7 +52,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     for f in ["hs256.secret", "hs384.secret", "hs512.secret"] {
         keys.push((f, VerifyingKey::hmac(&read(f))));
     }
-    let pem: [(&str, fn(&[u8]) -> jsonwebtoken::errors::Result<DecodingKey>); 5] = [
+    let pem: [(&str, PemParser); 5] = [
         ("rsa.pub.pem", DecodingKey::from_rsa_pem),
         ("rsa2.pub.pem", DecodingKey::from_rsa_pem),
         ("ec256.pub.pem", DecodingKey::from_ec_pem),
