@@ -204,6 +204,15 @@ pub fn parse_bytes(header_value: &[u8]) -> Result<Stamp, StampError> {
     Ok(Stamp { material, key })
 }
 
+/// Decode a DER ECDSA signature as stamps carry it (`SEQUENCE { INTEGER r,
+/// INTEGER s }`, canonical or the fixed-width variant described in the
+/// `der` module) into big-endian, 32-byte `r` and `s`. Only the encoding is
+/// checked here; `0 < r, s < n` is the curve's check, in [`parse`]. Public so
+/// the fuzz targets can reach the decoder on its own.
+pub fn decode_der_signature(der: &[u8]) -> Result<([u8; 32], [u8; 32]), StampError> {
+    der::decode(der)
+}
+
 /// Verify the stamp's signature over the exact body bytes (step 6).
 pub fn verify(stamp: &Stamp, body: &[u8]) -> Result<(), StampError> {
     match &stamp.material {
