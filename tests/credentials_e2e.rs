@@ -19,15 +19,6 @@ struct Setup {
     expired: String,
 }
 
-fn fixture_token(name: &str) -> String {
-    let cases: Vec<Value> =
-        serde_json::from_slice(&std::fs::read(fixture("jwt/cases.json")).unwrap()).unwrap();
-    cases.iter().find(|c| c["name"] == name).unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 fn routes() -> String {
     format!(
         r#"

@@ -132,15 +132,6 @@ impl JwksServer {
     }
 }
 
-fn token(name: &str) -> String {
-    let cases: Vec<Value> =
-        serde_json::from_slice(&std::fs::read(fixture("jwt/cases.json")).unwrap()).unwrap();
-    cases.iter().find(|c| c["name"] == name).unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn jwks_outage_keeps_cached_keys_refuses_unknown_kids_and_recovers() {
     let jwks = JwksServer::start(Jwks::Doc("jwks.json"));
@@ -183,8 +174,8 @@ auth = {{ accept = ["jwt"] }}
                 .unwrap_or(0)
         }
     };
-    let old = token("valid_rs256_jwks");
-    let rotated = token("rotated_rs256");
+    let old = fixture_token("valid_rs256_jwks");
+    let rotated = fixture_token("rotated_rs256");
     assert_eq!(call(old.clone()).await, 200);
 
     for outage in [Jwks::Down, Jwks::Garbage] {
@@ -206,14 +197,7 @@ auth = {{ accept = ["jwt"] }}
         recovered,
         "the rotated key is picked up once the endpoint is back"
     );
-    let metrics = c
-        .get(gate.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&c, &gate).await;
     assert!(
         metrics.contains("authgate_jwks_fetches_total{issuer=\"remote\",outcome=\"error\"}"),
         "failed fetches are counted: {metrics}"
@@ -234,19 +218,8 @@ where
 }
 
 async fn reload_count(c: &reqwest::Client, gate: &Gate, outcome: &str) -> u64 {
-    let text = c
-        .get(gate.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let prefix = format!("authgate_config_reloads_total{{outcome=\"{outcome}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+    let series = format!("authgate_config_reloads_total{{outcome=\"{outcome}\"}}");
+    sample(&metrics(c, gate).await, &series).map_or(0, |v| v as u64)
 }
 
 #[tokio::test]
@@ -285,7 +258,7 @@ auth = {{ accept = ["api_key", "jwt"] }}
     );
     let gate = Gate::start(&up, &extra);
     let c = client();
-    let jwt = token("valid_hs256");
+    let jwt = fixture_token("valid_hs256");
     let call = |cred: String| {
         let c = c.clone();
         let url = gate.url("/api/x");

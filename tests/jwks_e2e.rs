@@ -74,28 +74,9 @@ impl JwksServer {
     }
 }
 
-fn token(name: &str) -> String {
-    let cases: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(fixture("jwt/cases.json")).unwrap()).unwrap();
-    cases.iter().find(|c| c["name"] == name).unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn fetches(c: &reqwest::Client, gate: &Gate, outcome: &str) -> u64 {
-    let text = c
-        .get(gate.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let series = format!("authgate_jwks_fetches_total{{issuer=\"remote\",outcome=\"{outcome}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&series))
-        .map_or(0, |v| v.trim().parse().unwrap())
+    let series = format!("authgate_jwks_fetches_total{{issuer=\"remote\",outcome=\"{outcome}\"}}");
+    sample(&metrics(c, gate).await, &series).map_or(0, |v| v as u64)
 }
 
 #[tokio::test]
@@ -140,7 +121,7 @@ auth = {{ accept = ["jwt"] }}
     .await;
     assert!(fetched, "the key set was not fetched in the background");
     assert!(server.fetches() >= 1);
-    assert_eq!(status(token("valid_rs256_jwks")).await, 200);
+    assert_eq!(status(fixture_token("valid_rs256_jwks")).await, 200);
 
     // Rotation: rsa-2 appears only in the new set, and the cooldown forbids
     // an on-demand refetch, so it verifies once a background refresh ran.
@@ -153,7 +134,7 @@ auth = {{ accept = ["jwt"] }}
     })
     .await;
     assert!(stored, "the rotated set was not counted");
-    assert_eq!(status(token("rotated_rs256")).await, 200);
+    assert_eq!(status(fixture_token("rotated_rs256")).await, 200);
 
     // A failing fetch is counted and keeps the last good set: a token never
     // seen before (so not cached) still verifies against it.
@@ -164,6 +145,6 @@ auth = {{ accept = ["jwt"] }}
     })
     .await;
     assert!(failed, "the failed fetch was not counted");
-    assert_eq!(status(token("valid_es256_jwks")).await, 200);
+    assert_eq!(status(fixture_token("valid_es256_jwks")).await, 200);
     assert!(fetches(&c, &gate, "ok").await >= 2);
 }

@@ -9,25 +9,6 @@ use common::*;
 use serde_json::Value;
 use std::time::Duration;
 
-/// The value of the sample `series` (name and labels exactly as rendered).
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics.lines().find_map(|l| {
-        l.strip_prefix(series)
-            .and_then(|rest| rest.strip_prefix(' '))
-            .and_then(|v| v.trim().parse().ok())
-    })
-}
-
-async fn metrics(c: &reqwest::Client, gate: &Gate) -> String {
-    c.get(gate.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// Poll `/metrics` until every `(series, value)` holds (metrics are written
 /// just after the response); panics naming the first that does not.
 async fn expect_samples(c: &reqwest::Client, gate: &Gate, want: &[(&str, f64)]) {

@@ -112,7 +112,10 @@ auth = {{ accept = ["jwt"] }}
     gate.until_watching().await;
     let c = client();
     let url = gate.url("/j");
-    let (old, new) = (token("valid_rs256_jwks"), token("rotated_rs256"));
+    let (old, new) = (
+        fixture_token("valid_rs256_jwks"),
+        fixture_token("rotated_rs256"),
+    );
     assert_eq!(status(&c, &url, &old).await, 200);
     assert_eq!(status(&c, &url, &new).await, 401);
     // The rotated set drops rsa-1 and adds rsa-2.
@@ -125,15 +128,6 @@ auth = {{ accept = ["jwt"] }}
         "a removed JWK kept working"
     );
     assert_eq!(status(&c, &url, &new).await, 200);
-}
-
-fn token(name: &str) -> String {
-    let cases: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(fixture("jwt/cases.json")).unwrap()).unwrap();
-    cases.iter().find(|c| c["name"] == name).unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 #[tokio::test]

@@ -27,15 +27,6 @@ fn rsa(name: &str) -> jsonwebtoken::EncodingKey {
     jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap()
 }
 
-fn fixture_token(name: &str) -> String {
-    let cases: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(fixture("jwt/cases.json")).unwrap()).unwrap();
-    cases.iter().find(|c| c["name"] == name).unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn status_with(c: &reqwest::Client, gate: &Gate, token: &str) -> u16 {
     c.get(gate.url("/api/x"))
         .bearer_auth(token)
@@ -237,15 +228,10 @@ workspace = "acme"
     assert_eq!(post().await.unwrap().status(), 401, "replayed");
     gate.rewrite(&cfg("10m", 5000));
     let reloaded = eventually(Duration::from_secs(5), || async {
-        let text = c
-            .get(gate.admin_url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.contains("authgate_config_reloads_total{outcome=\"ok\"} 1")
+        sample(
+            &metrics(&c, &gate).await,
+            "authgate_config_reloads_total{outcome=\"ok\"}",
+        ) == Some(1.0)
     })
     .await;
     assert!(reloaded);

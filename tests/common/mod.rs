@@ -364,3 +364,36 @@ pub fn raw_request(port: u16, request: &str) -> (u16, String) {
         .unwrap_or(0);
     (status, text)
 }
+
+/// A token of `tests/fixtures/jwt/cases.json` (made by PyJWT), by name.
+pub fn fixture_token(name: &str) -> String {
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(fixture("jwt/cases.json")).expect("cases.json"))
+            .expect("cases.json is JSON");
+    cases
+        .iter()
+        .find(|c| c["name"] == name)
+        .and_then(|c| c["token"].as_str())
+        .unwrap_or_else(|| panic!("no fixture token {name}"))
+        .to_string()
+}
+
+/// The admin listener's `/metrics` text.
+pub async fn metrics(c: &reqwest::Client, gate: &Gate) -> String {
+    c.get(gate.admin_url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+/// The value of the sample `series` (name and labels exactly as rendered).
+pub fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| {
+        l.strip_prefix(series)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
