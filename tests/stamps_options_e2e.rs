@@ -1,5 +1,6 @@
 //! Stamp options through the real binary: `insecure_no_timestamp = true` on a
-//! route, a custom dotted `timestamp_field`, and a non-default `max_body`.
+//! route, a custom dotted `timestamp_field`, a non-default `max_body`, and
+//! `replay_capacity`.
 
 mod common;
 
@@ -119,4 +120,41 @@ workspace = "acme"
         [1, 4, 6],
         "only the accepted stamps reached the upstream"
     );
+}
+
+/// `replay_capacity` bounds the replay memory: with room for 4 stamps, one
+/// seen before 50 others is forgotten once maintenance evicts it (the
+/// documented trade-off of a too-small capacity), while with the default
+/// capacity it stays refused.
+#[tokio::test]
+async fn replay_capacity_bounds_what_is_remembered() {
+    let signer = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let key = format!(
+        "[[routes]]\npath = \"/s\"\nupstream = \"echo\"\nauth = {{ accept = [\"stamp\"] }}\n\
+         [[keys]]\nid = \"stamp_cap\"\nkind = \"stamp\"\nscheme = \"ed25519\"\n\
+         public_key = \"{}\"\nsubject = \"wallet\"\nworkspace = \"acme\"\n",
+        hex::encode(signer.verifying_key().to_bytes())
+    );
+    for (capacity, forgets) in [("[stamps]\nreplay_capacity = 4\n", true), ("", false)] {
+        let up = Upstream::start();
+        let gate = Gate::start(&up, &format!("{capacity}{key}"));
+        let c = client();
+        let post = |body: String| {
+            let stamp = authgate::demo::ed25519_stamp(&signer, &body);
+            let req = c.post(gate.url("/s")).header("x-stamp", stamp).body(body);
+            async move { req.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+        };
+        let first = format!(r#"{{"timestampMs":{},"n":-1}}"#, now_ms());
+        assert_eq!(post(first.clone()).await, 200);
+        for n in 0..50 {
+            let body = format!(r#"{{"timestampMs":{},"n":{n}}}"#, now_ms());
+            assert_eq!(post(body).await, 200);
+        }
+        let replayed = eventually(std::time::Duration::from_secs(3), || {
+            let attempt = post(first.clone());
+            async move { attempt.await == 200 }
+        })
+        .await;
+        assert_eq!(replayed, forgets, "{capacity:?}");
+    }
 }
