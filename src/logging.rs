@@ -11,6 +11,7 @@
 use crate::config::model::LogSection;
 use crate::metrics::METRICS;
 use tracing::field::{Field, Visit};
+use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Filter, SubscriberExt};
@@ -23,10 +24,10 @@ pub fn init(cfg: &LogSection) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&cfg.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    let hint = filter.max_level_hint();
     let aborts = ClientAborts {
-        show: filter
-            .max_level_hint()
-            .is_some_and(|max| max >= LevelFilter::DEBUG),
+        show: hint.is_some_and(|max| max >= LevelFilter::DEBUG),
+        hint,
     };
     let layer = fmt::layer().with_target(true).with_writer(std::io::stderr);
     let layer = if cfg.format == "json" {
@@ -34,8 +35,12 @@ pub fn init(cfg: &LogSection) {
     } else {
         layer.compact().boxed()
     };
+    // The level filter is global, so disabled callsites (pingora's and
+    // tokio's debug and trace records on every request) cost nothing; the
+    // abort filter only looks at what it lets through, at ERROR.
     let _ = tracing_subscriber::registry()
-        .with(layer.with_filter(filter).with_filter(aborts))
+        .with(filter)
+        .with(layer.with_filter(aborts))
         .try_init();
 }
 
@@ -43,11 +48,27 @@ pub fn init(cfg: &LogSection) {
 /// unless debug records are shown.
 struct ClientAborts {
     show: bool,
+    /// The level filter's most verbose level, passed on so this filter
+    /// never widens what the subscriber asks callsites for.
+    hint: Option<LevelFilter>,
 }
 
 impl<S> Filter<S> for ClientAborts {
     fn enabled(&self, _: &Metadata<'_>, _: &Context<'_, S>) -> bool {
         true
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        // Only ERROR records need a look at each event.
+        if *meta.level() == Level::ERROR {
+            Interest::sometimes()
+        } else {
+            Interest::always()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.hint
     }
 
     fn event_enabled(&self, event: &Event<'_>, _: &Context<'_, S>) -> bool {
