@@ -54,7 +54,7 @@ pub fn ed25519_stamp(key: &ed25519_dalek::SigningKey, body: &str) -> String {
 
 const ISSUER: &str = "https://demo.authgate.local";
 
-/// Routes of the Mantyx-style surface (`CONTRACTS.md` §3) on the `echo`
+/// Routes of the Mantyx-style surface (`docs/contracts.md` §3) on the `echo`
 /// upstream, shared by the demo and the load tool: agent runs (reading needs
 /// `runs:read`, creating `runs:write`; creating also accepts a stamped
 /// body), a backend-only route for server keys, and a public route.
@@ -85,7 +85,7 @@ upstream = "echo"
 auth = { public = true }
 "#;
 
-/// The Mantyx-style prefix families (`CONTRACTS.md` §2) used by the demo,
+/// The Mantyx-style prefix families (`docs/contracts.md` §2) used by the demo,
 /// the load tool and the tests: API keys, access tokens, refresh tokens
 /// (rejected) and live server keys.
 pub const MANTYX_PREFIXES: &str = r#"[[credentials.prefixes]]

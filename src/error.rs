@@ -1,6 +1,6 @@
 //! Every refusal authgate can answer, mapped to HTTP in exactly one place.
 //!
-//! Bodies are fixed JSON documents (see `CONTRACTS.md` §6); they never echo a
+//! Bodies are fixed JSON documents (see `docs/contracts.md` §5); they never echo a
 //! credential and never say whether an unknown key exists. The precise reason
 //! goes to logs and metrics through [`Refusal::reason`].
 

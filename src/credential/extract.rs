@@ -1,6 +1,6 @@
 //! Find the credential in a request's headers.
 //!
-//! Carriers (`CONTRACTS.md` §1): `Authorization: Bearer`, `Authorization: ApiKey`,
+//! Carriers (`docs/contracts.md` §1): `Authorization: Bearer`, `Authorization: ApiKey`,
 //! `X-API-Key` and `x-server-key`. Header and scheme names are matched
 //! case-insensitively and surrounding whitespace is trimmed. The same
 //! credential in several carriers is fine; two different ones are refused

@@ -1,7 +1,7 @@
 //! Stamp credentials (`stamp_ed25519`): ed25519 keys that `prepare` mints
 //! and registers as `kind = "stamp"` keys, and the pool `run` signs with.
 //!
-//! A stamp is good once (`CONTRACTS.md` §4): authgate checks the body's
+//! A stamp is good once (`docs/contracts.md` §4): authgate checks the body's
 //! `timestampMs` against its window and remembers every signature it
 //! accepted. So every request gets a new body,
 //! `{"timestampMs":<now>,"n":<counter>}`, and a new `X-Stamp` over it

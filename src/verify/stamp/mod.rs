@@ -1,5 +1,5 @@
 //! `X-Stamp`: a signature over the exact request body by a registered key
-//! (`CONTRACTS.md` §4).
+//! (`docs/contracts.md` §4).
 //!
 //! The header is `base64url(JSON.stringify({publicKey, scheme, signature}))`
 //! as produced by `@turnkey/api-key-stamper` (P-256) and
@@ -46,7 +46,7 @@ use sha2::{Digest, Sha256};
 /// Largest `X-Stamp` value accepted, in bytes. Real stamps are under 500.
 pub const MAX_STAMP_HEADER_BYTES: usize = 4096;
 
-/// The three stamp schemes of `CONTRACTS.md` §4.
+/// The three stamp schemes of `docs/contracts.md` §4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StampScheme {
     /// `SIGNATURE_SCHEME_TK_API_P256`: ECDSA P-256 over SHA-256(body).
