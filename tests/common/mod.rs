@@ -12,12 +12,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A free loopback port (bound then released).
+/// A free loopback port for a server the test starts.
+///
+/// Not from the kernel's ephemeral range (32768 and up): a port asked of
+/// the kernel with `:0` and released could be handed to another socket
+/// bound to `:0` (an upstream of a test running in parallel) before the
+/// gate binds it, and the test would then talk to someone else's server.
+/// Each test process takes ports from its own block of 200 below 32000,
+/// never the same twice (until the block wraps), skipping any in use.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = 20_000 + (std::process::id() % 60) * 200;
+    for _ in 0..200 {
+        let port = (base + NEXT.fetch_add(1, Ordering::Relaxed) % 200) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 127.0.0.1:{base}..{}", base + 200)
 }
 
 /// A recording echo upstream on an ephemeral port.
