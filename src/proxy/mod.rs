@@ -241,7 +241,7 @@ impl ProxyHttp for AuthGate {
             Ok(Admission::Pass(route, identity)) => Ok((route, identity)),
             Err(refused) => Err(refused),
         };
-        ctx.rt = Some(rt.clone());
+        ctx.rt = Some(rt);
         match admitted {
             Ok((route, identity)) => {
                 ctx.outcome = if identity.is_some() {
@@ -250,7 +250,10 @@ impl ProxyHttp for AuthGate {
                     "public"
                 };
                 if let Target::Builtin(handler) = route.target {
-                    let resp = builtin::respond(handler, &rt, identity.as_deref());
+                    let Some(rt) = ctx.rt.as_deref() else {
+                        return Err(Error::explain(ErrorType::InternalError, "no runtime"));
+                    };
+                    let resp = builtin::respond(handler, rt, identity.as_deref());
                     ctx.route = Some(route);
                     ctx.identity = identity;
                     respond::send(session, &resp, &ctx.request_id).await?;
