@@ -172,27 +172,31 @@ fn benches(c: &mut Criterion) {
     c.bench_function("extract+sniff/api_key", |b| {
         b.iter(|| {
             let p = extract(black_box(&headers), 4096).unwrap().unwrap();
-            black_box(w.rt.prefixes.sniff(p.value));
+            black_box(w.rt.auth.prefixes.sniff(p.value));
         })
     });
     c.bench_function("sniff/jwt", |b| {
-        b.iter(|| black_box(w.rt.prefixes.sniff(black_box(&w.tokens[0].1))))
+        b.iter(|| black_box(w.rt.auth.prefixes.sniff(black_box(&w.tokens[0].1))))
     });
 
     let presented = extract(&headers, 4096).unwrap().unwrap();
     tokio
-        .block_on(auth.authenticate(&w.rt, accept, presented))
+        .block_on(auth.authenticate(&w.rt.auth, accept, presented))
         .unwrap();
     c.bench_function("api_key/cache_hit", |b| {
         b.to_async(&tokio).iter(|| async {
-            black_box(auth.authenticate(&w.rt, accept, presented).await.unwrap())
+            black_box(
+                auth.authenticate(&w.rt.auth, accept, presented)
+                    .await
+                    .unwrap(),
+            )
         })
     });
     let sha = sha256(w.api_key.as_bytes());
     c.bench_function("api_key/miss_store_lookup", |b| {
         b.to_async(&tokio).iter(|| async {
             black_box(
-                opaque::verify(&w.rt, CredentialKind::ApiKey, &sha)
+                opaque::verify(&w.rt.auth, CredentialKind::ApiKey, &sha)
                     .await
                     .unwrap(),
             )
@@ -204,14 +208,17 @@ fn benches(c: &mut Criterion) {
         let mut h = http::HeaderMap::new();
         h.insert("authorization", format!("Bearer {token}").parse().unwrap());
         let p = extract(&h, 4096).unwrap().unwrap();
-        tokio.block_on(auth.authenticate(&w.rt, accept, p)).unwrap();
+        tokio
+            .block_on(auth.authenticate(&w.rt.auth, accept, p))
+            .unwrap();
         group.bench_with_input(BenchmarkId::new("cache_hit", alg), &p, |b, p| {
-            b.to_async(&tokio)
-                .iter(|| async { black_box(auth.authenticate(&w.rt, accept, *p).await.unwrap()) })
+            b.to_async(&tokio).iter(|| async {
+                black_box(auth.authenticate(&w.rt.auth, accept, *p).await.unwrap())
+            })
         });
         group.bench_with_input(BenchmarkId::new("cold", alg), token, |b, t| {
             b.to_async(&tokio)
-                .iter(|| async { black_box(jwt::verify(&w.rt.issuers, t).await) })
+                .iter(|| async { black_box(jwt::verify(&w.rt.auth.issuers, t).await) })
         });
         let floor = FloorKey::new(alg);
         let (msg, sig) = token.rsplit_once('.').unwrap();
@@ -251,7 +258,7 @@ fn benches(c: &mut Criterion) {
                 panic!("public")
             };
             let p = extract(&headers, 4096).unwrap().unwrap();
-            let id = auth.authenticate(&w.rt, reqs.accept, p).await.unwrap();
+            let id = auth.authenticate(&w.rt.auth, reqs.accept, p).await.unwrap();
             decide(reqs, &id, |n| params.get(n), "workspace", false).unwrap();
             let mut up = headers.clone();
             w.rt.headers.strip(&mut up);

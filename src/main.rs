@@ -1,4 +1,5 @@
-//! The `authgate` command line: serve, check, demo, echo, keys.
+//! The `authgate` command line: serve, check, keys, and (feature `tools`)
+//! demo, echo, passthrough, loadtest.
 
 use authgate::config;
 use clap::{Parser, Subcommand};
@@ -36,40 +37,15 @@ enum Command {
         #[arg(long, short, default_value = "conf/authgate.toml")]
         config: PathBuf,
     },
-    /// Start authgate with demo credentials in front of a built-in echo upstream.
-    Demo(authgate::demo::DemoArgs),
-    /// Run the echo upstream alone.
-    Echo {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:3000")]
-        listen: String,
-        /// Answer every request with the same small JSON body instead of
-        /// describing it (a fast upstream for benchmarks).
-        #[arg(long)]
-        fixed: bool,
-    },
-    /// A bare pingora proxy to one upstream (the benchmark floor; no auth).
-    Passthrough {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8081")]
-        listen: String,
-        /// The upstream `ip:port`.
-        #[arg(long, default_value = "127.0.0.1:3000")]
-        upstream: String,
-        /// Worker threads.
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
-    },
     /// Mint credentials.
     Keys {
         #[command(subcommand)]
         command: authgate::credential::cli::KeysCommand,
     },
-    /// Generate a load-test config and credentials, and drive load at an edge.
-    Loadtest {
-        #[command(subcommand)]
-        command: authgate::loadtest::LoadtestCommand,
-    },
+    /// The tools: demo, echo, passthrough, loadtest (feature `tools`).
+    #[cfg(feature = "tools")]
+    #[command(flatten)]
+    Tool(authgate_tools::cli::ToolCommand),
 }
 
 fn main() -> ExitCode {
@@ -100,8 +76,8 @@ fn main() -> ExitCode {
                     path.display(),
                     rt.router.len(),
                     rt.pools.len(),
-                    rt.key_count,
-                    rt.issuers.len()
+                    rt.auth.key_count,
+                    rt.auth.issuers.len()
                 );
                 ExitCode::SUCCESS
             }
@@ -110,37 +86,8 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Command::Demo(args) => authgate::demo::run(args),
-        Command::Echo { listen, fixed } => {
-            authgate::logging::init(&Default::default());
-            let rt = match authgate::command_runtime() {
-                Ok(rt) => rt,
-                Err(code) => return code,
-            };
-            rt.block_on(async move {
-                match tokio::net::TcpListener::bind(&listen).await {
-                    Ok(l) => {
-                        eprintln!("echo upstream listening on {listen}");
-                        if fixed {
-                            authgate::echo::serve_fixed(l).await;
-                        } else {
-                            authgate::echo::serve(l).await;
-                        }
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => {
-                        eprintln!("cannot listen on {listen}: {e}");
-                        ExitCode::from(1)
-                    }
-                }
-            })
-        }
-        Command::Passthrough {
-            listen,
-            upstream,
-            threads,
-        } => authgate::passthrough::run(&listen, &upstream, threads),
         Command::Keys { command } => authgate::credential::cli::run(command),
-        Command::Loadtest { command } => authgate::loadtest::run(command),
+        #[cfg(feature = "tools")]
+        Command::Tool(command) => authgate_tools::cli::run(command),
     }
 }

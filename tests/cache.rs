@@ -48,7 +48,7 @@ prefix = "mantyx_"
 kind = "api_key"
 "#;
     let mut rt = validate(parse(cfg, "t").unwrap(), std::path::Path::new("."), None).unwrap();
-    rt.store = store;
+    rt.auth.store = store;
     rt
 }
 
@@ -113,7 +113,7 @@ async fn concurrently(
         .map(|_| {
             let (auth, rt, cred) = (auth.clone(), rt.clone(), cred.to_string());
             tokio::spawn(async move {
-                auth.authenticate(&rt, accept(), presented(&cred))
+                auth.authenticate(&rt.auth, accept(), presented(&cred))
                     .await
                     .map(|i| i.credential_id.clone())
             })
@@ -137,14 +137,14 @@ async fn concurrent_misses_collapse_into_one_lookup() {
     // Invalidation by credential id forces the next request to the store.
     auth.cache().invalidate_credential_id("k1");
     auth.cache().sync().await;
-    auth.authenticate(&rt, accept(), presented(&cred))
+    auth.authenticate(&rt.auth, accept(), presented(&cred))
         .await
         .unwrap();
     assert_eq!(store.lookups.load(Ordering::SeqCst), 2);
     // And by digest.
     auth.cache().invalidate_digest(digest);
     auth.cache().sync().await;
-    auth.authenticate(&rt, accept(), presented(&cred))
+    auth.authenticate(&rt.auth, accept(), presented(&cred))
         .await
         .unwrap();
     assert_eq!(store.lookups.load(Ordering::SeqCst), 3);
@@ -155,10 +155,10 @@ async fn a_stale_entry_is_verified_again_once_for_all_concurrent_callers() {
     // A TTL far from the time the first two calls take (even on a loaded
     // machine), and a sleep past it.
     let (cred, _, store, rt, auth) = one_key("k4", Duration::from_secs(1));
-    auth.authenticate(&rt, accept(), presented(&cred))
+    auth.authenticate(&rt.auth, accept(), presented(&cred))
         .await
         .unwrap();
-    auth.authenticate(&rt, accept(), presented(&cred))
+    auth.authenticate(&rt.auth, accept(), presented(&cred))
         .await
         .unwrap();
     assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
@@ -183,13 +183,15 @@ async fn unknown_keys_hit_the_store_once_per_negative_ttl() {
     ));
     let (cred, _, _) = mint("ghost");
     for _ in 0..10 {
-        let r = auth.authenticate(&rt, accept(), presented(&cred)).await;
+        let r = auth
+            .authenticate(&rt.auth, accept(), presented(&cred))
+            .await;
         assert_eq!(r.unwrap_err(), Refusal::InvalidToken("unknown"));
     }
     assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert!(auth
-        .authenticate(&rt, accept(), presented(&cred))
+        .authenticate(&rt.auth, accept(), presented(&cred))
         .await
         .is_err());
     assert_eq!(
@@ -199,7 +201,7 @@ async fn unknown_keys_hit_the_store_once_per_negative_ttl() {
     );
     // Garbage that fails the checksum never reaches the store at all.
     assert_eq!(
-        auth.authenticate(&rt, accept(), presented("mantyx_not-a-minted-key"))
+        auth.authenticate(&rt.auth, accept(), presented("mantyx_not-a-minted-key"))
             .await
             .unwrap_err(),
         Refusal::InvalidToken("bad_checksum")
@@ -221,14 +223,14 @@ async fn store_failures_fail_closed_and_are_not_cached() {
         Duration::from_secs(5),
     ));
     assert_eq!(
-        auth.authenticate(&rt, accept(), presented(&cred))
+        auth.authenticate(&rt.auth, accept(), presented(&cred))
             .await
             .unwrap_err(),
         Refusal::StoreUnavailable
     );
     store.broken.store(false, Ordering::SeqCst);
     assert!(
-        auth.authenticate(&rt, accept(), presented(&cred))
+        auth.authenticate(&rt.auth, accept(), presented(&cred))
             .await
             .is_ok(),
         "a store error must not be cached"
@@ -249,12 +251,12 @@ async fn entries_expire_with_the_credential() {
         Duration::from_secs(5),
     ));
     assert!(auth
-        .authenticate(&rt, accept(), presented(&cred))
+        .authenticate(&rt.auth, accept(), presented(&cred))
         .await
         .is_ok());
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(
-        auth.authenticate(&rt, accept(), presented(&cred))
+        auth.authenticate(&rt.auth, accept(), presented(&cred))
             .await
             .unwrap_err(),
         Refusal::InvalidToken("expired")

@@ -151,7 +151,7 @@ fn a_keys_file_error_names_its_line() {
     );
     std::fs::write(dir.path().join("keys.jsonl"), format!("{good}\n\n{other}")).unwrap();
     let rt = validate(parse(&text, "t").unwrap(), dir.path(), None).unwrap();
-    assert_eq!(rt.key_count, 2);
+    assert_eq!(rt.auth.key_count, 2);
 }
 
 #[test]

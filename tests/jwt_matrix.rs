@@ -308,7 +308,9 @@ async fn jwks_url_rotation_single_flight_and_last_good_set() {
     // A cooldown far from the time the checks inside it take (even on a
     // loaded machine), and sleeps past it.
     s.jwks_cooldown = Duration::from_secs(1);
-    let issuer = Arc::new(Issuer::build(&s, &dir()).unwrap());
+    let issuer = Arc::new(
+        Issuer::build_with(&s, &dir(), Some(&authgate::verify::jwks::http_fetcher())).unwrap(),
+    );
     let issuers = vec![issuer.clone()];
     let old = token("valid_rs256_jwks");
     let new = token("rotated_rs256");

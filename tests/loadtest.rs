@@ -49,9 +49,10 @@ fn prepare_writes_a_config_that_loads_and_distinct_credentials() {
     let dir = tempfile::tempdir().unwrap();
     let p = prepare::prepare(&prepare_args(dir.path())).unwrap();
     let rt = authgate::config::load(&p.config).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(rt.key_count, 3 * 25 + 10);
-    assert_eq!(rt.issuers.len(), 4);
+    assert_eq!(rt.auth.key_count, 3 * 25 + 10);
+    assert_eq!(rt.auth.issuers.len(), 4);
     let iss: HashSet<_> = rt
+        .auth
         .issuers
         .iter()
         .map(|i| i.section().issuer.clone())

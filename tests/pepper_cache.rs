@@ -20,8 +20,8 @@ fn runtime(digester: &Digester, records: Vec<([u8; 32], KeyRecord)>) -> Runtime 
     let cfg = "[upstreams.api]\nbackends = [\"127.0.0.1:3000\"]\n\
                [[credentials.prefixes]]\nprefix = \"mantyx_\"\nkind = \"api_key\"\n";
     let mut rt = validate(parse(cfg, "t").unwrap(), std::path::Path::new("."), None).unwrap();
-    rt.digester = digester.clone();
-    rt.store = Arc::new(MemoryStore::new(records));
+    rt.auth.digester = digester.clone();
+    rt.auth.store = Arc::new(MemoryStore::new(records));
     rt
 }
 
@@ -46,7 +46,7 @@ async fn a_peppered_digest_invalidates_its_cached_verdict() {
     let with_key = runtime(&pepper, vec![(digest, rec)]);
     // The same generation without the key: what a revocation leaves behind.
     let revoked = runtime(&pepper, vec![]);
-    assert_eq!(with_key.auth_generation, revoked.auth_generation);
+    assert_eq!(with_key.auth.auth_generation, revoked.auth.auth_generation);
     let auth = Authenticator::new(IdentityCache::new(
         100,
         Duration::from_secs(600),
@@ -58,16 +58,18 @@ async fn a_peppered_digest_invalidates_its_cached_verdict() {
         carrier: Carrier::Bearer,
     };
     assert!(auth
-        .authenticate(&with_key, accept, presented)
+        .authenticate(&with_key.auth, accept, presented)
         .await
         .is_ok());
     assert!(
-        auth.authenticate(&revoked, accept, presented).await.is_ok(),
+        auth.authenticate(&revoked.auth, accept, presented)
+            .await
+            .is_ok(),
         "served from the cache"
     );
     auth.cache().invalidate_digest(digest);
     assert_eq!(
-        auth.authenticate(&revoked, accept, presented)
+        auth.authenticate(&revoked.auth, accept, presented)
             .await
             .unwrap_err(),
         Refusal::InvalidToken("unknown")

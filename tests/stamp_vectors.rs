@@ -2,14 +2,22 @@
 //! see its README): every vector must give its expected outcome. No Node
 //! needed; the vectors are checked in.
 
+use authgate::cache::IdentityCache;
+use authgate::credential::{CredentialKind, KindSet};
+use authgate::error::Refusal;
+use authgate::runtime::AuthRuntime;
+use authgate::settings::StampsSection;
+use authgate::store::{memory::MemoryStore, KeyRecord};
 use authgate::verify::stamp::{
-    check_freshness, parse, verify, ReplayGuard, StampError, StampPolicy, StampScheme,
-    StampVerifier, DEFAULT_TIMESTAMP_FIELD,
+    check_freshness, key_digest, parse, verify, ReplayGuard, StampError, StampScheme,
+    DEFAULT_TIMESTAMP_FIELD,
 };
+use authgate::verify::Authenticator;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The fixture's clock (README: T0 + 30 s) and window.
@@ -105,31 +113,66 @@ fn every_vector_gives_its_expected_outcome() {
     );
 }
 
-#[test]
-fn stamp_verifier_agrees_with_the_step_by_step_run() {
-    let vectors = vectors();
-    let policy = StampPolicy {
+/// The production orchestrator over every vector whose stamp parses, its
+/// key registered: one runtime (one replay guard) per replay group.
+fn orchestrator(vectors: &[Vector]) -> (Authenticator, AuthRuntime) {
+    let records: Vec<_> = vectors
+        .iter()
+        .filter_map(|v| parse(&v.stamp).ok())
+        .map(|s| {
+            let rec = KeyRecord {
+                id: s.public_key().to_hex(),
+                kind: CredentialKind::Stamp,
+                subject: "signer".into(),
+                workspace: None,
+                scopes: vec![],
+                allow: vec![],
+                usage: None,
+                expires_at: None,
+                disabled: false,
+            };
+            (key_digest(s.scheme(), s.public_key()), rec)
+        })
+        .collect();
+    let st = StampsSection {
         window: WINDOW,
         leeway: LEEWAY,
-        ..StampPolicy::default()
+        ..StampsSection::default()
     };
-    let mut groups: BTreeMap<String, StampVerifier> = BTreeMap::new();
+    let cache = IdentityCache::new(1000, Duration::from_secs(60), Duration::from_secs(5));
+    (
+        Authenticator::new(cache),
+        AuthRuntime::minimal(Arc::new(MemoryStore::new(records)), st),
+    )
+}
+
+#[tokio::test]
+async fn the_orchestrator_agrees_with_the_step_by_step_run() {
+    let vectors = vectors();
+    let accept = KindSet::from_iter([CredentialKind::Stamp]);
+    let mut groups: BTreeMap<String, (Authenticator, AuthRuntime)> = BTreeMap::new();
     for v in &vectors {
-        let verifier = match &v.replay_group {
+        let fresh;
+        let (auth, rt) = match &v.replay_group {
             Some(g) => groups
                 .entry(g.clone())
-                .or_insert_with(|| StampVerifier::new(policy.clone()))
-                .clone(),
-            None => StampVerifier::new(policy.clone()),
-        };
-        let got = verifier.verify_request(v.stamp.as_bytes(), v.body.as_bytes(), NOW_MS);
-        match got {
-            Ok(ok) => {
-                assert_eq!(v.expect, "valid", "{}", v.name);
-                assert_eq!(Some(ok.key_id()), v.public_key, "{}", v.name);
-                assert_eq!(ok.scheme.label(), v.scheme, "{}", v.name);
+                .or_insert_with(|| orchestrator(&vectors)),
+            None => {
+                fresh = orchestrator(&vectors);
+                &fresh
             }
-            Err(e) => assert_eq!(e.reason(), v.expect, "{}", v.name),
+        };
+        let got = auth
+            .authenticate_stamp_at(rt, accept, &v.stamp, v.body.as_bytes(), true, NOW_MS)
+            .await;
+        match got {
+            Ok(id) => {
+                assert_eq!(v.expect, "valid", "{}", v.name);
+                assert_eq!(Some(&id.credential_id), v.public_key.as_ref(), "{}", v.name);
+                assert_eq!(id.scheme, Some(v.scheme.as_str()), "{}", v.name);
+            }
+            Err(Refusal::InvalidStamp(reason)) => assert_eq!(reason, v.expect, "{}", v.name),
+            Err(other) => panic!("{}: {other:?}", v.name),
         }
     }
 }

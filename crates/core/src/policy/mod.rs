@@ -1,0 +1,33 @@
+//! Who may pass: what a protected route demands ([`Requirements`]) and the
+//! decision for a verified identity on a matched route ([`decide`]). The
+//! route table itself is the proxy's.
+
+pub mod decide;
+
+use crate::credential::KindSet;
+
+/// What a route demands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Open to anyone (explicit `public = true`).
+    Public,
+    /// A verified credential meeting the requirements.
+    Protected(Requirements),
+}
+
+/// Requirements of a protected route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirements {
+    /// Accepted credential kinds.
+    pub accept: KindSet,
+    /// Scopes that must all be present.
+    pub all_scopes: Vec<String>,
+    /// Scopes of which one must be present.
+    pub any_scopes: Vec<String>,
+    /// The surface; keys tagged for another usage are refused.
+    pub usage: Option<String>,
+    /// Path parameter checked against the key's allow-list.
+    pub allow_param: Option<String>,
+    /// Stamp routes: the body must carry a fresh timestamp.
+    pub require_timestamp: bool,
+}

@@ -1,0 +1,215 @@
+//! From a presented credential to a verified [`Identity`]. The
+//! [`Authenticator`] holds the hot cache and the registry of
+//! [`RequestVerifier`]s ([`seam`]): [`TokenVerifier`] (sniff the kind,
+//! check the route accepts it, reject garbage before any lookup, then the
+//! cache or [`opaque`] / [`jwt`]) and [`StampVerifier`] ([`stamp_auth`]).
+
+pub mod claims;
+pub mod jwks;
+pub mod jws;
+pub mod jwt;
+pub mod opaque;
+pub mod seam;
+pub mod stamp;
+pub mod stamp_auth;
+
+pub use seam::{Needs, RequestVerifier, RequestView, StampVerifier, TokenVerifier, Verification};
+
+use crate::cache::{CacheKey, IdentityCache};
+use crate::credential::digest::sha256;
+use crate::credential::extract::{Carrier, Presented};
+use crate::credential::mint::checksum_ok;
+use crate::credential::sniff::{PrefixAction, Sniffed};
+use crate::credential::{CredentialKind, KindSet};
+use crate::error::Refusal;
+use crate::identity::Identity;
+use crate::metrics::METRICS;
+use crate::runtime::AuthRuntime;
+use crate::store::StoreError;
+use http::{HeaderMap, HeaderName};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// What a verifier concluded. Both outcomes are cacheable; a store failure is
+/// an `Err` instead and is never cached.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// Verified.
+    Valid(Arc<Identity>),
+    /// Not valid, with a short reason for logs and metrics.
+    Invalid(&'static str),
+}
+
+/// The verification stage of the pipeline: the hot cache and the
+/// registered verifiers. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct Authenticator {
+    cache: IdentityCache,
+    verifiers: Arc<Vec<Arc<dyn RequestVerifier>>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.verifiers.iter().map(|v| v.name()).collect();
+        f.debug_struct("Authenticator")
+            .field("cache", &self.cache)
+            .field("verifiers", &names)
+            .finish()
+    }
+}
+
+/// A cached verdict as the request's outcome: the one expiry re-check after
+/// the cache (an entry may outlive its credential), `invalid` for refusals
+/// (the family's refusal variant), 503 for a store failure.
+pub fn settle(
+    verdict: Result<Verdict, Arc<StoreError>>,
+    invalid: fn(&'static str) -> Refusal,
+) -> Result<Arc<Identity>, Refusal> {
+    match verdict {
+        Ok(Verdict::Valid(id)) if id.expired_at(unix_now()) => Err(invalid("expired")),
+        Ok(Verdict::Valid(id)) => Ok(id),
+        Ok(Verdict::Invalid(reason)) => Err(invalid(reason)),
+        Err(_) => Err(Refusal::StoreUnavailable),
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Authenticator {
+    /// An authenticator over `cache` with the built-in verifiers (tokens,
+    /// stamps). The stamp replay guard lives in the runtime, so a reload can
+    /// resize it without forgetting.
+    pub fn new(cache: IdentityCache) -> Self {
+        Self {
+            cache,
+            verifiers: Arc::new(vec![Arc::new(TokenVerifier), Arc::new(StampVerifier)]),
+        }
+    }
+
+    /// Register another verifier. Its carriers must not be taken: a carrier
+    /// has exactly one verifier (the first registered keeps it).
+    pub fn register(mut self, verifier: Arc<dyn RequestVerifier>) -> Self {
+        Arc::make_mut(&mut self.verifiers).push(verifier);
+        self
+    }
+
+    /// The verifier for credentials found in `carrier`.
+    pub fn verifier_for(&self, carrier: Carrier) -> Option<&Arc<dyn RequestVerifier>> {
+        self.verifiers
+            .iter()
+            .find(|v| v.carriers().contains(&carrier))
+    }
+
+    /// The single credential of a request: the built-in carriers
+    /// ([`crate::credential::extract`]), then what registered verifiers
+    /// detect themselves; two different credentials are ambiguous.
+    pub fn find<'r>(
+        &self,
+        headers: &'r HeaderMap,
+        max_bytes: usize,
+    ) -> Result<Option<Presented<'r>>, Refusal> {
+        let mut found = crate::credential::extract::extract(headers, max_bytes)?;
+        for v in self.verifiers.iter() {
+            if let Some(own) = v.detect(headers)? {
+                if found.is_some_and(|f| f.value != own.value) {
+                    return Err(Refusal::Ambiguous);
+                }
+                found = Some(own);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Headers registered verifiers read beyond the built-in credential
+    /// headers (removed before forwarding like those).
+    pub fn extra_headers(&self) -> impl Iterator<Item = &HeaderName> {
+        self.verifiers.iter().flat_map(|v| v.headers().iter())
+    }
+
+    /// The hot cache (for invalidation).
+    pub fn cache(&self) -> &IdentityCache {
+        &self.cache
+    }
+
+    /// Verify `presented` for a route accepting `accept`.
+    pub async fn authenticate(
+        &self,
+        rt: &AuthRuntime,
+        accept: KindSet,
+        presented: Presented<'_>,
+    ) -> Result<Arc<Identity>, Refusal> {
+        let value = presented.value;
+        if presented.carrier == Carrier::Stamp {
+            // Stamps are verified with the body; see `authenticate_stamp`.
+            return Err(Refusal::InvalidStamp("body_required"));
+        }
+        let (kind, checksum_prefix) = match rt.prefixes.sniff(value) {
+            Sniffed::Unknown => return Err(Refusal::InvalidToken("unknown_prefix")),
+            Sniffed::Rejected => return Err(Refusal::InvalidToken("rejected_family")),
+            Sniffed::Jwt => (CredentialKind::Jwt, None),
+            Sniffed::Opaque(rule) => match rule.action {
+                PrefixAction::Verify(k) => (k, rule.checksum.then_some(rule.prefix.as_str())),
+                PrefixAction::Reject => return Err(Refusal::InvalidToken("rejected_family")),
+            },
+        };
+        // x-server-key carries server keys only; anything else there is a mistake.
+        if presented.carrier == Carrier::ServerKey && kind != CredentialKind::ServerKey {
+            return Err(Refusal::InvalidToken("not_a_server_key"));
+        }
+        if !accept.contains(kind) {
+            return Err(Refusal::KindNotAccepted {
+                accepts: accept.describe(),
+            });
+        }
+        if let Some(prefix) = checksum_prefix {
+            if !checksum_ok(value, prefix) {
+                METRICS
+                    .verifications
+                    .with_label_values(&[kind.as_str(), "bad_checksum"])
+                    .inc();
+                return Err(Refusal::InvalidToken("bad_checksum"));
+            }
+        }
+        // Opaque credentials are cached under their store digest (peppered
+        // when a pepper is configured), so revoking a digest in the store
+        // can drop exactly its cache entry; JWTs under their SHA-256.
+        let key = CacheKey {
+            generation: rt.auth_generation,
+            digest: match kind {
+                CredentialKind::Jwt => sha256(value.as_bytes()),
+                _ => rt.digester.digest(value),
+            },
+        };
+        let verdict = self
+            .cache
+            .get_or_verify(key, || async {
+                let started = Instant::now();
+                let result = match kind {
+                    CredentialKind::Jwt => Ok(jwt::verify(&rt.issuers, value).await),
+                    _ => opaque::verify(rt, kind, &key.digest).await,
+                };
+                let outcome = match &result {
+                    Ok(Verdict::Valid(_)) => "valid",
+                    Ok(Verdict::Invalid(r)) => r,
+                    Err(_) => "store_error",
+                };
+                METRICS
+                    .verifications
+                    .with_label_values(&[kind.as_str(), outcome])
+                    .inc();
+                METRICS
+                    .verify_seconds
+                    .with_label_values(&[kind.as_str()])
+                    .observe(started.elapsed().as_secs_f64());
+                result
+            })
+            .await;
+        settle(verdict, Refusal::InvalidToken)
+    }
+}

@@ -1,0 +1,222 @@
+//! Live configuration: an `ArcSwap<Runtime>` that requests read, and a
+//! background service that reloads it on file change and on SIGHUP.
+//!
+//! A request keeps the `Arc<Runtime>` it started with, so a reload never
+//! disturbs in-flight requests. An invalid file never replaces a good one:
+//! every error is logged and the running config stays.
+
+use super::{load_with, ConfigError, ConfigErrors, Runtime};
+use crate::cache::IdentityCache;
+use crate::credential::digest::sha256;
+use crate::metrics::METRICS;
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Shared handle on the current runtime config.
+#[derive(Clone, Debug)]
+pub struct ConfigHandle {
+    current: Arc<ArcSwap<Runtime>>,
+    path: Option<PathBuf>,
+}
+
+impl ConfigHandle {
+    /// Wrap an initial runtime loaded from `path` (`None` for built-in configs that never reload).
+    pub fn new(rt: Runtime, path: Option<PathBuf>) -> Self {
+        Self {
+            current: Arc::new(ArcSwap::from_pointee(rt)),
+            path,
+        }
+    }
+
+    /// The runtime now in force.
+    pub fn current(&self) -> Arc<Runtime> {
+        self.current.load_full()
+    }
+
+    /// The file this config reloads from.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Reload from the file now; on success publish and drop stale cache entries.
+    pub fn reload(&self, cache: &IdentityCache) -> Result<Arc<Runtime>, ConfigErrors> {
+        let Some(path) = &self.path else {
+            return Ok(self.current());
+        };
+        let prev = self.current();
+        let loaded = load_with(path, Some(&prev)).and_then(|rt| {
+            let restart = needs_restart(&prev, &rt);
+            if restart.is_empty() {
+                Ok(rt)
+            } else {
+                Err(ConfigErrors(restart))
+            }
+        });
+        match loaded {
+            Ok(rt) => {
+                let rt = Arc::new(rt);
+                if rt.auth.auth_generation != prev.auth.auth_generation {
+                    // Generations make old entries unreachable already; this frees them.
+                    cache.invalidate_all();
+                }
+                cache.set_ttls(rt.cache.ttl, rt.cache.negative_ttl);
+                cache.resize(rt.cache.max_entries);
+                self.current.store(rt.clone());
+                // The previous config (a large key store, say) is freed here
+                // unless a request still holds it.
+                drop(prev);
+                super::release_freed_memory();
+                METRICS.reloads.with_label_values(&["ok"]).inc();
+                tracing::info!(
+                    routes = rt.router.len(),
+                    generation = rt.auth.auth_generation,
+                    "config reloaded"
+                );
+                Ok(rt)
+            }
+            Err(errors) => {
+                METRICS.reloads.with_label_values(&["error"]).inc();
+                for e in &errors.0 {
+                    tracing::error!(key = %e.path, "config reload refused: {}", e.message);
+                }
+                Err(errors)
+            }
+        }
+    }
+}
+
+/// Fingerprint of the config file and every file it references: path, size
+/// and modification time (cheap even for a keys file of a million records;
+/// replacing or editing a file changes its mtime).
+/// Settings read only when the server starts (listeners, TLS certificate
+/// files, worker threads, grace period): a reload that changes one is
+/// refused whole, naming each, so the running config always is the file.
+fn needs_restart(prev: &Runtime, next: &Runtime) -> Vec<ConfigError> {
+    let (a, b) = (&prev.file, &next.file);
+    let mut changed = Vec::new();
+    let mut check = |key: &str, same: bool| {
+        if !same {
+            changed.push(ConfigError {
+                path: key.to_string(),
+                message: "takes effect only after a restart: restart authgate, or restore \
+                          the running value to reload the rest"
+                    .to_string(),
+            });
+        }
+    };
+    check("server.listen", a.server.listen == b.server.listen);
+    check("server.h2c", a.server.h2c == b.server.h2c);
+    check("server.threads", a.server.threads == b.server.threads);
+    check(
+        "server.grace_period",
+        a.server.grace_period == b.server.grace_period,
+    );
+    check("admin.listen", a.admin.listen == b.admin.listen);
+    check(
+        "server.tls",
+        format!("{:?}", a.server.tls) == format!("{:?}", b.server.tls),
+    );
+    if let Some(tls) = &b.server.tls {
+        for (key, file) in [("server.tls.cert", &tls.cert), ("server.tls.key", &tls.key)] {
+            let path = super::validate::resolve(&next.base_dir, file);
+            check(
+                key,
+                prev.file_digests.get(&path) == next.file_digests.get(&path),
+            );
+        }
+    }
+    changed
+}
+
+fn fingerprint(main: &Path, rt: &Runtime) -> [u8; 32] {
+    let mut all = Vec::new();
+    for p in std::iter::once(main.to_path_buf()).chain(rt.watched_files.iter().cloned()) {
+        all.extend_from_slice(p.to_string_lossy().as_bytes());
+        if let Ok(meta) = std::fs::metadata(&p) {
+            all.extend_from_slice(&meta.len().to_le_bytes());
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            all.extend_from_slice(&mtime.to_le_bytes());
+        }
+    }
+    sha256(&all)
+}
+
+/// Background service: poll for changes and listen for SIGHUP.
+pub struct Reloader {
+    handle: ConfigHandle,
+    cache: IdentityCache,
+    /// The files' fingerprint when the server was built: an edit made
+    /// between then and the service's start is still seen.
+    baseline: Option<[u8; 32]>,
+}
+
+impl Reloader {
+    /// Reload `handle`, invalidating `cache` when authentication changes.
+    pub fn new(handle: ConfigHandle, cache: IdentityCache) -> Self {
+        let baseline = handle
+            .path()
+            .map(|path| fingerprint(path, &handle.current()));
+        Self {
+            handle,
+            cache,
+            baseline,
+        }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for Reloader {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let Some(path) = self.handle.path().map(Path::to_path_buf) else {
+            return;
+        };
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut seen = self
+            .baseline
+            .unwrap_or_else(|| fingerprint(&path, &self.handle.current()));
+        loop {
+            let interval = self.handle.current().file.server.watch_interval;
+            let poll = async {
+                if interval.is_zero() {
+                    std::future::pending::<()>().await
+                } else {
+                    tokio::time::sleep(interval).await
+                }
+            };
+            let hup_fut = async {
+                match hup.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let forced = tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = poll => false,
+                _ = hup_fut => true,
+            };
+            let now = fingerprint(&path, &self.handle.current());
+            if !forced && now == seen {
+                continue;
+            }
+            // Let an editor finish writing before reading.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            // File reads and parsing (millions of keys, say) run on a
+            // blocking thread, never on an async worker.
+            let (handle, cache) = (self.handle.clone(), self.cache.clone());
+            let _ = tokio::task::spawn_blocking(move || handle.reload(&cache)).await;
+            seen = fingerprint(&path, &self.handle.current());
+        }
+    }
+}

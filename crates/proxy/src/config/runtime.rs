@@ -1,0 +1,43 @@
+//! The validated, internal form of the configuration, published through
+//! `ArcSwap` and read by every request. Never deserialized directly.
+
+use super::model::{CacheSection, FileConfig, IdentitySection};
+use crate::assertion::AssertionSigner;
+use crate::identity::IdentityHeaders;
+use crate::policy::router::Router;
+use crate::upstream::Pool;
+use authgate_core::runtime::AuthRuntime;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Everything a request needs, immutable once published.
+#[derive(Debug)]
+pub struct Runtime {
+    /// The file it was built from (listener settings are read at start only).
+    pub file: FileConfig,
+    /// Directory relative paths were resolved against.
+    pub base_dir: PathBuf,
+    /// Route table.
+    pub router: Router,
+    /// Upstream pools by name.
+    pub pools: BTreeMap<String, Arc<Pool>>,
+    /// Identity header and policy settings.
+    pub identity: IdentitySection,
+    /// Resolved identity header names.
+    pub headers: IdentityHeaders,
+    /// Peers whose forwarding headers are trusted.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Signer of identity assertions, when configured.
+    pub assertion: Option<Arc<AssertionSigner>>,
+    /// Cache settings.
+    pub cache: CacheSection,
+    /// What verification reads (credentials, issuers, stamps, store).
+    pub auth: AuthRuntime,
+    /// Fingerprint of the auth-relevant inputs, to decide `auth_generation`.
+    pub auth_fingerprint: [u8; 32],
+    /// SHA-256 of each key file the config names, as read at load.
+    pub file_digests: BTreeMap<PathBuf, [u8; 32]>,
+    /// Files whose change triggers a reload (the config and what it references).
+    pub watched_files: Vec<PathBuf>,
+}

@@ -1,0 +1,421 @@
+//! Turn a [`FileConfig`] into a [`Runtime`], collecting every error with the
+//! key path that caused it.
+
+use super::keys::{read_keys_jsonl, KeyBuilder, Source};
+use super::model::FileConfig;
+use super::routes::build_router;
+use super::runtime::Runtime;
+use super::{ConfigError, ConfigErrors};
+use crate::assertion::AssertionSigner;
+use crate::credential::digest::{sha256, Digester};
+use crate::credential::sniff::{PrefixAction, PrefixRule, PrefixTable};
+use crate::credential::CredentialKind;
+use crate::identity::IdentityHeaders;
+use crate::secret::Secret;
+use crate::store::memory::MemoryStore;
+use crate::upstream::Pool;
+use crate::verify::jwt::Issuer;
+use crate::verify::stamp::ReplayGuard;
+use authgate_core::runtime::AuthRuntime;
+use authgate_core::stages::Stages;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Collects errors as validation walks the file.
+#[derive(Default)]
+pub struct Errors(pub(crate) Vec<ConfigError>);
+
+impl Errors {
+    /// Record a problem at `path`.
+    pub fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+pub use authgate_core::settings::resolve;
+
+/// Validate `file` (paths relative to `base`), reusing unchanged parts of `prev`.
+pub fn validate(
+    file: FileConfig,
+    base: &Path,
+    prev: Option<&Runtime>,
+) -> Result<Runtime, ConfigErrors> {
+    let mut errs = Errors::default();
+    let mut watched = Vec::new();
+
+    check_server(&file, base, &mut errs);
+
+    // Upstream pools, reused from `prev` when their section is unchanged so
+    // health state and connection pools survive a reload.
+    let mut pools = BTreeMap::new();
+    for (name, section) in &file.upstreams {
+        let reuse = prev
+            .and_then(|p| p.pools.get(name))
+            .filter(|p| p.section() == section)
+            .cloned();
+        let pool = match reuse {
+            Some(p) => Ok(p),
+            None => Pool::build(name, section).map(Arc::new),
+        };
+        match pool {
+            Ok(p) => {
+                pools.insert(name.clone(), p);
+            }
+            Err(problems) => {
+                for (key, msg) in problems {
+                    errs.push(format!("upstreams.{name}{key}"), msg);
+                }
+            }
+        }
+    }
+
+    let router = build_router(&file.routes, &pools, &mut errs);
+
+    // Credentials.
+    let creds = &file.credentials;
+    if creds.max_bytes == 0 || creds.max_bytes > 64 * 1024 {
+        errs.push("credentials.max_bytes", "must be between 1 and 65536");
+    }
+    let digester = match creds.digest.as_str() {
+        "sha256" => Digester::Sha256,
+        "hmac-sha256" => match &creds.pepper_env {
+            Some(var) => match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Digester::HmacSha256(Secret::new(v)),
+                _ => {
+                    errs.push(
+                        "credentials.pepper_env",
+                        format!("environment variable {var} is unset or empty"),
+                    );
+                    Digester::Sha256
+                }
+            },
+            None => {
+                errs.push(
+                    "credentials.pepper_env",
+                    "required when digest = \"hmac-sha256\"",
+                );
+                Digester::Sha256
+            }
+        },
+        other => {
+            errs.push(
+                "credentials.digest",
+                format!("unknown digest '{other}' (sha256, hmac-sha256)"),
+            );
+            Digester::Sha256
+        }
+    };
+    let mut rules = Vec::new();
+    for (i, p) in creds.prefixes.iter().enumerate() {
+        let key = format!("credentials.prefixes[{i}]");
+        if p.prefix.is_empty() || !p.prefix.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+            errs.push(format!("{key}.prefix"), "must be non-empty visible ASCII");
+        }
+        if creds.prefixes[..i].iter().any(|q| q.prefix == p.prefix) {
+            errs.push(
+                format!("{key}.prefix"),
+                format!("duplicate prefix '{}'", p.prefix),
+            );
+        }
+        let action = match p.kind.as_str() {
+            "reject" => PrefixAction::Reject,
+            k => match CredentialKind::parse(k).filter(|k| k.is_opaque()) {
+                Some(kind) => PrefixAction::Verify(kind),
+                None => {
+                    errs.push(
+                        format!("{key}.kind"),
+                        format!("unknown kind '{k}' (api_key, server_key, access_token, reject)"),
+                    );
+                    continue;
+                }
+            },
+        };
+        rules.push(PrefixRule {
+            prefix: p.prefix.clone(),
+            action,
+            checksum: p.checksum,
+        });
+    }
+    let prefixes = PrefixTable::new(rules);
+
+    let mut keys = KeyBuilder::new(&digester);
+    for (i, k) in file.keys.iter().enumerate() {
+        keys.add(Source::Toml(i), k.clone(), &mut errs);
+    }
+    let mut keys_file_digest = [0u8; 32];
+    if let Some(p) = &file.store.keys_file {
+        let path = resolve(base, p);
+        watched.push(path.clone());
+        let read = std::fs::File::open(&path).and_then(|f| {
+            read_keys_jsonl(
+                std::io::BufReader::with_capacity(1 << 16, f),
+                &mut keys,
+                &mut errs,
+            )
+        });
+        match read {
+            Ok(digest) => keys_file_digest = digest,
+            Err(e) => errs.push("store.keys_file", format!("cannot read '{p}': {e}")),
+        }
+    }
+    let records = keys.finish(&mut errs);
+
+    // JWT issuers, reusing JWKS caches of unchanged issuers.
+    for (key, gives_up) in super::insecure::check(&file, &mut errs) {
+        tracing::warn!(key = %key, "insecure setting in force: {gives_up}");
+    }
+    let mut issuers = Vec::new();
+    let mut file_digests = FileDigests::default();
+    for (i, section) in file.jwt.issuers.iter().enumerate() {
+        let key = format!("jwt.issuers[{i}]");
+        if file.jwt.issuers[..i]
+            .iter()
+            .any(|o| o.issuer == section.issuer)
+        {
+            errs.push(
+                format!("{key}.issuer"),
+                format!("duplicate issuer '{}'", section.issuer),
+            );
+        }
+        let mut same_files = true;
+        for f in [
+            &section.secret_file,
+            &section.public_key_file,
+            &section.jwks_file,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let path = resolve(base, f);
+            same_files &= file_digests.unchanged(&path, prev);
+            watched.push(path);
+        }
+        // Reused (with its JWKS cache) only when neither its section nor
+        // the key files it names changed: a key rotated in place must take
+        // effect on reload.
+        let reuse = prev
+            .filter(|_| same_files)
+            .and_then(|p| p.auth.issuers.iter().find(|is| is.section() == section))
+            .cloned();
+        match reuse {
+            Some(is) => issuers.push(is),
+            None => {
+                match Issuer::build_with(section, base, Some(&crate::jwks_fetch::http_fetcher())) {
+                    Ok(is) => issuers.push(Arc::new(is)),
+                    Err(problems) => {
+                        for (sub, msg) in problems {
+                            errs.push(format!("{key}{sub}"), msg);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // Identity.
+    let id = &file.identity;
+    if id.header_prefix.is_empty() || id.header_prefix != id.header_prefix.to_ascii_lowercase() {
+        errs.push(
+            "identity.header_prefix",
+            "must be a non-empty lower-case header-name prefix",
+        );
+    }
+    let headers = match IdentityHeaders::resolve(&id.header_prefix, &id.headers) {
+        Ok(h) => Some(h),
+        Err((field, msg)) => {
+            errs.push(format!("identity.headers.{field}"), msg);
+            None
+        }
+    };
+    if id.workspace_param.is_empty() {
+        errs.push("identity.workspace_param", "must not be empty");
+    }
+    let mut trusted_proxies = Vec::new();
+    for (i, cidr) in id.trusted_proxies.iter().enumerate() {
+        let parsed = cidr
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+        match parsed {
+            Ok(net) => trusted_proxies.push(net),
+            Err(_) => errs.push(
+                format!("identity.trusted_proxies[{i}]"),
+                format!("'{cidr}' is not an IP or CIDR"),
+            ),
+        }
+    }
+    let assertion = match &id.assertion {
+        None => None,
+        Some(section) => match prev
+            .filter(|_| file_digests.unchanged(&resolve(base, &section.key_file), prev))
+            .and_then(|p| p.assertion.clone())
+            .filter(|a| a.section() == section)
+        {
+            Some(same) => Some(same),
+            None => match AssertionSigner::build(section, base) {
+                Ok(s) => Some(Arc::new(s)),
+                Err((sub, msg)) => {
+                    errs.push(format!("identity.assertion{sub}"), msg);
+                    None
+                }
+            },
+        },
+    };
+    let st = &file.stamps;
+    if st.max_body == 0 || st.max_body > 64 * 1024 * 1024 {
+        errs.push("stamps.max_body", "must be between 1 and 67108864 (64 MiB)");
+    }
+    if st.window.is_zero() {
+        errs.push("stamps.window", "must be greater than zero");
+    }
+    if st.replay_capacity == 0 {
+        errs.push("stamps.replay_capacity", "must be at least 1");
+    }
+    if file.store.timeout.is_zero() {
+        errs.push("store.timeout", "must be greater than zero");
+    }
+    if file.cache.max_entries == 0 {
+        errs.push("cache.max_entries", "must be at least 1");
+    }
+    match file.log.format.as_str() {
+        "text" | "json" => {}
+        other => errs.push(
+            "log.format",
+            format!("unknown format '{other}' (text, json)"),
+        ),
+    }
+
+    if let Some(a) = &id.assertion {
+        watched.push(resolve(base, &a.key_file));
+    }
+    let headers = match headers {
+        Some(h) if errs.0.is_empty() => h,
+        _ => return Err(ConfigErrors(errs.0)),
+    };
+
+    let auth_fingerprint = sha256(
+        format!(
+            "{:?}|{:?}|{:?}|{:?}|{}|{:?}",
+            file.keys,
+            file.credentials,
+            file.jwt,
+            file.identity,
+            hex::encode(keys_file_digest),
+            file_digests.0,
+        )
+        .as_bytes(),
+    );
+    let auth_generation = match prev {
+        Some(p) if p.auth_fingerprint == auth_fingerprint => p.auth.auth_generation,
+        Some(p) => p.auth.auth_generation + 1,
+        None => 1,
+    };
+
+    if let Some(tls) = &file.server.tls {
+        // Read at start only; digested so a reload can tell they changed.
+        for f in [&tls.cert, &tls.key] {
+            let path = resolve(base, f);
+            file_digests.unchanged(&path, prev);
+            watched.push(path);
+        }
+    }
+    let replay_ttl = st.window.saturating_add(st.leeway.saturating_mul(2));
+    let replay = match prev {
+        Some(p) => p.auth.replay.with_settings(replay_ttl, st.replay_capacity),
+        None => ReplayGuard::new(replay_ttl, st.replay_capacity),
+    };
+
+    Ok(Runtime {
+        auth: AuthRuntime {
+            replay,
+            max_credential_bytes: creds.max_bytes,
+            prefixes,
+            digester,
+            key_count: records.len(),
+            store: Arc::new(MemoryStore::new(records)),
+            store_timeout: file.store.timeout,
+            issuers,
+            stamps: file.stamps.clone(),
+            stages: Stages::decide_only(
+                &file.identity.workspace_param,
+                file.identity.hierarchical_scopes,
+            ),
+            auth_generation,
+        },
+        identity: file.identity.clone(),
+        headers,
+        trusted_proxies,
+        assertion,
+        cache: file.cache.clone(),
+        base_dir: base.to_path_buf(),
+        router,
+        pools,
+        auth_fingerprint,
+        file_digests: file_digests.0,
+        watched_files: watched,
+        file,
+    })
+}
+
+/// SHA-256 of the key files the config names (issuer secrets, public keys,
+/// JWKS files, the assertion key), read at every load: what decides
+/// whether a built issuer or signer may be reused, and part of the
+/// authentication fingerprint (a changed key invalidates the cache).
+#[derive(Default)]
+struct FileDigests(BTreeMap<PathBuf, [u8; 32]>);
+
+impl FileDigests {
+    /// Digest `path` now and say whether `prev` saw the same contents.
+    fn unchanged(&mut self, path: &Path, prev: Option<&Runtime>) -> bool {
+        // An unreadable file digests to a marker: the build that follows
+        // reports the read error itself.
+        let now = std::fs::read(path)
+            .map(|b| sha256(&b))
+            .unwrap_or([0xff; 32]);
+        self.0.insert(path.to_path_buf(), now);
+        prev.and_then(|p| p.file_digests.get(path)) == Some(&now)
+    }
+}
+
+fn check_server(file: &FileConfig, base: &Path, errs: &mut Errors) {
+    let s = &file.server;
+    if s.listen.is_empty() && s.tls.is_none() {
+        errs.push(
+            "server.listen",
+            "at least one listener (listen or tls) is required",
+        );
+    }
+    for (i, l) in s.listen.iter().enumerate() {
+        if l.parse::<std::net::SocketAddr>().is_err() {
+            errs.push(
+                format!("server.listen[{i}]"),
+                format!("'{l}' is not an ip:port address"),
+            );
+        }
+    }
+    if let Some(tls) = &s.tls {
+        if tls.listen.parse::<std::net::SocketAddr>().is_err() {
+            errs.push(
+                "server.tls.listen",
+                format!("'{}' is not an ip:port address", tls.listen),
+            );
+        }
+        for (k, p) in [("cert", &tls.cert), ("key", &tls.key)] {
+            if !resolve(base, p).is_file() {
+                errs.push(format!("server.tls.{k}"), format!("file '{p}' not found"));
+            }
+        }
+    }
+    if s.threads == 0 || s.threads > 256 {
+        errs.push("server.threads", "must be between 1 and 256");
+    }
+    if !file.admin.listen.is_empty() && file.admin.listen.parse::<std::net::SocketAddr>().is_err() {
+        errs.push(
+            "admin.listen",
+            format!("'{}' is not an ip:port address", file.admin.listen),
+        );
+    }
+}

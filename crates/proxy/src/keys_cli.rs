@@ -1,0 +1,250 @@
+//! `authgate keys create`: mint a credential, print it once, and print the
+//! config stanza that holds only its digest.
+
+use crate::config::model::KeySection;
+use crate::credential::digest::Digester;
+use crate::credential::mint::mint;
+use crate::credential::sniff::PrefixAction;
+use crate::credential::CredentialKind;
+use crate::secret::Secret;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `authgate keys …`
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Mint a new opaque credential.
+    Create(Box<CreateArgs>),
+    /// Register a stamp public key: print the `[[keys]]` stanza for it.
+    RegisterStampKey {
+        /// `p256`, `secp256k1` or `ed25519`.
+        #[arg(long)]
+        scheme: String,
+        /// The public key, hex (compressed or uncompressed SEC1; 32 bytes for ed25519).
+        #[arg(long)]
+        public_key: String,
+        /// Record id (safe to log).
+        #[arg(long)]
+        id: String,
+        /// Subject the key speaks for.
+        #[arg(long, default_value = "wallet")]
+        subject: String,
+        /// Workspace slug.
+        #[arg(long)]
+        workspace: Option<String>,
+        /// Comma-separated scopes.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+    },
+    /// Write a new Ed25519 key for `[identity.assertion]` (PKCS#8 PEM).
+    AssertionKey {
+        /// Where to write the private key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Options of `keys create`.
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// `api_key`, `server_key` or `access_token`.
+    #[arg(long)]
+    pub kind: String,
+    /// Prefix to mint with; defaults to the config's checksummed prefix for the kind.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Config whose prefix table and digest settings apply.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Credential id (safe to log); generated when absent.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Subject the key speaks for.
+    #[arg(long, default_value = "service")]
+    pub subject: String,
+    /// Workspace slug.
+    #[arg(long)]
+    pub workspace: Option<String>,
+    /// Comma-separated scopes.
+    #[arg(long, value_delimiter = ',')]
+    pub scopes: Vec<String>,
+    /// Comma-separated allow-list of sub-resources.
+    #[arg(long, value_delimiter = ',')]
+    pub allow: Vec<String>,
+    /// Usage tag.
+    #[arg(long)]
+    pub usage: Option<String>,
+    /// RFC 3339 expiry.
+    #[arg(long)]
+    pub expires_at: Option<String>,
+}
+
+impl CreateArgs {
+    /// Arguments for a key of `kind` bound to `workspace` (no allow-list, usage or expiry).
+    pub fn new(
+        kind: CredentialKind,
+        id: &str,
+        subject: &str,
+        workspace: &str,
+        scopes: &[&str],
+    ) -> Self {
+        Self {
+            kind: kind.as_str().to_string(),
+            prefix: None,
+            config: None,
+            id: Some(id.to_string()),
+            subject: subject.to_string(),
+            workspace: Some(workspace.to_string()),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            allow: Vec::new(),
+            usage: None,
+            expires_at: None,
+        }
+    }
+}
+
+/// A freshly minted credential and its stanza.
+pub struct Minted {
+    /// The plaintext credential, to show exactly once.
+    pub credential: Secret,
+    /// The `[[keys]]` record (digest only).
+    pub record: KeySection,
+}
+
+/// Mint a credential with `prefix` and describe it as a `[[keys]]` record.
+pub fn mint_record(
+    prefix: &str,
+    kind: CredentialKind,
+    digester: &Digester,
+    args: &CreateArgs,
+) -> Minted {
+    let credential = mint(prefix);
+    let digest = digester.digest(&credential);
+    let id = args.id.clone().unwrap_or_else(|| {
+        format!(
+            "key_{}",
+            &hex::encode(crate::credential::digest::sha256(credential.as_bytes()))[..12]
+        )
+    });
+    Minted {
+        record: KeySection {
+            id,
+            digest: Some(digester.render(&digest)),
+            kind: kind.as_str().to_string(),
+            public_key: None,
+            scheme: None,
+            subject: args.subject.clone(),
+            workspace: args.workspace.clone(),
+            scopes: args.scopes.clone(),
+            allow: args.allow.clone(),
+            usage: args.usage.clone(),
+            expires_at: args.expires_at.clone(),
+            disabled: false,
+        },
+        credential: Secret::new(credential),
+    }
+}
+
+/// Render records as `[[keys]]` TOML.
+pub fn stanza(records: &[KeySection]) -> String {
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        keys: &'a [KeySection],
+    }
+    toml::to_string(&Doc { keys: records }).unwrap_or_default()
+}
+
+/// Run a `keys` command.
+pub fn run(cmd: KeysCommand) -> ExitCode {
+    let args = match cmd {
+        KeysCommand::Create(args) => *args,
+        KeysCommand::RegisterStampKey {
+            scheme,
+            public_key,
+            id,
+            subject,
+            workspace,
+            scopes,
+        } => {
+            use crate::verify::stamp::{normalise_key, scheme_from_name};
+            let Some(s) = scheme_from_name(&scheme) else {
+                eprintln!("--scheme must be p256, secp256k1 or ed25519");
+                return ExitCode::from(2);
+            };
+            let key = match normalise_key(s, &public_key) {
+                Ok(k) => k,
+                Err(e) => {
+                    eprintln!("not a valid {} public key: {}", s.label(), e.reason());
+                    return ExitCode::from(2);
+                }
+            };
+            let record = KeySection {
+                id,
+                digest: None,
+                kind: "stamp".into(),
+                public_key: Some(key.to_hex()),
+                scheme: Some(scheme),
+                subject,
+                workspace,
+                scopes,
+                allow: Vec::new(),
+                usage: None,
+                expires_at: None,
+                disabled: false,
+            };
+            println!("# Add to the config file:");
+            print!("{}", stanza(&[record]));
+            return ExitCode::SUCCESS;
+        }
+        KeysCommand::AssertionKey { out } => {
+            return match crate::assertion::generate_key(&out) {
+                Ok(()) => {
+                    println!(
+                        "wrote {}; reference it as [identity.assertion] key_file",
+                        out.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("cannot write {}: {e}", out.display());
+                    ExitCode::from(1)
+                }
+            };
+        }
+    };
+    let Some(kind) = CredentialKind::parse(&args.kind).filter(|k| k.is_opaque()) else {
+        eprintln!("--kind must be api_key, server_key or access_token");
+        return ExitCode::from(2);
+    };
+    let (digester, table_prefix) = match &args.config {
+        Some(path) => match crate::config::load(path) {
+            Ok(rt) => {
+                let p = rt
+                    .auth
+                    .prefixes
+                    .rules()
+                    .iter()
+                    .find(|r| r.action == PrefixAction::Verify(kind) && r.checksum)
+                    .map(|r| r.prefix.clone());
+                (rt.auth.digester.clone(), p)
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => (Digester::Sha256, None),
+    };
+    let Some(prefix) = args.prefix.clone().or(table_prefix) else {
+        eprintln!("--prefix is required (or --config with a checksummed prefix for {kind})");
+        return ExitCode::from(2);
+    };
+    let minted = mint_record(&prefix, kind, &digester, &args);
+    println!("# The credential, shown once. Store it now; authgate keeps only its digest.");
+    println!("{}", minted.credential.expose());
+    println!();
+    println!("# Add to the config file:");
+    print!("{}", stanza(&[minted.record]));
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,210 @@
+//! Admission: route → find the credential → the verifier registered for its
+//! carrier (reading the body first when it asks) → the post-authentication
+//! stages. Nothing here knows a credential family: verifiers plug in
+//! through [`authgate_core::verify::seam`], stages through
+//! [`authgate_core::stages`].
+
+use super::body;
+use super::forward;
+use super::spoof::Overrides;
+use super::AuthGate;
+use crate::config::Runtime;
+use crate::credential::extract::{Carrier, Presented};
+use crate::error::Refusal;
+use crate::identity::Identity;
+use crate::policy::router::{path_is_normal, Access, Route, RouteMatch};
+use authgate_core::stages::{PathParams, StageInput};
+use authgate_core::verify::{Needs, RequestVerifier, RequestView, Verification};
+use pingora::proxy::Session;
+use pingora_http::RequestHeader;
+use std::sync::Arc;
+
+/// What admission decided before any body was read.
+pub(super) enum Admission {
+    /// Forward (with an identity unless the route is public).
+    Pass(Arc<Route>, Option<Arc<Identity>>),
+    /// The credential's verifier needs the body: read it, then verify and
+    /// run the stages.
+    NeedsBody(Box<Pending>),
+}
+
+/// A request waiting for its body before verification.
+pub(super) struct Pending {
+    pub(super) route: Arc<Route>,
+    verifier: Arc<dyn RequestVerifier>,
+    value: String,
+    carrier: Carrier,
+    method: http::Method,
+    path: String,
+    params: Vec<(String, String)>,
+}
+
+/// A refusal, with the route when one matched.
+pub(super) type Refused = (Option<Arc<Route>>, Refusal);
+
+/// A lookup's route and parameters, or its refusal.
+fn routed(found: RouteMatch<'_>) -> Result<(&Arc<Route>, matchit::Params<'_, '_>), Refused> {
+    match found {
+        RouteMatch::Found(route, params) => Ok((route, params)),
+        RouteMatch::MethodNotAllowed(allow) => Err((None, Refusal::MethodNotAllowed { allow })),
+        RouteMatch::NotFound => Err((None, Refusal::NotFound)),
+    }
+}
+
+/// matchit's parameters as the stages read them.
+struct Matched<'a, 'k, 'v>(&'a matchit::Params<'k, 'v>);
+
+impl PathParams for Matched<'_, '_, '_> {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.0.get(name)
+    }
+}
+
+/// The request as verifiers see it, with the effective method and path.
+fn view<'a>(req: &'a RequestHeader, method: &'a http::Method, path: &'a str) -> RequestView<'a> {
+    RequestView {
+        method,
+        authority: forward::request_host(req),
+        path,
+        query: req.uri.query(),
+        headers: &req.headers,
+    }
+}
+
+impl AuthGate {
+    /// Route, authenticate and run the stages; `Ok` carries the route and
+    /// identity (if any), or what must wait for the body.
+    ///
+    /// `verified` receives the identity as soon as the credential is
+    /// verified, so a later refusal (scope, workspace, usage) still names the
+    /// credential in the access log.
+    pub(super) async fn admit(
+        &self,
+        rt: &Runtime,
+        req: &RequestHeader,
+        verified: &mut Option<Arc<Identity>>,
+    ) -> Result<Admission, Refused> {
+        let path = req.uri.path();
+        if !path_is_normal(path) {
+            return Err((None, Refusal::BadPath));
+        }
+        if forward::authority_conflict(req) {
+            return Err((None, Refusal::InvalidRequest("authority_mismatch")));
+        }
+        let host = forward::request_host(req);
+        let (route, params) = routed(rt.router.find(host, &req.method, path))?;
+        // A route that keeps override headers is authorised on the method
+        // and path the upstream will execute.
+        let overrides;
+        let (route, params, method, path) = if route.keep_override_headers {
+            overrides = Overrides::read(&req.headers).map_err(|r| (Some(route.clone()), r))?;
+            if overrides.any() {
+                let method = overrides.method.as_ref().unwrap_or(&req.method);
+                let path = overrides.path.as_deref().unwrap_or(path);
+                if !path_is_normal(path) {
+                    return Err((Some(route.clone()), Refusal::BadPath));
+                }
+                let (over, params) = routed(rt.router.find(host, method, path))?;
+                if !over.keep_override_headers {
+                    let refusal = Refusal::InvalidRequest("override_not_allowed");
+                    return Err((Some(over.clone()), refusal));
+                }
+                (over, params, method, path)
+            } else {
+                (route, params, &req.method, path)
+            }
+        } else {
+            (route, params, &req.method, path)
+        };
+        let reqs = match &route.access {
+            Access::Public => return Ok(Admission::Pass(route.clone(), None)),
+            Access::Protected(reqs) => reqs,
+        };
+        let fail = |r: Refusal| (Some(route.clone()), r);
+        let presented = self
+            .auth
+            .find(&req.headers, rt.auth.max_credential_bytes)
+            .map_err(fail)?
+            .ok_or_else(|| fail(Refusal::MissingCredential))?;
+        let Some(verifier) = self.auth.verifier_for(presented.carrier) else {
+            return Err(fail(Refusal::Malformed("carrier")));
+        };
+        if verifier.needs() == Needs::Body {
+            if !reqs.accept.intersects(verifier.kinds()) {
+                return Err(fail(Refusal::KindNotAccepted {
+                    accepts: reqs.accept.describe(),
+                }));
+            }
+            return Ok(Admission::NeedsBody(Box::new(Pending {
+                route: route.clone(),
+                verifier: verifier.clone(),
+                value: presented.value.to_string(),
+                carrier: presented.carrier,
+                method: method.clone(),
+                path: path.to_string(),
+                params: params
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            })));
+        }
+        let verification = Verification {
+            rt: &rt.auth,
+            requirements: reqs,
+            request: view(req, method, path),
+            presented,
+            body: None,
+        };
+        let identity = verifier
+            .verify(&self.auth, verification)
+            .await
+            .map_err(fail)?;
+        *verified = Some(identity.clone());
+        rt.auth
+            .stages
+            .run(&StageInput {
+                route: &route.name,
+                requirements: reqs,
+                identity: &identity,
+                params: &Matched(&params),
+            })
+            .map_err(fail)?;
+        Ok(Admission::Pass(route.clone(), Some(identity)))
+    }
+
+    /// The body path: read the body (bounded in size and time), verify,
+    /// run the stages.
+    pub(super) async fn admit_body(
+        &self,
+        rt: &Runtime,
+        session: &mut Session,
+        pending: &Pending,
+        verified: &mut Option<Arc<Identity>>,
+    ) -> Result<(Arc<Identity>, bytes::Bytes), Refusal> {
+        let Access::Protected(reqs) = &pending.route.access else {
+            return Err(Refusal::NotFound);
+        };
+        let st = &rt.auth.stamps;
+        let body = body::read_all(session, st.max_body, st.body_timeout).await?;
+        let req = session.req_header();
+        let verification = Verification {
+            rt: &rt.auth,
+            requirements: reqs,
+            request: view(req, &pending.method, &pending.path),
+            presented: Presented {
+                value: &pending.value,
+                carrier: pending.carrier,
+            },
+            body: Some(&body),
+        };
+        let identity = pending.verifier.verify(&self.auth, verification).await?;
+        *verified = Some(identity.clone());
+        rt.auth.stages.run(&StageInput {
+            route: &pending.route.name,
+            requirements: reqs,
+            identity: &identity,
+            params: &pending.params,
+        })?;
+        Ok((identity, body))
+    }
+}
