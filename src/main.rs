@@ -59,7 +59,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            authgate::logging::init(&rt.file.log);
+            authgate::logging::init(rt.log_format, &rt.file.log.level);
             let handle = config::reload::ConfigHandle::new(rt, Some(path));
             match authgate::server::build(handle) {
                 Ok(server) => server.run_forever(),

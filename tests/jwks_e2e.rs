@@ -135,6 +135,9 @@ auth = {{ accept = ["jwt"] }}
     .await;
     assert!(stored, "the rotated set was not counted");
     assert_eq!(status(fixture_token("rotated_rs256")).await, 200);
+    // rsa-1 left the set: its token, verified and cached before, is refused
+    // now, not after cache.ttl.
+    assert_eq!(status(fixture_token("valid_rs256_jwks")).await, 401);
 
     // A failing fetch is counted and keeps the last good set: a token never
     // seen before (so not cached) still verifies against it.

@@ -1,7 +1,8 @@
 //! Live reload through the real binary, beyond the main config file: a key
 //! removed from `store.keys_file` stops working at once (cached verdicts
-//! included), a request in flight finishes on the config it started with,
-//! and a refused reload logs every error with its key path.
+//! included), a prefix family turned to `reject` refuses its keys, a
+//! request in flight finishes on the config it started with, and a refused
+//! reload logs every error with its key path.
 
 mod common;
 
@@ -233,4 +234,39 @@ async fn a_refused_reload_logs_every_error_with_its_key_path() {
     // And the running config stayed.
     let r = client().get(gate.url("/p")).send().await.unwrap();
     assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn a_prefix_family_turned_to_reject_refuses_its_keys_after_reload() {
+    let up = Upstream::start();
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.jsonl");
+    let (a, line_a) = json_key("key_p");
+    std::fs::write(&keys, format!("{line_a}\n")).unwrap();
+    let extra = format!(
+        "[store]\nkeys_file = \"{}\"\n\n[[routes]]\npath = \"/k\"\nupstream = \"echo\"\nauth = {{ accept = [\"api_key\"] }}\n",
+        keys.display()
+    );
+    let gate = Gate::start(&up, &extra);
+    let c = client();
+    let url = gate.url("/k");
+    // Verified and cached under the api_key family.
+    assert_eq!(status(&c, &url, &a).await, 200);
+    assert_eq!(status(&c, &url, &a).await, 200);
+    gate.until_watching().await;
+    let original = std::fs::read_to_string(&gate.config).unwrap();
+    let rejected = original.replacen(
+        "prefix = \"mantyx_\"\nkind = \"api_key\"",
+        "prefix = \"mantyx_\"\nkind = \"reject\"",
+        1,
+    );
+    assert_ne!(original, rejected, "the family is in the base config");
+    gate.rewrite(&rejected);
+    assert!(
+        until_status(&c, &url, &a, 401).await,
+        "the rejected family's key kept working"
+    );
+    // And back: the family verifies again.
+    gate.rewrite(&original);
+    assert!(until_status(&c, &url, &a, 200).await);
 }

@@ -254,10 +254,13 @@ async fn restart_only_settings_refuse_the_reload_and_say_so() {
         original
             .replace("threads = 1", "threads = 3")
             .replace("grace_period = \"1s\"", "grace_period = \"2s\"")
+            .replace("level = \"warn,access=info\"", "level = \"debug\"")
     ));
     let named = eventually(Duration::from_secs(5), || async {
         let log = gate.log();
-        log.contains("server.threads") && log.contains("server.grace_period")
+        log.contains("server.threads")
+            && log.contains("server.grace_period")
+            && log.contains("log.level")
     })
     .await;
     assert!(named, "the refusal names each setting: {}", gate.log());

@@ -8,7 +8,6 @@
 //! `authgate_client_aborts_total{reason}` and logs it only when the log
 //! level shows debug records.
 
-use crate::config::model::LogSection;
 use crate::metrics::METRICS;
 use tracing::field::{Field, Visit};
 use tracing::subscriber::Interest;
@@ -18,11 +17,33 @@ use tracing_subscriber::layer::{Context, Filter, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter, Layer};
 
-/// Install the global subscriber; `RUST_LOG` overrides the configured level.
-/// Safe to call twice (the second call does nothing).
-pub fn init(cfg: &LogSection) {
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One compact human-readable line per record.
+    #[default]
+    Text,
+    /// One JSON object per record, fields flattened.
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+}
+
+/// Install the global subscriber writing `format` at `level` (a `tracing`
+/// filter); `RUST_LOG` overrides the level. Safe to call twice (the second
+/// call does nothing).
+pub fn init(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&cfg.level))
+        .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let hint = filter.max_level_hint();
     let aborts = ClientAborts {
@@ -30,10 +51,9 @@ pub fn init(cfg: &LogSection) {
         hint,
     };
     let layer = fmt::layer().with_target(true).with_writer(std::io::stderr);
-    let layer = if cfg.format == "json" {
-        layer.json().flatten_event(true).boxed()
-    } else {
-        layer.compact().boxed()
+    let layer = match format {
+        LogFormat::Json => layer.json().flatten_event(true).boxed(),
+        LogFormat::Text => layer.compact().boxed(),
     };
     // The level filter is global, so disabled callsites (pingora's and
     // tokio's debug and trace records on every request) cost nothing; the

@@ -9,20 +9,33 @@ use crate::config::validate::resolve;
 use crate::proxy::AuthGate;
 use crate::upstream::HealthChecks;
 use crate::verify::jwks::JwksRefresher;
-use crate::verify::Authenticator;
+use crate::verify::{Authenticator, RequestVerifier};
 use pingora::apps::HttpServerOptions;
 use pingora::listeners::tls::TlsSettings;
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
+use std::sync::Arc;
 
-/// Build a ready-to-run server for `handle`.
+/// Build a ready-to-run server for `handle` with the built-in verifiers.
 pub fn build(handle: ConfigHandle) -> Result<Server, String> {
+    build_with(handle, Vec::new())
+}
+
+/// Build a ready-to-run server for `handle`, registering `verifiers` after
+/// the built-in ones (tokens, stamps): how a new credential family plugs in
+/// without touching the proxy.
+pub fn build_with(
+    handle: ConfigHandle,
+    verifiers: Vec<Arc<dyn RequestVerifier>>,
+) -> Result<Server, String> {
     let rt = handle.current();
     let file = &rt.file;
     let cache = IdentityCache::new(rt.cache.max_entries, rt.cache.ttl, rt.cache.negative_ttl);
-    let auth = Authenticator::new(cache.clone());
+    let auth = verifiers
+        .into_iter()
+        .fold(Authenticator::new(cache.clone()), Authenticator::register);
 
     let conf = ServerConf {
         threads: file.server.threads,

@@ -15,6 +15,26 @@ use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use pingora::upstreams::peer::HttpPeer;
 use std::collections::HashMap;
+
+/// How an upstream's backends are health-checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthCheckKind {
+    /// A TCP connect.
+    Tcp,
+    /// `GET path`, healthy on 200.
+    Http,
+}
+
+impl HealthCheckKind {
+    /// `tcp` or `http`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "tcp" => Some(HealthCheckKind::Tcp),
+            "http" => Some(HealthCheckKind::Http),
+            _ => None,
+        }
+    }
+}
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,15 +77,19 @@ impl Pool {
                 ));
             }
         }
-        let hc_kind = section.health_check.as_ref().map(|h| h.kind.as_str());
-        if let Some(k) = hc_kind {
-            if k != "tcp" && k != "http" {
-                errs.push((
-                    ".health_check.kind".to_string(),
-                    format!("unknown kind '{k}' (tcp, http)"),
-                ));
-            }
-        }
+        let hc_kind = match &section.health_check {
+            None => None,
+            Some(hc) => match HealthCheckKind::parse(&hc.kind) {
+                Some(kind) => Some(kind),
+                None => {
+                    errs.push((
+                        ".health_check.kind".to_string(),
+                        format!("unknown kind '{}' (tcp, http)", hc.kind),
+                    ));
+                    None
+                }
+            },
+        };
         if section.connect_timeout.is_zero() {
             errs.push((
                 ".connect_timeout".to_string(),
@@ -89,8 +113,8 @@ impl Pool {
             .map(|(h, _)| h.to_string())
             .unwrap_or_default();
         let sni = section.sni.clone().unwrap_or(first_host);
-        if let Some(hc) = &section.health_check {
-            if hc.kind == "http" {
+        if let (Some(hc), Some(kind)) = (&section.health_check, hc_kind) {
+            if kind == HealthCheckKind::Http {
                 let mut check = HttpHealthCheck::new(&sni, section.tls);
                 check.peer_template.options.verify_cert = !section.insecure_skip_verify;
                 check.peer_template.options.connection_timeout = Some(section.connect_timeout);

@@ -42,7 +42,7 @@ pub fn run(command: ToolCommand) -> ExitCode {
     match command {
         ToolCommand::Demo(args) => crate::demo::run(args),
         ToolCommand::Echo { listen, fixed } => {
-            crate::logging::init(&Default::default());
+            crate::logging::init(Default::default(), "info");
             let rt = match crate::command_runtime() {
                 Ok(rt) => rt,
                 Err(code) => return code,

@@ -309,11 +309,11 @@ fn print_guide(listen: &str, admin: &str, c: &DemoCredentials, config: &std::pat
 
 /// Run the demo until Ctrl-C.
 pub fn run(args: DemoArgs) -> ExitCode {
-    crate::logging::init(&crate::config::model::LogSection {
-        format: "text".into(),
-        // The tour invites edits of the config: show the reload lines too.
-        level: "warn,access=info,authgate::config::reload=info".into(),
-    });
+    // The tour invites edits of the config: show the reload lines too.
+    crate::logging::init(
+        crate::logging::LogFormat::Text,
+        "warn,access=info,authgate_proxy::config::reload=info",
+    );
     let upstream = match crate::echo::spawn("127.0.0.1:0") {
         Ok(a) => a,
         Err(e) => {

@@ -10,11 +10,13 @@
 //! a fetch fails.
 
 use super::jws::VerifyingKey;
+use crate::credential::digest::sha256;
 use crate::metrics::METRICS;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use jsonwebtoken::jwk::{JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -144,6 +146,16 @@ impl FromStrOpt for Algorithm {
     }
 }
 
+/// Bumped whenever any issuer's fetched key set changes; part of the cache
+/// key of every JWT verdict, so a key removed from a JWKS URL stops
+/// verifying at the next refresh instead of after `cache.ttl`.
+static JWKS_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// The current JWKS epoch (see [`JWKS_EPOCH`]).
+pub fn jwks_epoch() -> u64 {
+    JWKS_EPOCH.load(Ordering::Acquire)
+}
+
 /// How a JWKS document is fetched: the core has no HTTP client; the proxy
 /// supplies one (and tests may supply their own).
 #[async_trait]
@@ -161,6 +173,8 @@ pub struct JwksCache {
     cooldown: Duration,
     keys: ArcSwap<KeySet>,
     last_attempt: Stamp,
+    /// SHA-256 of the last document stored, to notice a changed set.
+    last_doc: std::sync::Mutex<Option<[u8; 32]>>,
     fetch: tokio::sync::Mutex<()>,
 }
 
@@ -211,6 +225,7 @@ impl JwksCache {
             cooldown,
             keys: ArcSwap::from_pointee(KeySet::default()),
             last_attempt: Default::default(),
+            last_doc: std::sync::Mutex::new(None),
             fetch: tokio::sync::Mutex::new(()),
         })
     }
@@ -267,13 +282,23 @@ impl JwksCache {
     async fn fetch_now(&self) {
         self.last_attempt.set(Instant::now());
         let result = match self.fetcher.fetch(&self.url).await {
-            Ok(body) => KeySet::from_jwks_json(&body),
+            Ok(body) => KeySet::from_jwks_json(&body).map(|set| (set, sha256(&body))),
             Err(e) => Err(e),
         };
         match result {
-            Ok(set) => {
-                tracing::info!(issuer = %self.issuer, keys = set.len(), "jwks fetched");
+            Ok((set, digest)) => {
+                let changed = match self.last_doc.lock() {
+                    Ok(mut last) => last.replace(digest) != Some(digest),
+                    Err(_) => true,
+                };
+                let n = set.len();
                 self.keys.store(Arc::new(set));
+                if changed {
+                    // Verdicts cached under the old set (a token signed by a
+                    // key that left it) must not outlive it.
+                    JWKS_EPOCH.fetch_add(1, Ordering::Release);
+                }
+                tracing::info!(issuer = %self.issuer, keys = n, "jwks fetched");
                 METRICS
                     .jwks_fetches
                     .with_label_values(&[&self.issuer, "ok"])

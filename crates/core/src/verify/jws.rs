@@ -232,7 +232,8 @@ mod tests {
     const MSG: &[u8] = b"eyJhbGciOiJ4In0.eyJzdWIiOiJ1In0";
 
     fn read(name: &str) -> Vec<u8> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/jwt/keys");
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/jwt/keys");
         std::fs::read(dir.join(name)).unwrap()
     }
 

@@ -180,7 +180,13 @@ impl Authenticator {
         // when a pepper is configured), so revoking a digest in the store
         // can drop exactly its cache entry; JWTs under their SHA-256.
         let key = CacheKey {
-            generation: rt.auth_generation,
+            // A JWT verdict also depends on the fetched JWKS sets.
+            generation: match kind {
+                CredentialKind::Jwt => rt
+                    .auth_generation
+                    .wrapping_add(jwks::jwks_epoch().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                _ => rt.auth_generation,
+            },
             digest: match kind {
                 CredentialKind::Jwt => sha256(value.as_bytes()),
                 _ => rt.digester.digest(value),

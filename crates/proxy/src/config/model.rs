@@ -151,7 +151,7 @@ pub struct LogSection {
     /// `text` or `json`.
     #[serde(default = "default_log_format")]
     pub format: String,
-    /// A `tracing` filter such as `info` or `authgate=debug`.
+    /// A `tracing` filter such as `info` or `authgate_proxy=debug,authgate_core=debug`.
     #[serde(default = "default_log_level")]
     pub level: String,
 }
@@ -194,7 +194,7 @@ pub struct UpstreamSection {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckSection {
-    /// `tcp` (connect) or `http` (GET `path`, expect 2xx).
+    /// `tcp` (connect) or `http` (GET `path`, healthy on 200: pingora's check).
     #[serde(default = "default_hc_kind")]
     pub kind: String,
     /// Path for `http` checks.

@@ -117,6 +117,9 @@ fn needs_restart(prev: &Runtime, next: &Runtime) -> Vec<ConfigError> {
         a.server.grace_period == b.server.grace_period,
     );
     check("admin.listen", a.admin.listen == b.admin.listen);
+    // The subscriber is installed once per process.
+    check("log.format", a.log.format == b.log.format);
+    check("log.level", a.log.level == b.log.level);
     check(
         "server.tls",
         format!("{:?}", a.server.tls) == format!("{:?}", b.server.tls),

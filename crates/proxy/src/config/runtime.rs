@@ -4,6 +4,7 @@
 use super::model::{CacheSection, FileConfig, IdentitySection};
 use crate::assertion::AssertionSigner;
 use crate::identity::IdentityHeaders;
+use crate::logging::LogFormat;
 use crate::policy::router::Router;
 use crate::upstream::Pool;
 use authgate_core::runtime::AuthRuntime;
@@ -30,6 +31,8 @@ pub struct Runtime {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Signer of identity assertions, when configured.
     pub assertion: Option<Arc<AssertionSigner>>,
+    /// Log line format (`log.format`, compiled).
+    pub log_format: LogFormat,
     /// Cache settings.
     pub cache: CacheSection,
     /// What verification reads (credentials, issuers, stamps, store).

@@ -11,6 +11,7 @@ use crate::credential::digest::{sha256, Digester};
 use crate::credential::sniff::{PrefixAction, PrefixRule, PrefixTable};
 use crate::credential::CredentialKind;
 use crate::identity::IdentityHeaders;
+use crate::logging::LogFormat;
 use crate::secret::Secret;
 use crate::store::memory::MemoryStore;
 use crate::upstream::Pool;
@@ -280,13 +281,13 @@ pub fn validate(
     if file.cache.max_entries == 0 {
         errs.push("cache.max_entries", "must be at least 1");
     }
-    match file.log.format.as_str() {
-        "text" | "json" => {}
-        other => errs.push(
+    let log_format = LogFormat::parse(&file.log.format).unwrap_or_else(|| {
+        errs.push(
             "log.format",
-            format!("unknown format '{other}' (text, json)"),
-        ),
-    }
+            format!("unknown format '{}' (text, json)", file.log.format),
+        );
+        LogFormat::Text
+    });
 
     if let Some(a) = &id.assertion {
         watched.push(resolve(base, &a.key_file));
@@ -353,6 +354,7 @@ pub fn validate(
         base_dir: base.to_path_buf(),
         router,
         pools,
+        log_format,
         auth_fingerprint,
         file_digests: file_digests.0,
         watched_files: watched,

@@ -112,6 +112,7 @@ pub fn prepare_upstream_request(
     route: &Route,
     identity: Option<&Identity>,
     request_id: &RequestId,
+    extra_credentials: &mut dyn Iterator<Item = &http::HeaderName>,
 ) -> pingora::Result<()> {
     let assertion = match (identity, &rt.assertion) {
         (Some(id), Some(signer)) => {
@@ -153,7 +154,7 @@ pub fn prepare_upstream_request(
     let names = &rt.headers;
     names.strip(headers);
     if !route.forward_credentials {
-        for h in &CREDENTIAL_HEADERS {
+        for h in CREDENTIAL_HEADERS.iter().chain(extra_credentials) {
             headers.remove(h);
         }
     }

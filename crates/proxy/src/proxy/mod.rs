@@ -191,6 +191,7 @@ impl ProxyHttp for AuthGate {
             route,
             ctx.identity.as_deref(),
             &ctx.request_id,
+            &mut self.auth.extra_headers(),
         )
     }
 
