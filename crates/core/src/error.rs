@@ -234,7 +234,7 @@ impl Refusal {
             }
             Refusal::StoreUnavailable => {
                 headers.push(("retry-after", "1".to_string()));
-                json!({"error": "unavailable", "message": "Credential verification is temporarily unavailable"})
+                json!({"error": "temporarily_unavailable", "message": "Credential verification is temporarily unavailable"})
             }
             Refusal::BadGateway => {
                 json!({"error": "bad_gateway", "message": "The upstream is unavailable"})

@@ -65,6 +65,13 @@ impl CredentialKind {
     }
 }
 
+impl serde::Serialize for CredentialKind {
+    /// As its config name (`api_key`, `server_key`, …).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for CredentialKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -1,0 +1,121 @@
+//! authgate-store: key stores behind the core's [`Store`] seam.
+//!
+//! - [`sqlite::SqliteStore`] (`sqlite:///path/keys.db`): the embedded
+//!   default, no external service; migrated when opened.
+//! - [`postgres::PgStore`] (`postgres://…`): the fleet store many instances
+//!   share; a pool, versioned migrations (`authgate store migrate`, or at
+//!   start), and LISTEN/NOTIFY to push changes.
+//!
+//! Both hold only digests, never a plaintext credential, and keep a change
+//! feed ([`KeyStore::changes_since`]): every create, update, revocation and
+//! rotation appends the key's digest with an increasing sequence, so each
+//! instance drops exactly those cache entries, and one that was away
+//! catches up on what it missed.
+
+pub mod model;
+pub mod postgres;
+pub mod schema;
+pub mod sqlite;
+
+pub use model::{now, Change, KeyPatch, ListFilter, NewKey, StoredKey};
+
+use async_trait::async_trait;
+use authgate_core::store::{Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A write the store refused (not a failure of the store).
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// A key with this id or digest exists.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A store that can also be administered: the operations behind the admin
+/// API and `authgate keys … --store`.
+#[async_trait]
+pub trait KeyStore: Store {
+    /// Apply pending migrations; returns the schema version now in force.
+    async fn migrate(&self) -> Result<u32, StoreError>;
+    /// The schema version in force (0: never migrated).
+    async fn schema_version(&self) -> Result<u32, StoreError>;
+    /// Create a key.
+    async fn create(&self, key: NewKey) -> Result<StoredKey, WriteError>;
+    /// One key by id.
+    async fn get(&self, id: &str) -> Result<Option<StoredKey>, StoreError>;
+    /// Keys matching `filter`, by id.
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<StoredKey>, StoreError>;
+    /// Apply `patch`; `None` when no such key.
+    async fn update(&self, id: &str, patch: &KeyPatch) -> Result<Option<StoredKey>, StoreError>;
+    /// Revoke for good; `None` when no such key.
+    async fn revoke(&self, id: &str) -> Result<Option<StoredKey>, StoreError>;
+    /// Create `new` as the successor of `id`, whose expiry becomes
+    /// `overlap_until` (if sooner); `None` when no such key.
+    async fn rotate(
+        &self,
+        id: &str,
+        new: NewKey,
+        overlap_until: i64,
+    ) -> Result<Option<(StoredKey, StoredKey)>, WriteError>;
+    /// Changes after `seq`, in order.
+    async fn changes_since(&self, seq: i64) -> Result<Vec<Change>, StoreError>;
+    /// The last sequence number of the change feed (0 when empty).
+    async fn head(&self) -> Result<i64, StoreError>;
+    /// Return when a change may have happened (a notification), or after
+    /// `max` at the latest.
+    async fn wait_change(&self, max: Duration);
+    /// Write the batched `last_used_at` of keys looked up since the last call.
+    async fn flush_usage(&self) -> Result<usize, StoreError>;
+    /// The URL with any password removed, for logs.
+    fn describe(&self) -> String;
+}
+
+/// Open the store a `[store] url` names: `sqlite:///path`, `sqlite:path`
+/// (relative to the config's directory) or `postgres://` /
+/// `postgresql://`.
+pub fn open(url: &str, base: &std::path::Path) -> Result<Arc<dyn KeyStore>, StoreError> {
+    if let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or(url.strip_prefix("sqlite:"))
+    {
+        let path = authgate_core::settings::resolve(base, rest);
+        return Ok(Arc::new(sqlite::SqliteStore::open(&path)?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(postgres::PgStore::connect(url)?));
+    }
+    Err(StoreError::unavailable(
+        "store.url must start with sqlite:// or postgres://",
+    ))
+}
+
+/// Redact the password of a URL (`user:secret@` → `user:***@`).
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact("postgres://u:pw@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("sqlite:///x.db"), "sqlite:///x.db");
+    }
+}

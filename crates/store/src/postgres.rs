@@ -1,0 +1,463 @@
+//! The fleet store: PostgreSQL through a deadpool pool of tokio-postgres
+//! connections. Every change appends to `authgate_key_changes` and sends
+//! `NOTIFY authgate_keys` in the same transaction; a dedicated connection
+//! LISTENs (reconnecting on failure) and wakes [`KeyStore::wait_change`].
+//! Migrations take an advisory lock, so instances starting together do not
+//! race.
+
+use crate::model::{now, Change, KeyPatch, ListFilter, NewKey, StoredKey};
+use crate::{redact, schema, KeyStore, WriteError};
+use async_trait::async_trait;
+use authgate_core::credential::CredentialKind;
+use authgate_core::store::{KeyRecord, Store, StoreError};
+use deadpool_postgres::{GenericClient, Pool};
+use futures_util::StreamExt;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{AsyncMessage, NoTls, Row};
+
+/// The channel changes are announced on.
+const CHANNEL: &str = "authgate_keys";
+
+/// A PostgreSQL key store.
+pub struct PgStore {
+    pool: Pool,
+    url: String,
+    used: Mutex<HashSet<[u8; 32]>>,
+    changed: Arc<Notify>,
+    listening: AtomicBool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("url", &redact(&self.url))
+            .finish()
+    }
+}
+
+fn err(e: tokio_postgres::Error) -> StoreError {
+    StoreError::unavailable(e.to_string())
+}
+
+fn write_err(e: tokio_postgres::Error) -> WriteError {
+    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        WriteError::Conflict("a key with this id or credential exists".into())
+    } else {
+        WriteError::Store(err(e))
+    }
+}
+
+fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::unavailable(format!("no connection: {e}"))
+}
+
+const COLUMNS: &str = "id, digest, kind, subject, workspace, scopes, allow, usage, expires_at, \
+    disabled, scheme, public_key, metadata, rotated_from, created_at, updated_at, revoked_at, \
+    last_used_at";
+
+fn row(r: &Row) -> Result<StoredKey, StoreError> {
+    let corrupt = |what: &str| StoreError::corrupt(format!("bad {what} in authgate_keys"));
+    let digest: Vec<u8> = r.try_get(1).map_err(err)?;
+    let kind: String = r.try_get(2).map_err(err)?;
+    Ok(StoredKey {
+        id: r.try_get(0).map_err(err)?,
+        digest: digest.try_into().map_err(|_| corrupt("digest"))?,
+        kind: CredentialKind::parse(&kind).ok_or_else(|| corrupt("kind"))?,
+        subject: r.try_get(3).map_err(err)?,
+        workspace: r.try_get(4).map_err(err)?,
+        scopes: r.try_get(5).map_err(err)?,
+        allow: r.try_get(6).map_err(err)?,
+        usage: r.try_get(7).map_err(err)?,
+        expires_at: r.try_get(8).map_err(err)?,
+        disabled: r.try_get(9).map_err(err)?,
+        scheme: r.try_get(10).map_err(err)?,
+        public_key: r.try_get(11).map_err(err)?,
+        metadata: r.try_get(12).map_err(err)?,
+        rotated_from: r.try_get(13).map_err(err)?,
+        created_at: r.try_get(14).map_err(err)?,
+        updated_at: r.try_get(15).map_err(err)?,
+        revoked_at: r.try_get(16).map_err(err)?,
+        last_used_at: r.try_get(17).map_err(err)?,
+    })
+}
+
+async fn get<C: GenericClient>(
+    c: &C,
+    id: &str,
+    lock: bool,
+) -> Result<Option<StoredKey>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM authgate_keys WHERE id = $1{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    match c.query_opt(&sql, &[&id]).await.map_err(err)? {
+        Some(r) => row(&r).map(Some),
+        None => Ok(None),
+    }
+}
+
+async fn insert<C: GenericClient>(c: &C, k: &StoredKey) -> Result<(), tokio_postgres::Error> {
+    c.execute(
+        &format!(
+            "INSERT INTO authgate_keys ({COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        ),
+        &[
+            &k.id,
+            &k.digest.as_slice(),
+            &k.kind.as_str(),
+            &k.subject,
+            &k.workspace,
+            &k.scopes,
+            &k.allow,
+            &k.usage,
+            &k.expires_at,
+            &k.disabled,
+            &k.scheme,
+            &k.public_key,
+            &k.metadata,
+            &k.rotated_from,
+            &k.created_at,
+            &k.updated_at,
+            &k.revoked_at,
+            &k.last_used_at,
+        ],
+    )
+    .await?;
+    changed(c, &k.digest).await
+}
+
+async fn save<C: GenericClient>(c: &C, k: &StoredKey) -> Result<(), tokio_postgres::Error> {
+    c.execute(
+        "UPDATE authgate_keys SET scopes = $2, allow = $3, expires_at = $4, disabled = $5, \
+         metadata = $6, updated_at = $7, revoked_at = $8 WHERE id = $1",
+        &[
+            &k.id,
+            &k.scopes,
+            &k.allow,
+            &k.expires_at,
+            &k.disabled,
+            &k.metadata,
+            &k.updated_at,
+            &k.revoked_at,
+        ],
+    )
+    .await?;
+    changed(c, &k.digest).await
+}
+
+async fn changed<C: GenericClient>(c: &C, digest: &[u8; 32]) -> Result<(), tokio_postgres::Error> {
+    c.execute(
+        "INSERT INTO authgate_key_changes (digest, at) VALUES ($1, $2)",
+        &[&digest.as_slice(), &now()],
+    )
+    .await?;
+    c.execute(&format!("NOTIFY {CHANNEL}"), &[])
+        .await
+        .map(|_| ())
+}
+
+impl PgStore {
+    /// A pool for `url` (no connection is made until first use).
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut cfg = deadpool_postgres::Config::new();
+        cfg.url = Some(url.to_string());
+        cfg.pool = Some(deadpool_postgres::PoolConfig::new(16));
+        let pool = cfg
+            .create_pool(Some(deadpool_postgres::Runtime::Tokio1), NoTls)
+            .map_err(|e| StoreError::unavailable(format!("store.url: {e}")))?;
+        Ok(Self {
+            pool,
+            url: url.to_string(),
+            used: Mutex::new(HashSet::new()),
+            changed: Arc::new(Notify::new()),
+            listening: AtomicBool::new(false),
+        })
+    }
+
+    /// LISTEN on a dedicated connection, forever: every notification (and
+    /// every reconnection, which may have missed some) wakes the waiter.
+    fn listen(&self) {
+        if self.listening.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (url, changed) = (self.url.clone(), self.changed.clone());
+        tokio::spawn(async move {
+            loop {
+                match tokio_postgres::connect(&url, NoTls).await {
+                    Ok((client, mut conn)) => {
+                        let mut messages =
+                            futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+                        let driver = async {
+                            while let Some(m) = messages.next().await {
+                                match m {
+                                    Ok(AsyncMessage::Notification(_)) => changed.notify_one(),
+                                    Ok(_) => {}
+                                    Err(_) => break,
+                                }
+                            }
+                        };
+                        let subscribe = async {
+                            if client
+                                .batch_execute(&format!("LISTEN {CHANNEL}"))
+                                .await
+                                .is_ok()
+                            {
+                                // Subscribed: catch up on what a gap may have hidden.
+                                changed.notify_one();
+                            }
+                            std::future::pending::<()>().await
+                        };
+                        tokio::select! {
+                            _ = driver => {}
+                            _ = subscribe => {}
+                        }
+                        tracing::warn!("store notifications lost; reconnecting");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "store notifications: cannot connect"),
+                }
+                changed.notify_one();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(pool_err)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn lookup(&self, digest: &[u8; 32]) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        let c = self.client().await?;
+        let sql = format!("SELECT {COLUMNS} FROM authgate_keys WHERE digest = $1");
+        let stmt = c.prepare_cached(&sql).await.map_err(err)?;
+        let found = match c
+            .query_opt(&stmt, &[&digest.as_slice()])
+            .await
+            .map_err(err)?
+        {
+            Some(r) => Some(row(&r)?),
+            None => None,
+        };
+        if found.is_some() {
+            if let Ok(mut used) = self.used.lock() {
+                used.insert(*digest);
+            }
+        }
+        Ok(found.map(|k| Arc::new(k.to_record())))
+    }
+
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+}
+
+#[async_trait]
+impl KeyStore for PgStore {
+    async fn migrate(&self) -> Result<u32, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(err)?;
+        tx.execute("SELECT pg_advisory_xact_lock(7355608)", &[])
+            .await
+            .map_err(err)?;
+        tx.batch_execute(schema::VERSION_TABLE).await.map_err(err)?;
+        let mut v: i32 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM authgate_schema_version",
+                &[],
+            )
+            .await
+            .map_err(err)?
+            .get(0);
+        while (v as usize) < schema::POSTGRES.len() {
+            tx.batch_execute(schema::POSTGRES[v as usize])
+                .await
+                .map_err(err)?;
+            v += 1;
+        }
+        tx.execute("DELETE FROM authgate_schema_version", &[])
+            .await
+            .map_err(err)?;
+        tx.execute(
+            "INSERT INTO authgate_schema_version (version) VALUES ($1)",
+            &[&v],
+        )
+        .await
+        .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(v as u32)
+    }
+
+    async fn schema_version(&self) -> Result<u32, StoreError> {
+        let c = self.client().await?;
+        let exists: bool = c
+            .query_one(
+                "SELECT to_regclass('authgate_schema_version') IS NOT NULL",
+                &[],
+            )
+            .await
+            .map_err(err)?
+            .get(0);
+        if !exists {
+            return Ok(0);
+        }
+        let v: i32 = c
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM authgate_schema_version",
+                &[],
+            )
+            .await
+            .map_err(err)?
+            .get(0);
+        Ok(v as u32)
+    }
+
+    async fn create(&self, key: NewKey) -> Result<StoredKey, WriteError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(write_err)?;
+        let k = key.stored(now());
+        insert(&tx, &k).await.map_err(write_err)?;
+        tx.commit().await.map_err(write_err)?;
+        Ok(k)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<StoredKey>, StoreError> {
+        let c = self.client().await?;
+        get(&c, id, false).await
+    }
+
+    async fn list(&self, f: &ListFilter) -> Result<Vec<StoredKey>, StoreError> {
+        let c = self.client().await?;
+        let kind = f.kind.map(|k| k.as_str());
+        let limit = i64::from(f.limit.clamp(1, 1000));
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM authgate_keys WHERE ($1::text IS NULL OR workspace = $1) \
+                     AND ($2::text IS NULL OR kind = $2) AND ($3::text IS NULL OR subject = $3) \
+                     AND ($4::text IS NULL OR id > $4) ORDER BY id LIMIT $5"
+                ),
+                &[&f.workspace, &kind, &f.subject, &f.after, &limit],
+            )
+            .await
+            .map_err(err)?;
+        rows.iter().map(row).collect()
+    }
+
+    async fn update(&self, id: &str, patch: &KeyPatch) -> Result<Option<StoredKey>, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(err)?;
+        let Some(mut k) = get(&tx, id, true).await? else {
+            return Ok(None);
+        };
+        patch.apply(&mut k, now());
+        save(&tx, &k).await.map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(Some(k))
+    }
+
+    async fn revoke(&self, id: &str) -> Result<Option<StoredKey>, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(err)?;
+        let Some(mut k) = get(&tx, id, true).await? else {
+            return Ok(None);
+        };
+        let at = now();
+        k.revoked_at.get_or_insert(at);
+        k.updated_at = at;
+        save(&tx, &k).await.map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(Some(k))
+    }
+
+    async fn rotate(
+        &self,
+        id: &str,
+        new: NewKey,
+        overlap_until: i64,
+    ) -> Result<Option<(StoredKey, StoredKey)>, WriteError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(write_err)?;
+        let Some(mut old) = get(&tx, id, true).await? else {
+            return Ok(None);
+        };
+        let at = now();
+        old.expires_at = Some(
+            old.expires_at
+                .map_or(overlap_until, |e| e.min(overlap_until)),
+        );
+        old.updated_at = at;
+        save(&tx, &old).await.map_err(write_err)?;
+        let next = new.stored(at);
+        insert(&tx, &next).await.map_err(write_err)?;
+        tx.commit().await.map_err(write_err)?;
+        Ok(Some((old, next)))
+    }
+
+    async fn changes_since(&self, seq: i64) -> Result<Vec<Change>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT seq, digest FROM authgate_key_changes WHERE seq > $1 ORDER BY seq LIMIT 10000",
+                &[&seq],
+            )
+            .await
+            .map_err(err)?;
+        rows.iter()
+            .map(|r| {
+                let d: Vec<u8> = r.try_get(1).map_err(err)?;
+                Ok(Change {
+                    seq: r.try_get(0).map_err(err)?,
+                    digest: d
+                        .try_into()
+                        .map_err(|_| StoreError::corrupt("change with a bad digest"))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn head(&self) -> Result<i64, StoreError> {
+        let c = self.client().await?;
+        Ok(c.query_one(
+            "SELECT COALESCE(MAX(seq), 0) FROM authgate_key_changes",
+            &[],
+        )
+        .await
+        .map_err(err)?
+        .get(0))
+    }
+
+    async fn wait_change(&self, max: Duration) {
+        self.listen();
+        let _ = tokio::time::timeout(max, self.changed.notified()).await;
+    }
+
+    async fn flush_usage(&self) -> Result<usize, StoreError> {
+        let used: Vec<Vec<u8>> = match self.used.lock() {
+            Ok(mut u) => u.drain().map(|d| d.to_vec()).collect(),
+            Err(_) => return Ok(0),
+        };
+        if used.is_empty() {
+            return Ok(0);
+        }
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE authgate_keys SET last_used_at = $1 WHERE digest = ANY($2)",
+            &[&now(), &used],
+        )
+        .await
+        .map_err(err)?;
+        Ok(used.len())
+    }
+
+    fn describe(&self) -> String {
+        redact(&self.url)
+    }
+}

@@ -1,0 +1,444 @@
+//! The embedded store: one SQLite file (WAL), queried on a blocking thread
+//! so the async workers never wait on disk. Migrated when opened.
+
+use crate::model::{now, Change, KeyPatch, ListFilter, NewKey, StoredKey};
+use crate::{schema, KeyStore, WriteError};
+use async_trait::async_trait;
+use authgate_core::credential::CredentialKind;
+use authgate_core::store::{KeyRecord, Store, StoreError};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A SQLite key store.
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+    used: Mutex<HashSet<[u8; 32]>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn err(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => StoreError::corrupt(e.to_string()),
+        _ => StoreError::unavailable(e.to_string()),
+    }
+}
+
+fn write_err(e: rusqlite::Error) -> WriteError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            WriteError::Conflict("a key with this id or credential exists".into())
+        }
+        _ => WriteError::Store(err(e)),
+    }
+}
+
+const COLUMNS: &str = "id, digest, kind, subject, workspace, scopes, allow, usage, expires_at, \
+    disabled, scheme, public_key, metadata, rotated_from, created_at, updated_at, revoked_at, \
+    last_used_at";
+
+fn json_list(text: String) -> rusqlite::Result<Vec<String>> {
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn row(r: &Row<'_>) -> rusqlite::Result<StoredKey> {
+    let digest: Vec<u8> = r.get(1)?;
+    let bad = |what: &str| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Blob,
+            format!("bad {what}").into(),
+        )
+    };
+    let kind: String = r.get(2)?;
+    let metadata: String = r.get(12)?;
+    Ok(StoredKey {
+        id: r.get(0)?,
+        digest: digest.try_into().map_err(|_| bad("digest"))?,
+        kind: CredentialKind::parse(&kind).ok_or_else(|| bad("kind"))?,
+        subject: r.get(3)?,
+        workspace: r.get(4)?,
+        scopes: json_list(r.get(5)?)?,
+        allow: json_list(r.get(6)?)?,
+        usage: r.get(7)?,
+        expires_at: r.get(8)?,
+        disabled: r.get(9)?,
+        scheme: r.get(10)?,
+        public_key: r.get(11)?,
+        metadata: serde_json::from_str(&metadata).map_err(|_| bad("metadata"))?,
+        rotated_from: r.get(13)?,
+        created_at: r.get(14)?,
+        updated_at: r.get(15)?,
+        revoked_at: r.get(16)?,
+        last_used_at: r.get(17)?,
+    })
+}
+
+fn get(c: &Connection, id: &str) -> rusqlite::Result<Option<StoredKey>> {
+    c.query_row(
+        &format!("SELECT {COLUMNS} FROM authgate_keys WHERE id = ?1"),
+        [id],
+        row,
+    )
+    .optional()
+}
+
+fn insert(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
+    c.execute(
+        &format!(
+            "INSERT INTO authgate_keys ({COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+        ),
+        params![
+            k.id,
+            k.digest.as_slice(),
+            k.kind.as_str(),
+            k.subject,
+            k.workspace,
+            serde_json::to_string(&k.scopes).unwrap_or_else(|_| "[]".into()),
+            serde_json::to_string(&k.allow).unwrap_or_else(|_| "[]".into()),
+            k.usage,
+            k.expires_at,
+            k.disabled,
+            k.scheme,
+            k.public_key,
+            k.metadata.to_string(),
+            k.rotated_from,
+            k.created_at,
+            k.updated_at,
+            k.revoked_at,
+            k.last_used_at,
+        ],
+    )?;
+    changed(c, &k.digest)
+}
+
+/// Rewrite the mutable fields of `k`.
+fn save(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
+    c.execute(
+        "UPDATE authgate_keys SET scopes = ?2, allow = ?3, expires_at = ?4, disabled = ?5, \
+         metadata = ?6, updated_at = ?7, revoked_at = ?8 WHERE id = ?1",
+        params![
+            k.id,
+            serde_json::to_string(&k.scopes).unwrap_or_else(|_| "[]".into()),
+            serde_json::to_string(&k.allow).unwrap_or_else(|_| "[]".into()),
+            k.expires_at,
+            k.disabled,
+            k.metadata.to_string(),
+            k.updated_at,
+            k.revoked_at,
+        ],
+    )?;
+    changed(c, &k.digest)
+}
+
+fn changed(c: &Connection, digest: &[u8; 32]) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO authgate_key_changes (digest, at) VALUES (?1, ?2)",
+        params![digest.as_slice(), now()],
+    )
+    .map(|_| ())
+}
+
+fn version(c: &Connection) -> rusqlite::Result<u32> {
+    c.execute(schema::VERSION_TABLE, [])?;
+    c.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM authgate_schema_version",
+        [],
+        |r| r.get(0),
+    )
+}
+
+fn migrate(c: &mut Connection) -> rusqlite::Result<u32> {
+    let mut v = version(c)?;
+    while (v as usize) < schema::SQLITE.len() {
+        let tx = c.transaction()?;
+        tx.execute_batch(schema::SQLITE[v as usize])?;
+        tx.execute("DELETE FROM authgate_schema_version", [])?;
+        tx.execute(
+            "INSERT INTO authgate_schema_version (version) VALUES (?1)",
+            [v + 1],
+        )?;
+        tx.commit()?;
+        v += 1;
+    }
+    Ok(v)
+}
+
+impl SqliteStore {
+    /// Open (creating, mode 0600) and migrate the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::unavailable(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            authgate_core::secret::create_private(path).map_err(|e| {
+                StoreError::unavailable(format!("cannot create {}: {e}", path.display()))
+            })?;
+        }
+        let mut conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        migrate(&mut conn).map_err(err)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_path_buf(),
+            used: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Run `f` on the connection on a blocking thread.
+    async fn run<T, E>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: Send + 'static + From<StoreError>,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = conn
+                .lock()
+                .map_err(|_| StoreError::unavailable("connection lock poisoned"))?;
+            f(&mut c)
+        })
+        .await
+        .map_err(|e| E::from(StoreError::unavailable(e.to_string())))?
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn lookup(&self, digest: &[u8; 32]) -> Result<Option<Arc<KeyRecord>>, StoreError> {
+        let d = *digest;
+        let found = self
+            .run(move |c| {
+                c.query_row(
+                    &format!("SELECT {COLUMNS} FROM authgate_keys WHERE digest = ?1"),
+                    [d.as_slice()],
+                    row,
+                )
+                .optional()
+                .map_err(err)
+            })
+            .await?;
+        if found.is_some() {
+            if let Ok(mut used) = self.used.lock() {
+                used.insert(*digest);
+            }
+        }
+        Ok(found.map(|k| Arc::new(k.to_record())))
+    }
+
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn migrate(&self) -> Result<u32, StoreError> {
+        self.run(|c| migrate(c).map_err(err)).await
+    }
+
+    async fn schema_version(&self) -> Result<u32, StoreError> {
+        self.run(|c| version(c).map_err(err)).await
+    }
+
+    async fn create(&self, key: NewKey) -> Result<StoredKey, WriteError> {
+        self.run(move |c| {
+            let k = key.stored(now());
+            let tx = c.transaction().map_err(write_err)?;
+            insert(&tx, &k).map_err(write_err)?;
+            tx.commit().map_err(write_err)?;
+            Ok(k)
+        })
+        .await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<StoredKey>, StoreError> {
+        let id = id.to_string();
+        self.run(move |c| get(c, &id).map_err(err)).await
+    }
+
+    async fn list(&self, f: &ListFilter) -> Result<Vec<StoredKey>, StoreError> {
+        let f = f.clone();
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM authgate_keys WHERE (?1 IS NULL OR workspace = ?1) \
+                     AND (?2 IS NULL OR kind = ?2) AND (?3 IS NULL OR subject = ?3) \
+                     AND (?4 IS NULL OR id > ?4) ORDER BY id LIMIT ?5"
+                ))
+                .map_err(err)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        f.workspace,
+                        f.kind.map(|k| k.as_str()),
+                        f.subject,
+                        f.after,
+                        f.limit.clamp(1, 1000)
+                    ],
+                    row,
+                )
+                .map_err(err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(err)
+        })
+        .await
+    }
+
+    async fn update(&self, id: &str, patch: &KeyPatch) -> Result<Option<StoredKey>, StoreError> {
+        let (id, patch) = (id.to_string(), patch.clone());
+        self.run(move |c| {
+            let tx = c.transaction().map_err(err)?;
+            let Some(mut k) = get(&tx, &id).map_err(err)? else {
+                return Ok(None);
+            };
+            patch.apply(&mut k, now());
+            save(&tx, &k).map_err(err)?;
+            tx.commit().map_err(err)?;
+            Ok(Some(k))
+        })
+        .await
+    }
+
+    async fn revoke(&self, id: &str) -> Result<Option<StoredKey>, StoreError> {
+        let id = id.to_string();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(err)?;
+            let Some(mut k) = get(&tx, &id).map_err(err)? else {
+                return Ok(None);
+            };
+            let at = now();
+            k.revoked_at.get_or_insert(at);
+            k.updated_at = at;
+            save(&tx, &k).map_err(err)?;
+            tx.commit().map_err(err)?;
+            Ok(Some(k))
+        })
+        .await
+    }
+
+    async fn rotate(
+        &self,
+        id: &str,
+        new: NewKey,
+        overlap_until: i64,
+    ) -> Result<Option<(StoredKey, StoredKey)>, WriteError> {
+        let id = id.to_string();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(write_err)?;
+            let Some(mut old) = get(&tx, &id).map_err(write_err)? else {
+                return Ok(None);
+            };
+            let at = now();
+            old.expires_at = Some(
+                old.expires_at
+                    .map_or(overlap_until, |e| e.min(overlap_until)),
+            );
+            old.updated_at = at;
+            save(&tx, &old).map_err(write_err)?;
+            let next = new.stored(at);
+            insert(&tx, &next).map_err(write_err)?;
+            tx.commit().map_err(write_err)?;
+            Ok(Some((old, next)))
+        })
+        .await
+    }
+
+    async fn changes_since(&self, seq: i64) -> Result<Vec<Change>, StoreError> {
+        self.run(move |c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT seq, digest FROM authgate_key_changes WHERE seq > ?1 \
+                     ORDER BY seq LIMIT 10000",
+                )
+                .map_err(err)?;
+            let rows = stmt
+                .query_map([seq], |r| {
+                    let d: Vec<u8> = r.get(1)?;
+                    Ok((r.get::<_, i64>(0)?, d))
+                })
+                .map_err(err)?;
+            let mut out = Vec::new();
+            for r in rows {
+                let (seq, d) = r.map_err(err)?;
+                let digest = d
+                    .try_into()
+                    .map_err(|_| StoreError::corrupt("change with a bad digest"))?;
+                out.push(Change { seq, digest });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn head(&self) -> Result<i64, StoreError> {
+        self.run(|c| {
+            c.query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM authgate_key_changes",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)
+        })
+        .await
+    }
+
+    async fn wait_change(&self, max: Duration) {
+        // No notifications in SQLite: the caller polls.
+        tokio::time::sleep(max).await;
+    }
+
+    async fn flush_usage(&self) -> Result<usize, StoreError> {
+        let used: Vec<[u8; 32]> = match self.used.lock() {
+            Ok(mut u) => u.drain().collect(),
+            Err(_) => return Ok(0),
+        };
+        if used.is_empty() {
+            return Ok(0);
+        }
+        let n = used.len();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(err)?;
+            let at = now();
+            for d in &used {
+                tx.execute(
+                    "UPDATE authgate_keys SET last_used_at = ?1 WHERE digest = ?2",
+                    params![at, d.as_slice()],
+                )
+                .map_err(err)?;
+            }
+            tx.commit().map_err(err)?;
+            Ok(n)
+        })
+        .await
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite://{}", self.path.display())
+    }
+}

@@ -1,0 +1,200 @@
+//! Both stores against the real thing (SQLite in a temp file, PostgreSQL on
+//! loopback in a database of the test's own): the same operations, the same
+//! answers. Create, conflict, lookup by digest, list with filters and a
+//! cursor, update, revoke, rotate with an overlap deadline, the change
+//! feed, migrations that run once, and batched `last_used_at`.
+
+mod common;
+
+use authgate_core::credential::CredentialKind;
+use authgate_store::{KeyPatch, KeyStore, ListFilter, NewKey, WriteError};
+use std::sync::Arc;
+
+fn key(id: &str, ws: &str, subject: &str, n: u8) -> NewKey {
+    NewKey {
+        id: id.into(),
+        digest: [n; 32],
+        kind: CredentialKind::ApiKey,
+        subject: subject.into(),
+        workspace: Some(ws.into()),
+        scopes: vec!["runs:read".into()],
+        allow: vec![],
+        usage: None,
+        expires_at: None,
+        scheme: None,
+        public_key: None,
+        metadata: serde_json::json!({"team": "infra"}),
+        rotated_from: None,
+    }
+}
+
+async fn exercise(s: Arc<dyn KeyStore>) {
+    let v = s.migrate().await.unwrap();
+    assert_eq!(v, 1);
+    assert_eq!(s.migrate().await.unwrap(), 1, "migrations run once");
+    assert_eq!(s.schema_version().await.unwrap(), 1);
+    let head0 = s.head().await.unwrap();
+
+    let a = s.create(key("k_a", "acme", "alice", 1)).await.unwrap();
+    assert_eq!(a.metadata["team"], "infra");
+    assert!(a.created_at > 0 && a.revoked_at.is_none());
+    s.create(key("k_b", "acme", "bob", 2)).await.unwrap();
+    s.create(key("k_c", "other", "alice", 3)).await.unwrap();
+    assert!(matches!(
+        s.create(key("k_a", "acme", "x", 9)).await,
+        Err(WriteError::Conflict(_))
+    ));
+    assert!(
+        matches!(
+            s.create(key("k_new", "acme", "x", 1)).await,
+            Err(WriteError::Conflict(_))
+        ),
+        "a digest is unique"
+    );
+
+    // Lookup by digest: the verifiers' view.
+    let rec = s.lookup(&[1; 32]).await.unwrap().unwrap();
+    assert_eq!((rec.id.as_str(), rec.disabled), ("k_a", false));
+    assert!(s.lookup(&[7; 32]).await.unwrap().is_none());
+
+    // List: filters and cursor paging by id.
+    let all = |f: ListFilter| {
+        let s = s.clone();
+        async move {
+            s.list(&f)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|k| k.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let f = |ws: Option<&str>, subject: Option<&str>, after: Option<&str>, limit| ListFilter {
+        workspace: ws.map(Into::into),
+        kind: None,
+        subject: subject.map(Into::into),
+        after: after.map(Into::into),
+        limit,
+    };
+    assert_eq!(all(f(Some("acme"), None, None, 10)).await, ["k_a", "k_b"]);
+    assert_eq!(all(f(None, Some("alice"), None, 10)).await, ["k_a", "k_c"]);
+    assert_eq!(all(f(None, None, None, 2)).await, ["k_a", "k_b"]);
+    assert_eq!(all(f(None, None, Some("k_b"), 2)).await, ["k_c"]);
+    let mut by_kind = f(None, None, None, 10);
+    by_kind.kind = Some(CredentialKind::ServerKey);
+    assert!(all(by_kind).await.is_empty());
+
+    // Update: scopes, expiry, disable, then enable.
+    let patch = KeyPatch {
+        scopes: Some(vec!["runs:write".into()]),
+        expires_at: Some(Some(4_000_000_000)),
+        disabled: Some(true),
+        ..Default::default()
+    };
+    let b = s.update("k_b", &patch).await.unwrap().unwrap();
+    assert_eq!(b.scopes, ["runs:write"]);
+    assert_eq!(b.expires_at, Some(4_000_000_000));
+    assert!(s.lookup(&[2; 32]).await.unwrap().unwrap().disabled);
+    let enable = KeyPatch {
+        disabled: Some(false),
+        expires_at: Some(None),
+        ..Default::default()
+    };
+    let b = s.update("k_b", &enable).await.unwrap().unwrap();
+    assert_eq!(b.expires_at, None);
+    assert!(!s.lookup(&[2; 32]).await.unwrap().unwrap().disabled);
+    assert!(s.update("nope", &enable).await.unwrap().is_none());
+
+    // Revoke: for good, read as disabled.
+    let c = s.revoke("k_c").await.unwrap().unwrap();
+    assert!(c.revoked_at.is_some());
+    assert!(s.lookup(&[3; 32]).await.unwrap().unwrap().disabled);
+    assert!(s.revoke("nope").await.unwrap().is_none());
+
+    // Rotate: the successor exists, the old key expires at the deadline.
+    let mut next = key("k_a2", "acme", "alice", 4);
+    next.rotated_from = Some("k_a".into());
+    let (old, new) = s.rotate("k_a", next, 1_900_000_000).await.unwrap().unwrap();
+    assert_eq!(old.expires_at, Some(1_900_000_000));
+    assert_eq!(new.rotated_from.as_deref(), Some("k_a"));
+    assert_eq!(
+        s.get("k_a").await.unwrap().unwrap().expires_at,
+        Some(1_900_000_000)
+    );
+
+    // Every change is in the feed, in order, with its digest.
+    let changes = s.changes_since(head0).await.unwrap();
+    let digests: Vec<u8> = changes.iter().map(|c| c.digest[0]).collect();
+    assert_eq!(digests, [1, 2, 3, 2, 2, 3, 1, 4]);
+    assert!(changes.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(s.head().await.unwrap(), changes.last().unwrap().seq);
+    let later = s.changes_since(changes[5].seq).await.unwrap();
+    assert_eq!(later.len(), 2);
+
+    // last_used_at: recorded by lookups, written in a batch.
+    assert!(s.get("k_b").await.unwrap().unwrap().last_used_at.is_none());
+    s.lookup(&[2; 32]).await.unwrap();
+    assert!(s.flush_usage().await.unwrap() >= 1);
+    assert!(s.get("k_b").await.unwrap().unwrap().last_used_at.is_some());
+    assert_eq!(s.flush_usage().await.unwrap(), 0, "the batch was emptied");
+}
+
+#[tokio::test]
+async fn sqlite_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/keys.db");
+    let s = authgate_store::open(&format!("sqlite://{}", path.display()), dir.path()).unwrap();
+    exercise(s).await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the database file is private");
+    }
+    // Reopened: the data and the schema version are still there.
+    let again = authgate_store::open(&format!("sqlite:{}", path.display()), dir.path()).unwrap();
+    assert_eq!(again.schema_version().await.unwrap(), 1);
+    assert!(again.get("k_a2").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn postgres_store() {
+    let db = common::TempDb::new().await;
+    let s = authgate_store::open(&db.url, std::path::Path::new(".")).unwrap();
+    assert_eq!(s.schema_version().await.unwrap(), 0, "a fresh database");
+    exercise(s.clone()).await;
+    assert!(!s.describe().contains("secret"));
+}
+
+#[tokio::test]
+async fn postgres_notifications_wake_a_waiter() {
+    let db = common::TempDb::new().await;
+    let a = authgate_store::open(&db.url, std::path::Path::new(".")).unwrap();
+    let b = authgate_store::open(&db.url, std::path::Path::new(".")).unwrap();
+    a.migrate().await.unwrap();
+    // b subscribes (its first wait returns at once: the catch-up wake).
+    b.wait_change(std::time::Duration::from_secs(5)).await;
+    let waiter = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        b.wait_change(std::time::Duration::from_secs(30)).await;
+        started.elapsed()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    a.create(key("k_n", "acme", "n", 5)).await.unwrap();
+    let waited = waiter.await.unwrap();
+    assert!(
+        waited < std::time::Duration::from_secs(10),
+        "the notification did not wake the waiter ({waited:?})"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_url_is_an_error_not_a_panic() {
+    assert!(authgate_store::open("mysql://x", std::path::Path::new(".")).is_err());
+    let s = authgate_store::open(
+        "postgres://root@127.0.0.1:1/none",
+        std::path::Path::new("."),
+    )
+    .unwrap();
+    assert!(s.lookup(&[0; 32]).await.is_err(), "unreachable is an error");
+}
