@@ -117,11 +117,13 @@ impl Identity {
 
     /// Whether the identity has expired at `now` (unix seconds), leeway
     /// included.
+    #[inline]
     pub fn expired_at(&self, now: u64) -> bool {
         matches!(self.valid_until(), Some(end) if end <= now)
     }
 
     /// The last instant (unix seconds, exclusive) the credential is accepted.
+    #[inline]
     pub fn valid_until(&self) -> Option<u64> {
         self.expires_at.map(|exp| exp.saturating_add(self.grace))
     }

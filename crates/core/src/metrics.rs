@@ -1,8 +1,8 @@
 //! Prometheus metrics, one process-wide registry served on the admin listener.
 
 use prometheus::{
-    exponential_buckets, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts,
-    Registry,
+    exponential_buckets, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, Opts, Registry,
 };
 use std::sync::{LazyLock, OnceLock};
 
@@ -34,6 +34,13 @@ pub struct Metrics {
     /// header (closed, timed out, read error): expected client behaviour,
     /// counted here instead of logged as errors.
     pub client_aborts: IntCounterVec,
+    /// 1 while the database store answers, 0 while it does not (absent
+    /// without a database store).
+    pub store_up: IntGauge,
+    /// Change-feed entries applied to the cache (one per changed key).
+    pub store_changes: IntCounter,
+    /// Admin API requests by operation and status.
+    pub admin_requests: IntCounterVec,
 }
 
 /// The process-wide metrics.
@@ -70,6 +77,18 @@ impl Metrics {
         )
         .expect("valid metric definition");
         let _ = r.register(Box::new(cache_evictions.clone()));
+        let store_up = IntGauge::new(
+            "authgate_store_up",
+            "1 while the database store answers, 0 while it does not",
+        )
+        .expect("valid metric definition");
+        let _ = r.register(Box::new(store_up.clone()));
+        let store_changes = IntCounter::new(
+            "authgate_store_changes_total",
+            "Change-feed entries applied to the identity cache",
+        )
+        .expect("valid metric definition");
+        let _ = r.register(Box::new(store_changes.clone()));
         let cache_lookups = counter_vec(
             &r,
             "authgate_cache_lookups_total",
@@ -124,6 +143,14 @@ impl Metrics {
                 "Client connections that ended mid request header, by reason",
                 &["reason"],
             ),
+            admin_requests: counter_vec(
+                &r,
+                "authgate_admin_requests_total",
+                "Admin API requests by operation and status",
+                &["op", "status"],
+            ),
+            store_up,
+            store_changes,
             cache_evictions,
             registry: r,
         }

@@ -76,6 +76,7 @@ impl Stages {
     }
 
     /// Run every stage in order.
+    #[inline]
     pub fn run(&self, input: &StageInput<'_>) -> Result<(), Refusal> {
         for stage in &self.0 {
             stage.check(input)?;

@@ -1,7 +1,10 @@
 //! The admin listener, separate from the proxy: `/metrics` (Prometheus text
-//! format), `/healthz`, and `/.well-known/jwks.json` (the identity
-//! assertion key, when configured).
+//! format), `/healthz`, `/.well-known/jwks.json` (the identity assertion
+//! key, when configured), and the key API under `/admin/v1/`
+//! ([`crate::admin_api`]).
 
+use crate::admin_api::AdminApi;
+use crate::cache::IdentityCache;
 use crate::config::reload::ConfigHandle;
 use crate::metrics::METRICS;
 use async_trait::async_trait;
@@ -12,12 +15,16 @@ use pingora::protocols::http::ServerSession;
 /// The admin HTTP application.
 pub struct Admin {
     config: ConfigHandle,
+    api: AdminApi,
 }
 
 impl Admin {
-    /// Admin endpoints over `config`.
-    pub fn new(config: ConfigHandle) -> Self {
-        Self { config }
+    /// Admin endpoints over `config`; the key API invalidates `cache`.
+    pub fn new(config: ConfigHandle, cache: IdentityCache) -> Self {
+        Self {
+            api: AdminApi::new(config.clone(), cache),
+            config,
+        }
     }
 }
 
@@ -37,6 +44,9 @@ fn reply(status: u16, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
 #[async_trait]
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        if let Some(resp) = self.api.handle(session).await {
+            return resp;
+        }
         let path = session.req_header().uri.path();
         match path {
             "/metrics" => reply(

@@ -12,6 +12,7 @@
 //! the same from either crate (`crate::credential`, `crate::verify`, …).
 
 pub mod admin;
+pub mod admin_api;
 pub mod assertion;
 pub mod config;
 pub mod identity_headers;
@@ -21,6 +22,7 @@ pub mod logging;
 pub mod proxy;
 pub mod router;
 pub mod server;
+pub mod store_sync;
 pub mod upstream;
 
 pub use authgate_core::{cache, error, metrics, runtime, secret, settings, store};

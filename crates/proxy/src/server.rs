@@ -75,18 +75,22 @@ pub fn build_with(
     if !file.admin.listen.is_empty() {
         let mut admin = Service::new(
             "authgate admin".to_string(),
-            pingora::apps::http_app::HttpServer::new_app(Admin::new(handle.clone())),
+            pingora::apps::http_app::HttpServer::new_app(Admin::new(handle.clone(), cache.clone())),
         );
         admin.add_tcp(&file.admin.listen);
         server.add_service(admin);
     }
     server.add_service(background_service(
         "config reload",
-        Reloader::new(handle.clone(), cache),
+        Reloader::new(handle.clone(), cache.clone()),
     ));
     server.add_service(background_service(
         "health checks",
         HealthChecks::new(handle.clone()),
+    ));
+    server.add_service(background_service(
+        "store sync",
+        crate::store_sync::StoreSync::new(handle.clone(), cache.clone()),
     ));
     server.add_service(background_service(
         "jwks refresh",

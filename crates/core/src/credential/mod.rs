@@ -35,6 +35,7 @@ impl CredentialKind {
     ];
 
     /// The config and header spelling.
+    #[inline]
     pub fn as_str(self) -> &'static str {
         match self {
             CredentialKind::ApiKey => "api_key",
@@ -92,11 +93,13 @@ impl KindSet {
     }
 
     /// Whether `kind` is in the set.
+    #[inline]
     pub fn contains(self, kind: CredentialKind) -> bool {
         self.0 & kind.bit() != 0
     }
 
     /// Whether the two sets share a kind.
+    #[inline]
     pub fn intersects(self, other: KindSet) -> bool {
         self.0 & other.0 != 0
     }

@@ -58,6 +58,9 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
+/// How many verifiers [`Authenticator::new`] registers (tokens, stamps).
+const BUILT_IN: usize = 2;
+
 /// A cached verdict as the request's outcome: the one expiry re-check after
 /// the cache (an entry may outlive its credential), `invalid` for refusals
 /// (the family's refusal variant), 503 for a store failure.
@@ -115,7 +118,8 @@ impl Authenticator {
         max_bytes: usize,
     ) -> Result<Option<Presented<'r>>, Refusal> {
         let mut found = crate::credential::extract::extract(headers, max_bytes)?;
-        for v in self.verifiers.iter() {
+        // The built-in verifiers detect nothing themselves.
+        for v in self.verifiers.iter().skip(BUILT_IN) {
             if let Some(own) = v.detect(headers)? {
                 if found.is_some_and(|f| f.value != own.value) {
                     return Err(Refusal::Ambiguous);
@@ -129,7 +133,28 @@ impl Authenticator {
     /// Headers registered verifiers read beyond the built-in credential
     /// headers (removed before forwarding like those).
     pub fn extra_headers(&self) -> impl Iterator<Item = &HeaderName> {
-        self.verifiers.iter().flat_map(|v| v.headers().iter())
+        self.verifiers
+            .iter()
+            .skip(BUILT_IN)
+            .flat_map(|v| v.headers().iter())
+    }
+
+    /// Verify with `verifier` (the one registered for the carrier): the
+    /// built-in token verifier is called directly (no boxed future on the
+    /// hottest path), every other through the trait.
+    pub async fn verify_with(
+        &self,
+        verifier: &Arc<dyn RequestVerifier>,
+        v: Verification<'_>,
+    ) -> Result<Arc<Identity>, Refusal> {
+        // Token carriers always resolve to the built-in token verifier: it
+        // is registered first and a carrier keeps its first verifier.
+        if TokenVerifier::CARRIERS.contains(&v.presented.carrier) {
+            return self
+                .authenticate(v.rt, v.requirements.accept, v.presented)
+                .await;
+        }
+        verifier.verify(self, v).await
     }
 
     /// The hot cache (for invalidation).

@@ -94,18 +94,23 @@ pub trait RequestVerifier: Send + Sync {
 #[derive(Debug, Default)]
 pub struct TokenVerifier;
 
+impl TokenVerifier {
+    /// The carriers of opaque keys and JWTs.
+    pub const CARRIERS: &'static [Carrier] = &[
+        Carrier::Bearer,
+        Carrier::ApiKeyScheme,
+        Carrier::XApiKey,
+        Carrier::ServerKey,
+    ];
+}
+
 #[async_trait]
 impl RequestVerifier for TokenVerifier {
     fn name(&self) -> &'static str {
         "token"
     }
     fn carriers(&self) -> &'static [Carrier] {
-        &[
-            Carrier::Bearer,
-            Carrier::ApiKeyScheme,
-            Carrier::XApiKey,
-            Carrier::ServerKey,
-        ]
+        Self::CARRIERS
     }
     fn kinds(&self) -> KindSet {
         [

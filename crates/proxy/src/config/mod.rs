@@ -4,6 +4,7 @@
 //! Loading never half-succeeds: every error is collected with the key path
 //! that caused it, and a file with any error produces no runtime at all.
 
+pub mod database;
 mod insecure;
 mod keys;
 pub mod model;

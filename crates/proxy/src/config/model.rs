@@ -61,6 +61,17 @@ pub struct StoreSection {
     /// Longest wait for one store call; past it the request gets 503.
     #[serde(default = "default_store_timeout", with = "humantime_serde")]
     pub timeout: Duration,
+    /// A database store beside the config's keys: `sqlite:///path/keys.db`
+    /// (embedded) or `postgres://…` (shared by a fleet).
+    pub url: Option<String>,
+    /// Apply pending schema migrations at start (PostgreSQL; SQLite always
+    /// migrates when opened). Off: run `authgate store migrate`.
+    #[serde(default)]
+    pub auto_migrate: bool,
+    /// How often the change feed is read when no notification arrives
+    /// (PostgreSQL pushes changes; this is the safety net).
+    #[serde(default = "default_poll", with = "humantime_serde")]
+    pub poll_interval: Duration,
 }
 
 impl Default for StoreSection {
@@ -68,8 +79,15 @@ impl Default for StoreSection {
         Self {
             keys_file: None,
             timeout: default_store_timeout(),
+            url: None,
+            auto_migrate: false,
+            poll_interval: default_poll(),
         }
     }
+}
+
+fn default_poll() -> Duration {
+    Duration::from_secs(1)
 }
 
 fn default_store_timeout() -> Duration {
@@ -134,14 +152,30 @@ pub struct AdminSection {
     /// Address of the admin listener; empty disables it.
     #[serde(default = "default_admin")]
     pub listen: String,
+    /// Tokens of the key-management API (`/admin/v1/`); none: the API is off.
+    #[serde(default)]
+    pub tokens: Vec<AdminTokenSection>,
 }
 
 impl Default for AdminSection {
     fn default() -> Self {
         Self {
             listen: default_admin(),
+            tokens: Vec::new(),
         }
     }
+}
+
+/// `[[admin.tokens]]`: a bearer token of the admin API, by digest.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AdminTokenSection {
+    /// Name for logs.
+    pub id: String,
+    /// `sha256:<hex>` of the token (`authgate keys admin-token` mints one).
+    pub digest: String,
+    /// `keys:read`, `keys:write`.
+    pub scopes: Vec<String>,
 }
 
 /// `[log]`

@@ -1,6 +1,7 @@
 //! The validated, internal form of the configuration, published through
 //! `ArcSwap` and read by every request. Never deserialized directly.
 
+use super::database::AdminToken;
 use super::model::{CacheSection, FileConfig, IdentitySection};
 use crate::assertion::AssertionSigner;
 use crate::identity::IdentityHeaders;
@@ -8,6 +9,7 @@ use crate::logging::LogFormat;
 use crate::policy::router::Router;
 use crate::upstream::Pool;
 use authgate_core::runtime::AuthRuntime;
+use authgate_store::KeyStore;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +35,11 @@ pub struct Runtime {
     pub assertion: Option<Arc<AssertionSigner>>,
     /// Log line format (`log.format`, compiled).
     pub log_format: LogFormat,
+    /// The database store of `store.url`, when configured (also behind
+    /// `auth.store`, after the config's own keys).
+    pub keystore: Option<Arc<dyn KeyStore>>,
+    /// Admin API tokens (none: the API is off).
+    pub admin_tokens: Vec<AdminToken>,
     /// Cache settings.
     pub cache: CacheSection,
     /// What verification reads (credentials, issuers, stamps, store).

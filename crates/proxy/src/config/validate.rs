@@ -292,6 +292,27 @@ pub fn validate(
     if let Some(a) = &id.assertion {
         watched.push(resolve(base, &a.key_file));
     }
+    let admin_tokens = match super::database::admin_tokens(&file.admin.tokens) {
+        Ok(t) => t,
+        Err(e) => {
+            for (k, m) in e {
+                errs.push(&k, m);
+            }
+            Vec::new()
+        }
+    };
+    let key_count = records.len();
+    let (store, keystore) = if errs.0.is_empty() {
+        match super::database::store_for(&file, base, prev, MemoryStore::new(records)) {
+            Ok(s) => s,
+            Err(e) => {
+                errs.push("store.url", e);
+                return Err(ConfigErrors(errs.0));
+            }
+        }
+    } else {
+        return Err(ConfigErrors(errs.0));
+    };
     let headers = match headers {
         Some(h) if errs.0.is_empty() => h,
         _ => return Err(ConfigErrors(errs.0)),
@@ -299,11 +320,12 @@ pub fn validate(
 
     let auth_fingerprint = sha256(
         format!(
-            "{:?}|{:?}|{:?}|{:?}|{}|{:?}",
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}",
             file.keys,
             file.credentials,
             file.jwt,
             file.identity,
+            file.store.url,
             hex::encode(keys_file_digest),
             file_digests.0,
         )
@@ -335,8 +357,8 @@ pub fn validate(
             max_credential_bytes: creds.max_bytes,
             prefixes,
             digester,
-            key_count: records.len(),
-            store: Arc::new(MemoryStore::new(records)),
+            key_count,
+            store,
             store_timeout: file.store.timeout,
             issuers,
             stamps: file.stamps.clone(),
@@ -355,6 +377,8 @@ pub fn validate(
         router,
         pools,
         log_format,
+        keystore,
+        admin_tokens,
         auth_fingerprint,
         file_digests: file_digests.0,
         watched_files: watched,

@@ -155,8 +155,9 @@ impl AuthGate {
             presented,
             body: None,
         };
-        let identity = verifier
-            .verify(&self.auth, verification)
+        let identity = self
+            .auth
+            .verify_with(verifier, verification)
             .await
             .map_err(fail)?;
         *verified = Some(identity.clone());
@@ -197,7 +198,10 @@ impl AuthGate {
             },
             body: Some(&body),
         };
-        let identity = pending.verifier.verify(&self.auth, verification).await?;
+        let identity = self
+            .auth
+            .verify_with(&pending.verifier, verification)
+            .await?;
         *verified = Some(identity.clone());
         rt.auth.stages.run(&StageInput {
             route: &pending.route.name,

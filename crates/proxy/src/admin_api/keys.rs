@@ -1,0 +1,515 @@
+//! The key operations: create (the secret is returned once, then only its
+//! digest exists), list (filters, id cursor), get, update, revoke, rotate
+//! (the old key keeps working until the overlap deadline) and stamp-key
+//! registration. Input is validated field by field; every change drops
+//! the key's cache entries here before the answer.
+
+use super::Reply;
+use crate::cache::IdentityCache;
+use crate::config::Runtime;
+use crate::credential::sniff::PrefixAction;
+use crate::credential::CredentialKind;
+use authgate_store::{KeyPatch, KeyStore, ListFilter, NewKey, StoredKey, WriteError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// What every handler gets.
+pub struct Ctx<'a> {
+    /// The config in force.
+    pub rt: &'a Runtime,
+    /// The database store.
+    pub store: &'a dyn KeyStore,
+    /// This instance's identity cache.
+    pub cache: &'a IdentityCache,
+    /// The admin token's id, for the audit log line.
+    pub caller: &'a str,
+}
+
+fn bad(message: impl Into<String>) -> Reply {
+    Reply::error(400, "invalid_request", message)
+}
+
+fn not_found(id: &str) -> Reply {
+    Reply::error(404, "not_found", format!("No key '{id}'"))
+}
+
+fn write_failed(e: WriteError) -> Reply {
+    match e {
+        WriteError::Conflict(m) => Reply::error(409, "conflict", m),
+        WriteError::Store(e) => Reply::unavailable(e),
+    }
+}
+
+/// Ids and workspace slugs: 1–128 of `A-Z a-z 0-9 . _ -`.
+fn check_name(field: &str, value: &str) -> Result<(), Reply> {
+    let ok = !value.is_empty()
+        && value.len() <= 128
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "{field}: 1-128 characters of A-Z a-z 0-9 . _ -"
+        )))
+    }
+}
+
+/// Header-safe text: 1–256 visible ASCII characters (spaces allowed inside).
+fn check_text(field: &str, value: &str) -> Result<(), Reply> {
+    let ok = !value.is_empty()
+        && value.len() <= 256
+        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && value.trim() == value;
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(format!("{field}: 1-256 visible ASCII characters")))
+    }
+}
+
+/// Scopes and allow-list entries: at most 64, each 1–128 visible ASCII
+/// characters without spaces.
+fn check_list(field: &str, list: &[String]) -> Result<(), Reply> {
+    if list.len() > 64 {
+        return Err(bad(format!("{field}: at most 64 entries")));
+    }
+    for (i, s) in list.iter().enumerate() {
+        let ok = !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| (0x21..0x7f).contains(&b));
+        if !ok {
+            return Err(bad(format!(
+                "{field}[{i}]: 1-128 visible ASCII characters, no spaces"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_metadata(m: &Value) -> Result<(), Reply> {
+    if !m.is_object() {
+        return Err(bad("metadata: a JSON object"));
+    }
+    if m.to_string().len() > 16 * 1024 {
+        return Err(bad("metadata: at most 16 KiB"));
+    }
+    Ok(())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, Reply> {
+    serde_json::from_value(body).map_err(|e| bad(e.to_string()))
+}
+
+/// A fresh random key id.
+fn new_id() -> String {
+    format!("key_{:016x}", rand::random::<u64>())
+}
+
+/// The prefix to mint `kind` with: the one asked for (it must be a family
+/// of that kind), else the config's first family of that kind, checksummed
+/// ones first.
+fn prefix_for(rt: &Runtime, kind: CredentialKind, asked: Option<&str>) -> Result<String, Reply> {
+    let rules = rt.auth.prefixes.rules();
+    let of_kind =
+        |r: &&crate::credential::sniff::PrefixRule| r.action == PrefixAction::Verify(kind);
+    if let Some(p) = asked {
+        return rules
+            .iter()
+            .filter(of_kind)
+            .find(|r| r.prefix == p)
+            .map(|r| r.prefix.clone())
+            .ok_or_else(|| {
+                bad(format!(
+                    "prefix: '{p}' is not a {kind} family in credentials.prefixes"
+                ))
+            });
+    }
+    let mut candidates: Vec<_> = rules.iter().filter(of_kind).collect();
+    candidates.sort_by_key(|r| !r.checksum);
+    candidates.first().map(|r| r.prefix.clone()).ok_or_else(|| {
+        bad(format!(
+            "no {kind} family in credentials.prefixes to mint with"
+        ))
+    })
+}
+
+fn audit(ctx: &Ctx<'_>, op: &str, k: &StoredKey) {
+    tracing::info!(target: "admin", caller = ctx.caller, op, key_id = %k.id, kind = k.kind.as_str(), "admin change");
+}
+
+/// `GET /admin/v1/keys?workspace=&kind=&subject=&cursor=&limit=`
+pub async fn list(ctx: &Ctx<'_>, query: &str) -> Reply {
+    let mut f = ListFilter {
+        limit: 100,
+        ..Default::default()
+    };
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "workspace" => f.workspace = Some(v.into_owned()),
+            "subject" => f.subject = Some(v.into_owned()),
+            "cursor" => f.after = Some(v.into_owned()),
+            "kind" => match CredentialKind::parse(&v) {
+                Some(kind) => f.kind = Some(kind),
+                None => return bad(format!("kind: unknown kind '{v}'")),
+            },
+            "limit" => match v.parse::<u32>() {
+                Ok(n) if (1..=1000).contains(&n) => f.limit = n,
+                _ => return bad("limit: 1-1000"),
+            },
+            other => return bad(format!("unknown query parameter '{other}'")),
+        }
+    }
+    match ctx.store.list(&f).await {
+        Ok(keys) => {
+            let next = (keys.len() == f.limit as usize)
+                .then(|| keys.last().map(|k| k.id.clone()))
+                .flatten();
+            Reply::json(200, json!({"keys": keys, "next_cursor": next}))
+        }
+        Err(e) => Reply::unavailable(e),
+    }
+}
+
+/// `GET /admin/v1/keys/{id}`
+pub async fn get(ctx: &Ctx<'_>, id: &str) -> Reply {
+    match ctx.store.get(id).await {
+        Ok(Some(k)) => Reply::json(200, json!({"key": k})),
+        Ok(None) => not_found(id),
+        Err(e) => Reply::unavailable(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    kind: String,
+    subject: String,
+    workspace: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    allow: Vec<String>,
+    usage: Option<String>,
+    expires_at: Option<i64>,
+    metadata: Option<Value>,
+    id: Option<String>,
+    prefix: Option<String>,
+}
+
+/// The fields every new key shares, checked.
+struct Common {
+    subject: String,
+    workspace: Option<String>,
+    scopes: Vec<String>,
+    allow: Vec<String>,
+    usage: Option<String>,
+    expires_at: Option<i64>,
+    metadata: Value,
+    id: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn common(
+    subject: String,
+    workspace: Option<String>,
+    scopes: Vec<String>,
+    allow: Vec<String>,
+    usage: Option<String>,
+    expires_at: Option<i64>,
+    metadata: Option<Value>,
+    id: Option<String>,
+) -> Result<Common, Reply> {
+    check_text("subject", &subject)?;
+    if let Some(w) = &workspace {
+        check_name("workspace", w)?;
+    }
+    check_list("scopes", &scopes)?;
+    check_list("allow", &allow)?;
+    if let Some(u) = &usage {
+        check_name("usage", u)?;
+    }
+    if expires_at.is_some_and(|e| e <= authgate_store::now()) {
+        return Err(bad("expires_at: must be in the future (Unix seconds)"));
+    }
+    let metadata = metadata.unwrap_or_else(|| json!({}));
+    check_metadata(&metadata)?;
+    let id = match id {
+        Some(id) => {
+            check_name("id", &id)?;
+            id
+        }
+        None => new_id(),
+    };
+    Ok(Common {
+        subject,
+        workspace,
+        scopes,
+        allow,
+        usage,
+        expires_at,
+        metadata,
+        id,
+    })
+}
+
+/// Mint a credential of `kind` for `c`: the key to store and the secret.
+fn mint(
+    ctx: &Ctx<'_>,
+    kind: CredentialKind,
+    prefix: Option<&str>,
+    c: Common,
+) -> Result<(NewKey, String), Reply> {
+    let prefix = prefix_for(ctx.rt, kind, prefix)?;
+    let secret = crate::credential::mint::mint(&prefix);
+    let digest = ctx.rt.auth.digester.digest(&secret);
+    let key = NewKey {
+        id: c.id,
+        digest,
+        kind,
+        subject: c.subject,
+        workspace: c.workspace,
+        scopes: c.scopes,
+        allow: c.allow,
+        usage: c.usage,
+        expires_at: c.expires_at,
+        scheme: None,
+        public_key: None,
+        metadata: c.metadata,
+        rotated_from: None,
+    };
+    Ok((key, secret))
+}
+
+fn created(key: StoredKey, secret: String, previous: Option<StoredKey>) -> Reply {
+    let mut body = json!({"key": key, "secret": secret});
+    if let Some(p) = previous {
+        body["previous"] = json!(p);
+    }
+    Reply::json(201, body)
+}
+
+/// `POST /admin/v1/keys`
+pub async fn create(ctx: &Ctx<'_>, body: Value) -> Reply {
+    let b: CreateBody = match parse(body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let kind = match CredentialKind::parse(&b.kind) {
+        Some(
+            k @ (CredentialKind::ApiKey | CredentialKind::ServerKey | CredentialKind::AccessToken),
+        ) => k,
+        _ => {
+            return bad(
+                "kind: api_key, server_key or access_token (stamp keys: POST /admin/v1/stamp-keys)",
+            )
+        }
+    };
+    let c = match common(
+        b.subject,
+        b.workspace,
+        b.scopes,
+        b.allow,
+        b.usage,
+        b.expires_at,
+        b.metadata,
+        b.id,
+    ) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (key, secret) = match mint(ctx, kind, b.prefix.as_deref(), c) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    match ctx.store.create(key).await {
+        Ok(k) => {
+            ctx.cache.invalidate_digest(k.digest);
+            audit(ctx, "create", &k);
+            created(k, secret, None)
+        }
+        Err(e) => write_failed(e),
+    }
+}
+
+/// `PATCH /admin/v1/keys/{id}`
+pub async fn update(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
+    let patch: KeyPatch = match parse(body) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if let Some(s) = &patch.scopes {
+        if let Err(r) = check_list("scopes", s) {
+            return r;
+        }
+    }
+    if let Some(a) = &patch.allow {
+        if let Err(r) = check_list("allow", a) {
+            return r;
+        }
+    }
+    if let Some(m) = &patch.metadata {
+        if let Err(r) = check_metadata(m) {
+            return r;
+        }
+    }
+    match ctx.store.update(id, &patch).await {
+        Ok(Some(k)) => {
+            ctx.cache.invalidate_digest(k.digest);
+            audit(ctx, "update", &k);
+            Reply::json(200, json!({"key": k}))
+        }
+        Ok(None) => not_found(id),
+        Err(e) => Reply::unavailable(e),
+    }
+}
+
+/// `POST /admin/v1/keys/{id}/revoke` (or `DELETE /admin/v1/keys/{id}`)
+pub async fn revoke(ctx: &Ctx<'_>, id: &str) -> Reply {
+    match ctx.store.revoke(id).await {
+        Ok(Some(k)) => {
+            ctx.cache.invalidate_digest(k.digest);
+            audit(ctx, "revoke", &k);
+            Reply::json(200, json!({"key": k}))
+        }
+        Ok(None) => not_found(id),
+        Err(e) => Reply::unavailable(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    /// How long the old key keeps working (default 1h, at most 30 days).
+    overlap: Option<String>,
+    /// Id of the new key (generated when absent).
+    id: Option<String>,
+}
+
+/// `POST /admin/v1/keys/{id}/rotate`
+pub async fn rotate(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
+    let b: RotateBody = match parse(body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let overlap = match b.overlap.as_deref().map(humantime::parse_duration) {
+        None => Duration::from_secs(3600),
+        Some(Ok(d)) if d <= Duration::from_secs(30 * 86_400) => d,
+        Some(_) => return bad("overlap: a duration such as \"1h\", at most 30 days"),
+    };
+    let old = match ctx.store.get(id).await {
+        Ok(Some(k)) => k,
+        Ok(None) => return not_found(id),
+        Err(e) => return Reply::unavailable(e),
+    };
+    if old.revoked_at.is_some() {
+        return Reply::error(409, "revoked", "A revoked key cannot be rotated");
+    }
+    if old.kind == CredentialKind::Stamp {
+        return bad("stamp keys are rotated by registering the new public key");
+    }
+    let c = match common(
+        old.subject.clone(),
+        old.workspace.clone(),
+        old.scopes.clone(),
+        old.allow.clone(),
+        old.usage.clone(),
+        old.expires_at.filter(|e| *e > authgate_store::now()),
+        Some(old.metadata.clone()),
+        b.id,
+    ) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (mut key, secret) = match mint(ctx, old.kind, None, c) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    key.rotated_from = Some(old.id.clone());
+    let deadline = authgate_store::now() + overlap.as_secs() as i64;
+    match ctx.store.rotate(id, key, deadline).await {
+        Ok(Some((old, new))) => {
+            ctx.cache.invalidate_digest(old.digest);
+            ctx.cache.invalidate_digest(new.digest);
+            audit(ctx, "rotate", &old);
+            created(new, secret, Some(old))
+        }
+        Ok(None) => not_found(id),
+        Err(e) => write_failed(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StampBody {
+    scheme: String,
+    public_key: String,
+    subject: String,
+    workspace: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    allow: Vec<String>,
+    usage: Option<String>,
+    expires_at: Option<i64>,
+    metadata: Option<Value>,
+    id: Option<String>,
+}
+
+/// `POST /admin/v1/stamp-keys`: register a stamp public key.
+pub async fn register_stamp_key(ctx: &Ctx<'_>, body: Value) -> Reply {
+    use crate::verify::stamp::{key_digest, normalise_key, scheme_from_name};
+    let b: StampBody = match parse(body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(scheme) = scheme_from_name(&b.scheme) else {
+        return bad("scheme: p256, secp256k1, ed25519 or a wire label");
+    };
+    let key = match normalise_key(scheme, &b.public_key) {
+        Ok(k) => k,
+        Err(e) => {
+            return bad(format!(
+                "public_key: not a valid {} key ({})",
+                scheme.label(),
+                e.reason()
+            ))
+        }
+    };
+    let c = match common(
+        b.subject,
+        b.workspace,
+        b.scopes,
+        b.allow,
+        b.usage,
+        b.expires_at,
+        b.metadata,
+        b.id,
+    ) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let new = NewKey {
+        id: c.id,
+        digest: key_digest(scheme, &key),
+        kind: CredentialKind::Stamp,
+        subject: c.subject,
+        workspace: c.workspace,
+        scopes: c.scopes,
+        allow: c.allow,
+        usage: c.usage,
+        expires_at: c.expires_at,
+        scheme: Some(scheme.label().to_string()),
+        public_key: Some(key.to_hex()),
+        metadata: c.metadata,
+        rotated_from: None,
+    };
+    match ctx.store.create(new).await {
+        Ok(k) => {
+            ctx.cache.invalidate_digest(k.digest);
+            audit(ctx, "register_stamp_key", &k);
+            Reply::json(201, json!({"key": k}))
+        }
+        Err(e) => write_failed(e),
+    }
+}

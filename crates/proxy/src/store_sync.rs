@@ -1,0 +1,137 @@
+//! Keeps this instance coherent with the database store: reads the change
+//! feed (woken at once by PostgreSQL notifications, polled every
+//! `store.poll_interval` as a safety net) and drops exactly the changed
+//! keys from the identity cache; writes the batched `last_used_at`; applies
+//! migrations at start when `store.auto_migrate` is on; and says when the
+//! store is down (`authgate_store_up`, one log line per transition).
+
+use crate::cache::IdentityCache;
+use crate::config::reload::ConfigHandle;
+use crate::metrics::METRICS;
+use async_trait::async_trait;
+use authgate_store::KeyStore;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often `last_used_at` is written.
+const USAGE_EVERY: Duration = Duration::from_secs(10);
+
+/// The background service.
+pub struct StoreSync {
+    config: ConfigHandle,
+    cache: IdentityCache,
+}
+
+impl StoreSync {
+    /// Sync the store of whatever config `config` holds into `cache`.
+    pub fn new(config: ConfigHandle, cache: IdentityCache) -> Self {
+        Self { config, cache }
+    }
+}
+
+/// Where this instance is in one store's feed.
+struct Cursor {
+    store: Arc<dyn KeyStore>,
+    seq: Option<i64>,
+    up: Option<bool>,
+}
+
+impl Cursor {
+    fn health(&mut self, up: bool, error: Option<&str>) {
+        if self.up != Some(up) {
+            match (up, error) {
+                (true, _) if self.up.is_some() => {
+                    tracing::info!(store = %self.store.describe(), "store recovered")
+                }
+                (true, _) => {}
+                (false, e) => tracing::error!(
+                    store = %self.store.describe(),
+                    error = e.unwrap_or(""),
+                    "store unavailable: cached credentials keep working, others get 503"
+                ),
+            }
+            self.up = Some(up);
+        }
+        METRICS.store_up.set(i64::from(up));
+    }
+
+    /// Apply the feed since the last position (the first call only marks
+    /// where the feed is: the cache starts empty).
+    async fn catch_up(&mut self, cache: &IdentityCache) {
+        let result = match self.seq {
+            None => self.store.head().await.map(|h| {
+                self.seq = Some(h);
+            }),
+            Some(seq) => self.store.changes_since(seq).await.map(|changes| {
+                for c in &changes {
+                    cache.invalidate_digest(c.digest);
+                    self.seq = Some(c.seq);
+                }
+                METRICS.store_changes.inc_by(changes.len() as u64);
+            }),
+        };
+        match result {
+            Ok(()) => self.health(true, None),
+            Err(e) => self.health(false, Some(&e.to_string())),
+        }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for StoreSync {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut cursor: Option<Cursor> = None;
+        let mut migrated_for: Option<String> = None;
+        let mut last_usage = Instant::now();
+        loop {
+            let rt = self.config.current();
+            let Some(store) = rt.keystore.clone() else {
+                cursor = None;
+                tokio::select! {
+                    _ = shutdown.changed() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
+            };
+            let poll = rt.file.store.poll_interval;
+            if rt.file.store.auto_migrate && migrated_for.as_deref() != Some(&store.describe()) {
+                match store.migrate().await {
+                    Ok(v) => {
+                        tracing::info!(store = %store.describe(), version = v, "store schema migrated");
+                        migrated_for = Some(store.describe());
+                    }
+                    Err(e) => tracing::error!(error = %e, "store migration failed"),
+                }
+            }
+            drop(rt);
+            // A new store (first run, or a reload that changed store.url).
+            if !cursor
+                .as_ref()
+                .is_some_and(|c| Arc::ptr_eq(&c.store, &store))
+            {
+                cursor = Some(Cursor {
+                    store: store.clone(),
+                    seq: None,
+                    up: None,
+                });
+            }
+            if let Some(c) = cursor.as_mut() {
+                c.catch_up(&self.cache).await;
+            }
+            if last_usage.elapsed() >= USAGE_EVERY {
+                last_usage = Instant::now();
+                if let Err(e) = store.flush_usage().await {
+                    tracing::debug!(error = %e, "last_used_at not written");
+                }
+            }
+            tokio::select! {
+                _ = shutdown.changed() => {
+                    let _ = store.flush_usage().await;
+                    return;
+                }
+                _ = store.wait_change(poll) => {}
+            }
+        }
+    }
+}
