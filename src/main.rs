@@ -37,6 +37,11 @@ enum Command {
         #[arg(long, short, default_value = "conf/authgate.toml")]
         config: PathBuf,
     },
+    /// Database store: migrations and status.
+    Store {
+        #[command(subcommand)]
+        command: authgate_proxy::store_cli::StoreCommand,
+    },
     /// Mint credentials.
     Keys {
         #[command(subcommand)]
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Store { command } => authgate_proxy::store_cli::run(command),
         Command::Keys { command } => authgate::credential::cli::run(command),
         #[cfg(feature = "tools")]
         Command::Tool(command) => authgate_tools::cli::run(command),

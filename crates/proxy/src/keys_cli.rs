@@ -37,6 +37,16 @@ pub enum KeysCommand {
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
     },
+    /// Mint an admin API token: print it once, and the `[[admin.tokens]]`
+    /// stanza that holds only its digest.
+    AdminToken {
+        /// Token name (for logs).
+        #[arg(long)]
+        id: String,
+        /// Comma-separated: keys:read, keys:write.
+        #[arg(long, value_delimiter = ',', default_value = "keys:read,keys:write")]
+        scopes: Vec<String>,
+    },
     /// Write a new Ed25519 key for `[identity.assertion]` (PKCS#8 PEM).
     AssertionKey {
         /// Where to write the private key.
@@ -197,6 +207,19 @@ pub fn run(cmd: KeysCommand) -> ExitCode {
             print!("{}", stanza(&[record]));
             return ExitCode::SUCCESS;
         }
+        KeysCommand::AdminToken { id, scopes } => {
+            let token = mint("agadm_");
+            let digest = crate::credential::digest::sha256(token.as_bytes());
+            println!("# The admin token (shown once; keep it secret):");
+            println!("{token}");
+            println!("# Add to the config file:");
+            println!("[[admin.tokens]]");
+            println!("id = {}", toml_str(&id));
+            println!("digest = \"sha256:{}\"", hex::encode(digest));
+            let quoted: Vec<String> = scopes.iter().map(|s| toml_str(s)).collect();
+            println!("scopes = [{}]", quoted.join(", "));
+            return ExitCode::SUCCESS;
+        }
         KeysCommand::AssertionKey { out } => {
             return match crate::assertion::generate_key(&out) {
                 Ok(()) => {
@@ -247,4 +270,9 @@ pub fn run(cmd: KeysCommand) -> ExitCode {
     println!("# Add to the config file:");
     print!("{}", stanza(&[minted.record]));
     ExitCode::SUCCESS
+}
+
+/// `s` as a TOML basic string.
+fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
 }
