@@ -175,11 +175,26 @@ auth = {{ accept = ["api_key"] }}
                 .unwrap_or(0)
         }
     };
+    // Warm-up, one request per key and instance: each is a first sight
+    // (a cache miss answered by PostgreSQL), timed end to end.
+    let mut first_sight = Vec::new();
     for (port, _) in &gates {
         for (_, k) in &keys {
+            let t = Instant::now();
             assert_eq!(get(*port, k.clone()).await, 200, "warm-up");
+            first_sight.push(t.elapsed());
         }
     }
+    let mut cached = Vec::new();
+    for (port, _) in &gates {
+        for (_, k) in &keys {
+            let t = Instant::now();
+            assert_eq!(get(*port, k.clone()).await, 200, "cached");
+            cached.push(t.elapsed());
+        }
+    }
+    first_sight.sort();
+    cached.sort();
     // Load: 4 loops per instance over keys not yet revoked.
     let stop = Arc::new(AtomicBool::new(false));
     let next = Arc::new(AtomicU64::new(0));
@@ -266,6 +281,21 @@ auth = {{ accept = ["api_key"] }}
     ] {
         println!(
             "| {name} | {} | {:.1} ms | {:.1} ms | {:.1} ms |",
+            v.len(),
+            pct(v, 0.5).as_secs_f64() * 1e3,
+            pct(v, 0.99).as_secs_f64() * 1e3,
+            v.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+        );
+    }
+    println!();
+    println!("| request (end to end, one client, loopback) | samples | p50 | p99 | max |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, v) in [
+        ("first sight (PostgreSQL lookup)", &first_sight),
+        ("cached", &cached),
+    ] {
+        println!(
+            "| {name} | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
             v.len(),
             pct(v, 0.5).as_secs_f64() * 1e3,
             pct(v, 0.99).as_secs_f64() * 1e3,
