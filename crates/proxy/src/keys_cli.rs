@@ -6,6 +6,7 @@ use crate::credential::digest::Digester;
 use crate::credential::mint::mint;
 use crate::credential::sniff::PrefixAction;
 use crate::credential::CredentialKind;
+use crate::keys_remote::{self, Op, Target};
 use crate::secret::Secret;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -14,8 +15,47 @@ use std::process::ExitCode;
 /// `authgate keys …`
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
-    /// Mint a new opaque credential.
+    /// Mint a new opaque credential: print its config stanza, or (with
+    /// `--admin` / `--store`) issue it into a live key store.
     Create(Box<CreateArgs>),
+    /// List the keys of a live key store.
+    List {
+        /// Only this workspace.
+        #[arg(long)]
+        workspace: Option<String>,
+        /// Only this kind.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this subject.
+        #[arg(long)]
+        subject: Option<String>,
+        /// Ids after this one (paging).
+        #[arg(long)]
+        cursor: Option<String>,
+        /// At most this many (1-1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Revoke a key of a live key store (for good).
+    Revoke {
+        /// Key id.
+        id: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Rotate a key of a live key store: a new secret; the old one works
+    /// until the overlap ends.
+    Rotate {
+        /// Key id.
+        id: String,
+        /// How long the old secret keeps working (e.g. `1h`).
+        #[arg(long, default_value = "1h")]
+        overlap: String,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Register a stamp public key: print the `[[keys]]` stanza for it.
     RegisterStampKey {
         /// `p256`, `secp256k1` or `ed25519`.
@@ -88,6 +128,13 @@ pub struct CreateArgs {
     /// RFC 3339 expiry.
     #[arg(long)]
     pub expires_at: Option<String>,
+    /// Issue into a live store over the admin API at this URL (token from
+    /// `AUTHGATE_ADMIN_TOKEN`) instead of printing a stanza.
+    #[arg(long)]
+    pub admin: Option<String>,
+    /// Issue straight into `--config`'s `store.url` instead of printing a stanza.
+    #[arg(long)]
+    pub store: bool,
 }
 
 impl CreateArgs {
@@ -110,6 +157,8 @@ impl CreateArgs {
             allow: Vec::new(),
             usage: None,
             expires_at: None,
+            admin: None,
+            store: false,
         }
     }
 }
@@ -168,7 +217,41 @@ pub fn stanza(records: &[KeySection]) -> String {
 /// Run a `keys` command.
 pub fn run(cmd: KeysCommand) -> ExitCode {
     let args = match cmd {
+        KeysCommand::Create(args) if args.admin.is_some() || args.store => {
+            return create_remote(&args);
+        }
         KeysCommand::Create(args) => *args,
+        KeysCommand::List {
+            workspace,
+            kind,
+            subject,
+            cursor,
+            limit,
+            target,
+        } => {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in [
+                ("workspace", workspace),
+                ("kind", kind),
+                ("subject", subject),
+                ("cursor", cursor),
+            ] {
+                if let Some(v) = v {
+                    q.append_pair(k, &v);
+                }
+            }
+            q.append_pair("limit", &limit.to_string());
+            return keys_remote::run(&target, Op::List(q.finish()));
+        }
+        KeysCommand::Revoke { id, target } => return keys_remote::run(&target, Op::Revoke(id)),
+        KeysCommand::Rotate {
+            id,
+            overlap,
+            target,
+        } => {
+            let body = serde_json::json!({ "overlap": overlap });
+            return keys_remote::run(&target, Op::Rotate(id, body));
+        }
         KeysCommand::RegisterStampKey {
             scheme,
             public_key,
@@ -275,4 +358,46 @@ pub fn run(cmd: KeysCommand) -> ExitCode {
 /// `s` as a TOML basic string.
 fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
+}
+
+/// `keys create --admin URL | --store`: issue into a live key store.
+fn create_remote(args: &CreateArgs) -> ExitCode {
+    let expires_at = match &args.expires_at {
+        None => None,
+        Some(t) => match humantime::parse_rfc3339(t) {
+            Ok(at) => at
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs() as i64),
+            Err(e) => {
+                eprintln!("--expires-at: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let mut body = serde_json::json!({
+        "kind": args.kind,
+        "subject": args.subject,
+        "scopes": args.scopes,
+        "allow": args.allow,
+    });
+    for (k, v) in [
+        ("workspace", &args.workspace),
+        ("usage", &args.usage),
+        ("id", &args.id),
+        ("prefix", &args.prefix),
+    ] {
+        if let Some(v) = v {
+            body[k] = serde_json::json!(v);
+        }
+    }
+    if let Some(e) = expires_at {
+        body["expires_at"] = serde_json::json!(e);
+    }
+    let target = Target {
+        admin: args.admin.clone(),
+        store: args.store,
+        config: args.config.clone(),
+    };
+    keys_remote::run(&target, Op::Create(body))
 }

@@ -18,6 +18,7 @@ pub mod config;
 pub mod identity_headers;
 pub mod jwks_fetch;
 pub mod keys_cli;
+pub mod keys_remote;
 pub mod logging;
 pub mod proxy;
 pub mod router;

@@ -112,6 +112,8 @@ fn create_args(kind: &str, id: String, subject: String, ws: &str, scopes: &[&str
         allow: vec![],
         usage: None,
         expires_at: None,
+        admin: None,
+        store: false,
     }
 }
 
