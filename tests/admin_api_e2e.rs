@@ -242,7 +242,7 @@ async fn keys_issued_over_the_api_work_and_revocation_is_immediate() {
             "workspace",
         ),
         (
-            json!({"kind": "api_key", "subject": "x", "expires_at": 1}),
+            json!({"kind": "api_key", "subject": "x", "expires_at": 1_700_000_000_000i64}),
             "expires_at",
         ),
         (

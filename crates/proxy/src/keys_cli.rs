@@ -362,6 +362,10 @@ fn toml_str(s: &str) -> String {
 
 /// `keys create --admin URL | --store`: issue into a live key store.
 fn create_remote(args: &CreateArgs) -> ExitCode {
+    if args.prefix.is_some() {
+        eprintln!("--prefix applies to stanza output; a live store mints with the config's family for the kind");
+        return ExitCode::from(2);
+    }
     let expires_at = match &args.expires_at {
         None => None,
         Some(t) => match humantime::parse_rfc3339(t) {
@@ -385,7 +389,6 @@ fn create_remote(args: &CreateArgs) -> ExitCode {
         ("workspace", &args.workspace),
         ("usage", &args.usage),
         ("id", &args.id),
-        ("prefix", &args.prefix),
     ] {
         if let Some(v) = v {
             body[k] = serde_json::json!(v);

@@ -101,35 +101,32 @@ fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, Reply> {
     serde_json::from_value(body).map_err(|e| bad(e.to_string()))
 }
 
+/// Largest `expires_at` accepted, exclusive: beyond it the value is
+/// milliseconds, not seconds.
+pub const MAX_UNIX_SECONDS: i64 = 100_000_000_000;
+
+/// Longest rotation overlap.
+pub const MAX_OVERLAP: Duration = Duration::from_secs(30 * 86_400);
+
 /// A fresh random key id.
 fn new_id() -> String {
     format!("key_{:016x}", rand::random::<u64>())
 }
 
-/// The prefix to mint `kind` with: the one asked for (it must be a family
-/// of that kind), else the config's first family of that kind, checksummed
-/// ones first.
-fn prefix_for(rt: &Runtime, kind: CredentialKind, asked: Option<&str>) -> Result<String, Reply> {
-    let rules = rt.auth.prefixes.rules();
-    let of_kind =
-        |r: &&crate::credential::sniff::PrefixRule| r.action == PrefixAction::Verify(kind);
-    if let Some(p) = asked {
-        return rules
-            .iter()
-            .filter(of_kind)
-            .find(|r| r.prefix == p)
-            .map(|r| r.prefix.clone())
-            .ok_or_else(|| {
-                bad(format!(
-                    "prefix: '{p}' is not a {kind} family in credentials.prefixes"
-                ))
-            });
-    }
-    let mut candidates: Vec<_> = rules.iter().filter(of_kind).collect();
+/// The prefix to mint `kind` with: the config's first family of that
+/// kind, checksummed ones first.
+fn prefix_for(rt: &Runtime, kind: CredentialKind) -> Result<String, Reply> {
+    let mut candidates: Vec<_> = rt
+        .auth
+        .prefixes
+        .rules()
+        .iter()
+        .filter(|r| r.action == PrefixAction::Verify(kind))
+        .collect();
     candidates.sort_by_key(|r| !r.checksum);
     candidates.first().map(|r| r.prefix.clone()).ok_or_else(|| {
         bad(format!(
-            "no {kind} family in credentials.prefixes to mint with"
+            "kind: no {kind} family in credentials.prefixes to mint with"
         ))
     })
 }
@@ -194,7 +191,6 @@ struct CreateBody {
     expires_at: Option<i64>,
     metadata: Option<Value>,
     id: Option<String>,
-    prefix: Option<String>,
 }
 
 /// The fields every new key shares, checked.
@@ -229,8 +225,12 @@ fn common(
     if let Some(u) = &usage {
         check_name("usage", u)?;
     }
-    if expires_at.is_some_and(|e| e <= authgate_store::now()) {
-        return Err(bad("expires_at: must be in the future (Unix seconds)"));
+    // Unix seconds; a value in the past makes a key that is refused from
+    // the start. Milliseconds (a common slip) are refused.
+    if expires_at.is_some_and(|e| !(0..MAX_UNIX_SECONDS).contains(&e)) {
+        return Err(bad(
+            "expires_at: Unix seconds (0 to 99999999999), not milliseconds",
+        ));
     }
     let metadata = metadata.unwrap_or_else(|| json!({}));
     check_metadata(&metadata)?;
@@ -254,13 +254,8 @@ fn common(
 }
 
 /// Mint a credential of `kind` for `c`: the key to store and the secret.
-fn mint(
-    ctx: &Ctx<'_>,
-    kind: CredentialKind,
-    prefix: Option<&str>,
-    c: Common,
-) -> Result<(NewKey, String), Reply> {
-    let prefix = prefix_for(ctx.rt, kind, prefix)?;
+fn mint(ctx: &Ctx<'_>, kind: CredentialKind, c: Common) -> Result<(NewKey, String), Reply> {
+    let prefix = prefix_for(ctx.rt, kind)?;
     let secret = crate::credential::mint::mint(&prefix);
     let digest = ctx.rt.auth.digester.digest(&secret);
     let key = NewKey {
@@ -318,7 +313,7 @@ pub async fn create(ctx: &Ctx<'_>, body: Value) -> Reply {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let (key, secret) = match mint(ctx, kind, b.prefix.as_deref(), c) {
+    let (key, secret) = match mint(ctx, kind, c) {
         Ok(m) => m,
         Err(r) => return r,
     };
@@ -351,6 +346,11 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
     if let Some(m) = &patch.metadata {
         if let Err(r) = check_metadata(m) {
             return r;
+        }
+    }
+    if let Some(Some(e)) = patch.expires_at {
+        if !(0..MAX_UNIX_SECONDS).contains(&e) {
+            return bad("expires_at: Unix seconds (0 to 99999999999), not milliseconds");
         }
     }
     match ctx.store.update(id, &patch).await {
@@ -394,7 +394,7 @@ pub async fn rotate(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
     };
     let overlap = match b.overlap.as_deref().map(humantime::parse_duration) {
         None => Duration::from_secs(3600),
-        Some(Ok(d)) if d <= Duration::from_secs(30 * 86_400) => d,
+        Some(Ok(d)) if !d.is_zero() && d <= MAX_OVERLAP => d,
         Some(_) => return bad("overlap: a duration such as \"1h\", at most 30 days"),
     };
     let old = match ctx.store.get(id).await {
@@ -421,7 +421,7 @@ pub async fn rotate(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let (mut key, secret) = match mint(ctx, old.kind, None, c) {
+    let (mut key, secret) = match mint(ctx, old.kind, c) {
         Ok(m) => m,
         Err(r) => return r,
     };

@@ -157,8 +157,8 @@ fn authorize(rt: &Runtime, session: &ServerSession, need: Need) -> Result<String
 }
 
 /// Read the whole request body (at most [`MAX_BODY`]) as JSON; an empty
-/// body is `{}`.
-pub async fn read_json(session: &mut ServerSession) -> Result<Value, Reply> {
+/// body is `{}` unless `required`.
+pub async fn read_json(session: &mut ServerSession, required: bool) -> Result<Value, Reply> {
     let mut body = Vec::new();
     loop {
         match session.read_request_body().await {
@@ -177,7 +177,15 @@ pub async fn read_json(session: &mut ServerSession) -> Result<Value, Reply> {
         }
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
+        return if required {
+            Err(Reply::error(
+                400,
+                "invalid_request",
+                "A JSON body is required",
+            ))
+        } else {
+            Ok(json!({}))
+        };
     }
     serde_json::from_slice(&body)
         .map_err(|e| Reply::error(400, "invalid_request", format!("Body is not JSON: {e}")))
@@ -205,7 +213,7 @@ impl AdminApi {
                 ),
             )
         } else if rest == "openapi.json" && method == Method::GET {
-            ("openapi", Reply::json(200, openapi::document()))
+            ("openapi", Reply::json(200, openapi::document(&rt)))
         } else {
             self.route(&rt, session, &method, rest).await
         };
@@ -234,26 +242,28 @@ impl AdminApi {
             ("POST", ["keys"]) => ("create", true),
             ("GET", ["keys", _]) => ("get", true),
             ("PATCH", ["keys", _]) => ("update", true),
-            ("DELETE", ["keys", _]) | ("POST", ["keys", _, "revoke"]) => ("revoke", true),
+            ("POST", ["keys", _, "revoke"]) => ("revoke", true),
             ("POST", ["keys", _, "rotate"]) => ("rotate", true),
             ("POST", ["stamp-keys"]) => ("register_stamp_key", true),
             _ => ("unknown", false),
         };
         if !known {
-            let allowed = matches!(
-                parts.as_slice(),
-                ["keys"] | ["keys", _] | ["keys", _, "revoke" | "rotate"] | ["stamp-keys"]
-            );
-            return if allowed {
-                (
-                    "unknown",
-                    Reply::error(405, "method_not_allowed", "Method not allowed here"),
-                )
-            } else {
-                (
+            let allow = match parts.as_slice() {
+                ["keys"] => Some("GET, POST"),
+                ["keys", _] => Some("GET, PATCH"),
+                ["keys", _, "revoke" | "rotate"] | ["stamp-keys"] => Some("POST"),
+                _ => None,
+            };
+            return match allow {
+                Some(methods) => {
+                    let mut r = Reply::error(405, "method_not_allowed", "Method not allowed here");
+                    r.headers.push(("allow", methods.to_string()));
+                    ("unknown", r)
+                }
+                None => (
                     "unknown",
                     Reply::error(404, "not_found", "No such admin endpoint"),
-                )
+                ),
             };
         }
         let caller = match authorize(rt, session, need) {
@@ -271,7 +281,7 @@ impl AdminApi {
             );
         };
         let body = if matches!(op, "create" | "update" | "rotate" | "register_stamp_key") {
-            match read_json(session).await {
+            match read_json(session, op != "rotate").await {
                 Ok(b) => b,
                 Err(r) => return (op, r),
             }
