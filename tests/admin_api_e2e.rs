@@ -156,6 +156,14 @@ async fn keys_issued_over_the_api_work_and_revocation_is_immediate() {
         .await;
     assert_eq!(s, 200);
     assert_eq!(status(&c, &url, &secret).await, 401);
+    let (s, body, _) = api
+        .call("POST", &format!("/keys/{id}/rotate"), Some(&rw), None)
+        .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (409, Some("disabled")),
+        "a successor must not restore access"
+    );
     api.call(
         "PATCH",
         &format!("/keys/{id}"),

@@ -152,6 +152,15 @@ async fn save<C: GenericClient>(c: &C, k: &StoredKey) -> Result<(), tokio_postgr
 }
 
 async fn changed<C: GenericClient>(c: &C, digest: &[u8; 32]) -> Result<(), tokio_postgres::Error> {
+    // Writers take turns on the feed until they commit: sequence numbers
+    // are handed out in commit order, so a reader that has seen n has seen
+    // every change below n (without this, a later number committed first
+    // could be read and an earlier one skipped for good).
+    c.execute(
+        "LOCK TABLE authgate_key_changes IN SHARE ROW EXCLUSIVE MODE",
+        &[],
+    )
+    .await?;
     c.execute(
         "INSERT INTO authgate_key_changes (digest, at) VALUES ($1, $2)",
         &[&digest.as_slice(), &now()],

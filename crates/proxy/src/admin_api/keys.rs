@@ -364,7 +364,7 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
     }
 }
 
-/// `POST /admin/v1/keys/{id}/revoke` (or `DELETE /admin/v1/keys/{id}`)
+/// `POST /admin/v1/keys/{id}/revoke`
 pub async fn revoke(ctx: &Ctx<'_>, id: &str) -> Reply {
     match ctx.store.revoke(id).await {
         Ok(Some(k)) => {
@@ -404,6 +404,17 @@ pub async fn rotate(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
     };
     if old.revoked_at.is_some() {
         return Reply::error(409, "revoked", "A revoked key cannot be rotated");
+    }
+    // A successor must not restore access the old key no longer has.
+    if old.disabled {
+        return Reply::error(
+            409,
+            "disabled",
+            "A disabled key cannot be rotated; enable it first",
+        );
+    }
+    if old.expires_at.is_some_and(|e| e <= authgate_store::now()) {
+        return Reply::error(409, "expired", "An expired key cannot be rotated");
     }
     if old.kind == CredentialKind::Stamp {
         return bad("stamp keys are rotated by registering the new public key");

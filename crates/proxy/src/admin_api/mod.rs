@@ -296,14 +296,22 @@ impl AdminApi {
             cache: &self.cache,
             caller: &caller,
         };
-        let reply = match op {
-            "list" => keys::list(&ctx, &query).await,
-            "create" => keys::create(&ctx, body).await,
-            "get" => keys::get(&ctx, id).await,
-            "update" => keys::update(&ctx, id, body).await,
-            "revoke" => keys::revoke(&ctx, id).await,
-            "rotate" => keys::rotate(&ctx, id, body).await,
-            _ => keys::register_stamp_key(&ctx, body).await,
+        // Never a hang: a store that does not answer is a 503.
+        let limit = rt.file.store.timeout.saturating_mul(5);
+        let call = async {
+            match op {
+                "list" => keys::list(&ctx, &query).await,
+                "create" => keys::create(&ctx, body).await,
+                "get" => keys::get(&ctx, id).await,
+                "update" => keys::update(&ctx, id, body).await,
+                "revoke" => keys::revoke(&ctx, id).await,
+                "rotate" => keys::rotate(&ctx, id, body).await,
+                _ => keys::register_stamp_key(&ctx, body).await,
+            }
+        };
+        let reply = match tokio::time::timeout(limit, call).await {
+            Ok(r) => r,
+            Err(_) => Reply::unavailable(format!("no answer within {limit:?}")),
         };
         (op, reply)
     }

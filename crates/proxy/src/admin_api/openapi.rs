@@ -161,7 +161,11 @@ pub fn document(rt: &Runtime) -> Value {
                         "last_used_at": {"type": "integer", "nullable": true}}},
                 "NewKey": {"type": "object", "required": ["kind", "subject"], "additionalProperties": false,
                     "properties": {
-                        "kind": {"type": "string", "enum": mintable},
+                        "kind": if mintable.is_empty() {
+                            json!({"type": "string", "description": "no family to mint with in credentials.prefixes"})
+                        } else {
+                            json!({"type": "string", "enum": mintable})
+                        },
                         "subject": {"type": "string", "pattern": TEXT}, "workspace": name(),
                         "scopes": list(), "allow": list(),
                         "usage": name(), "expires_at": seconds(true),

@@ -275,6 +275,9 @@ pub fn validate(
     if st.replay_capacity == 0 {
         errs.push("stamps.replay_capacity", "must be at least 1");
     }
+    if file.store.poll_interval < std::time::Duration::from_millis(10) {
+        errs.push("store.poll_interval", "must be at least 10ms");
+    }
     if file.store.timeout.is_zero() {
         errs.push("store.timeout", "must be greater than zero");
     }
