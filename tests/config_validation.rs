@@ -216,3 +216,39 @@ fn unknown_keys_are_refused_in_every_table() {
         "{errs}"
     );
 }
+
+#[test]
+fn every_parse_error_is_reported_in_one_run_with_route_names() {
+    let text = format!(
+        "{BASE}\n[server]\nbogus = 1\n\n[cache]\nttl = \"soon\"\n\n[[routes]]\nname = \"runs\"\npath = \"/r\"\nupstream = \"api\"\nmethod = \"GET\"\n\n[[keys]]\nid = \"k1\"\nkind = \"api_key\"\nsubject = 7\n"
+    );
+    let errs = parse(&text, "test.toml").unwrap_err().0;
+    let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+    // The parser's own first error, quoted from the file, then the others.
+    assert_eq!(paths[0], "test.toml", "{errs:?}");
+    assert!(errs[0].message.contains(" | "), "quoted: {errs:?}");
+    let named = |needle: &str| errs.iter().any(|e| e.message.contains(needle));
+    assert!(named("bogus") && named("expected a duration"), "{errs:?}");
+    let route = errs
+        .iter()
+        .find(|e| e.path.ends_with("(runs)"))
+        .expect("the route, by name");
+    assert!(route.path.starts_with("routes["), "{route:?}");
+    assert!(
+        route.message.contains("unknown field `method`"),
+        "{route:?}"
+    );
+    let key = errs
+        .iter()
+        .find(|e| e.path.ends_with("(k1)"))
+        .expect("the key, by id");
+    assert!(key.message.contains("invalid type"), "{key:?}");
+    for needle in ["bogus", "expected a duration"] {
+        assert_eq!(
+            errs.iter().filter(|e| e.message.contains(needle)).count(),
+            1,
+            "no error is reported twice: {errs:?}"
+        );
+    }
+    assert_eq!(errs.len(), 4, "{errs:?}");
+}

@@ -8,6 +8,7 @@ pub mod database;
 mod insecure;
 mod keys;
 pub mod model;
+mod parse;
 pub mod reload;
 mod routes;
 pub mod runtime;
@@ -50,15 +51,7 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-/// Parse TOML text into the file model.
-pub fn parse(text: &str, origin: &str) -> Result<FileConfig, ConfigErrors> {
-    toml::from_str(text).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            path: origin.to_string(),
-            message: e.to_string().trim_end().to_string(),
-        }])
-    })
-}
+pub use parse::parse;
 
 /// Read, parse and validate a config file (no previous runtime to reuse).
 pub fn load(path: &Path) -> Result<Runtime, ConfigErrors> {
