@@ -22,7 +22,7 @@ async fn drain(session: &mut Session) -> bool {
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<usize>().ok());
-    if !declared.is_some_and(|n| n <= DRAIN_MAX) {
+    if declared.is_none_or(|n| n > DRAIN_MAX) {
         return false;
     }
     let read = async {
