@@ -365,12 +365,13 @@ async fn progress_line(shared: Arc<Shared>, t0: Instant, measure_start: Instant)
     let mut prev = 0u64;
     loop {
         tick.tick().await;
-        let (done, failed) = shared.recorder.progress();
+        let (done, measured, failed) = shared.recorder.progress();
         let now = Instant::now();
+        // The summary counts measured requests only: say which is which.
         let phase = if now < measure_start {
-            " (warm-up)"
+            " (warm-up: not in the summary)".to_string()
         } else {
-            ""
+            format!("  {measured} measured")
         };
         eprintln!(
             "[{:>4}s] {:>8} req/s  {:>10} done  {} errors{phase}",

@@ -190,6 +190,7 @@ struct Shard {
 pub struct Recorder {
     shards: Vec<Mutex<Shard>>,
     done: AtomicU64,
+    measured: AtomicU64,
     failed: AtomicU64,
 }
 
@@ -199,6 +200,7 @@ impl Recorder {
         Self {
             shards: (0..shards.max(1)).map(|_| Mutex::default()).collect(),
             done: AtomicU64::new(0),
+            measured: AtomicU64::new(0),
             failed: AtomicU64::new(0),
         }
     }
@@ -219,6 +221,7 @@ impl Recorder {
         if !measured {
             return;
         }
+        self.measured.fetch_add(1, Ordering::Relaxed);
         let slot = &self.shards[shard % self.shards.len()];
         // A poisoned shard only means another worker panicked mid-update of
         // plain counters; the data is still usable.
@@ -230,10 +233,12 @@ impl Recorder {
             .record(outcome, latency);
     }
 
-    /// Requests finished so far (warm-up included) and how many failed.
-    pub fn progress(&self) -> (u64, u64) {
+    /// Requests finished so far (warm-up included), how many of them count
+    /// in the summary (measured), and how many failed.
+    pub fn progress(&self) -> (u64, u64, u64) {
         (
             self.done.load(Ordering::Relaxed),
+            self.measured.load(Ordering::Relaxed),
             self.failed.load(Ordering::Relaxed),
         )
     }
@@ -483,7 +488,7 @@ mod tests {
             Duration::ZERO,
             true,
         );
-        assert_eq!(rec.progress(), (1003, 2));
+        assert_eq!(rec.progress(), (1003, 1002, 2));
         rec.merged()
     }
 
