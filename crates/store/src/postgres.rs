@@ -30,6 +30,9 @@ pub struct PgStore {
     used: Mutex<HashSet<[u8; 32]>>,
     changed: Arc<Notify>,
     listening: AtomicBool,
+    /// Held while the store lives: its listener stops once this is gone
+    /// (a reload that changed `store.url` dropped the store).
+    alive: Arc<()>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -186,6 +189,7 @@ impl PgStore {
             used: Mutex::new(HashSet::new()),
             changed: Arc::new(Notify::new()),
             listening: AtomicBool::new(false),
+            alive: Arc::new(()),
         })
     }
 
@@ -196,8 +200,10 @@ impl PgStore {
             return;
         }
         let (url, changed) = (self.url.clone(), self.changed.clone());
+        let alive = Arc::downgrade(&self.alive);
+        let gone = move || alive.strong_count() == 0;
         tokio::spawn(async move {
-            loop {
+            while !gone() {
                 match tokio_postgres::connect(&url, NoTls).await {
                     Ok((client, mut conn)) => {
                         let mut messages =
@@ -222,9 +228,15 @@ impl PgStore {
                             }
                             std::future::pending::<()>().await
                         };
+                        let dropped = async {
+                            while !gone() {
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                            }
+                        };
                         tokio::select! {
                             _ = driver => {}
                             _ = subscribe => {}
+                            _ = dropped => return,
                         }
                         tracing::warn!("store notifications lost; reconnecting");
                     }
