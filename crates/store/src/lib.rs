@@ -45,6 +45,11 @@ pub trait KeyStore: Store {
     async fn schema_version(&self) -> Result<u32, StoreError>;
     /// Create a key.
     async fn create(&self, key: NewKey) -> Result<StoredKey, WriteError>;
+    /// Create many keys in one transaction (all or none): the bulk path of
+    /// `authgate store import`. No change-feed entries: a running instance
+    /// may answer a key it saw unknown from its negative cache for up to
+    /// `cache.negative_ttl`.
+    async fn import(&self, keys: Vec<NewKey>) -> Result<usize, WriteError>;
     /// One key by id.
     async fn get(&self, id: &str) -> Result<Option<StoredKey>, StoreError>;
     /// Keys matching `filter`, by id.

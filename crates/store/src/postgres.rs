@@ -349,6 +349,70 @@ impl KeyStore for PgStore {
         Ok(k)
     }
 
+    async fn import(&self, keys: Vec<NewKey>) -> Result<usize, WriteError> {
+        use tokio_postgres::binary_copy::BinaryCopyInWriter;
+        use tokio_postgres::types::{ToSql, Type};
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(write_err)?;
+        let sink = tx
+            .copy_in(&format!("COPY authgate_keys ({COLUMNS}) FROM STDIN BINARY"))
+            .await
+            .map_err(write_err)?;
+        let types = [
+            Type::TEXT,
+            Type::BYTEA,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT_ARRAY,
+            Type::TEXT_ARRAY,
+            Type::TEXT,
+            Type::INT8,
+            Type::BOOL,
+            Type::TEXT,
+            Type::TEXT,
+            Type::JSONB,
+            Type::TEXT,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+        ];
+        let writer = BinaryCopyInWriter::new(sink, &types);
+        futures_util::pin_mut!(writer);
+        let at = now();
+        let n = keys.len();
+        for key in keys {
+            let k = key.stored(at);
+            let digest = k.digest.to_vec();
+            let kind = k.kind.as_str();
+            let row: [&(dyn ToSql + Sync); 18] = [
+                &k.id,
+                &digest,
+                &kind,
+                &k.subject,
+                &k.workspace,
+                &k.scopes,
+                &k.allow,
+                &k.usage,
+                &k.expires_at,
+                &k.disabled,
+                &k.scheme,
+                &k.public_key,
+                &k.metadata,
+                &k.rotated_from,
+                &k.created_at,
+                &k.updated_at,
+                &k.revoked_at,
+                &k.last_used_at,
+            ];
+            writer.as_mut().write(&row).await.map_err(write_err)?;
+        }
+        writer.finish().await.map_err(write_err)?;
+        tx.commit().await.map_err(write_err)?;
+        Ok(n)
+    }
+
     async fn get(&self, id: &str) -> Result<Option<StoredKey>, StoreError> {
         let c = self.client().await?;
         get(&c, id, false).await

@@ -278,6 +278,49 @@ impl KeyStore for SqliteStore {
         .await
     }
 
+    async fn import(&self, keys: Vec<NewKey>) -> Result<usize, WriteError> {
+        self.run(move |c| {
+            let tx = c.transaction().map_err(write_err)?;
+            let at = now();
+            let n = keys.len();
+            {
+                let mut stmt = tx
+                    .prepare(&format!(
+                        "INSERT INTO authgate_keys ({COLUMNS}) VALUES \
+                         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                    ))
+                    .map_err(write_err)?;
+                for key in keys {
+                    let k = key.stored(at);
+                    stmt.execute(params![
+                        k.id,
+                        k.digest.as_slice(),
+                        k.kind.as_str(),
+                        k.subject,
+                        k.workspace,
+                        serde_json::to_string(&k.scopes).unwrap_or_else(|_| "[]".into()),
+                        serde_json::to_string(&k.allow).unwrap_or_else(|_| "[]".into()),
+                        k.usage,
+                        k.expires_at,
+                        k.disabled,
+                        k.scheme,
+                        k.public_key,
+                        k.metadata.to_string(),
+                        k.rotated_from,
+                        k.created_at,
+                        k.updated_at,
+                        k.revoked_at,
+                        k.last_used_at,
+                    ])
+                    .map_err(write_err)?;
+                }
+            }
+            tx.commit().map_err(write_err)?;
+            Ok(n)
+        })
+        .await
+    }
+
     async fn get(&self, id: &str) -> Result<Option<StoredKey>, StoreError> {
         let id = id.to_string();
         self.run(move |c| get(c, &id).map_err(err)).await

@@ -198,3 +198,47 @@ async fn a_bad_url_is_an_error_not_a_panic() {
     .unwrap();
     assert!(s.lookup(&[0; 32]).await.is_err(), "unreachable is an error");
 }
+
+async fn import_all_or_nothing(s: Arc<dyn KeyStore>) {
+    s.migrate().await.unwrap();
+    let many: Vec<NewKey> = (0..1000u32)
+        .map(|i| {
+            let mut k = key(&format!("imp_{i:04}"), "acme", "bulk", 0);
+            k.digest[..4].copy_from_slice(&i.to_be_bytes());
+            k.digest[31] = 0xaa;
+            k
+        })
+        .collect();
+    assert_eq!(s.import(many.clone()).await.unwrap(), 1000);
+    let mut d = [0u8; 32];
+    d[..4].copy_from_slice(&999u32.to_be_bytes());
+    d[31] = 0xaa;
+    assert_eq!(s.lookup(&d).await.unwrap().unwrap().id, "imp_0999");
+    // One duplicate: nothing of the second batch lands.
+    let mut again: Vec<NewKey> = (0..10u32)
+        .map(|i| {
+            let mut k = key(&format!("new_{i}"), "acme", "bulk", 0);
+            k.digest[..4].copy_from_slice(&(5000 + i).to_be_bytes());
+            k
+        })
+        .collect();
+    again.push(many[0].clone());
+    assert!(matches!(
+        s.import(again).await,
+        Err(WriteError::Conflict(_)) | Err(WriteError::Store(_))
+    ));
+    assert!(s.get("new_0").await.unwrap().is_none(), "all or nothing");
+}
+
+#[tokio::test]
+async fn sqlite_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/k.db", dir.path().display());
+    import_all_or_nothing(authgate_store::open(&url, dir.path()).unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_import() {
+    let db = common::TempDb::new().await;
+    import_all_or_nothing(authgate_store::open(&db.url, std::path::Path::new(".")).unwrap()).await;
+}

@@ -32,6 +32,11 @@ impl MemoryStore {
         self.records.is_empty()
     }
 
+    /// Every record with its digest.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8; 32], &KeyRecord)> {
+        self.records.iter().map(|(d, r)| (d, r.as_ref()))
+    }
+
     /// How many lookups reached this store (for tests and benches).
     pub fn lookups(&self) -> u64 {
         self.lookups.load(Ordering::Relaxed)

@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// database holds, and the database is asked only about the rest.
 #[derive(Debug)]
 pub struct LayeredStore {
-    file: MemoryStore,
+    file: Arc<MemoryStore>,
     db: Arc<dyn KeyStore>,
 }
 
@@ -44,10 +44,10 @@ pub fn store_for(
     file: &FileConfig,
     base: &Path,
     prev: Option<&Runtime>,
-    records: MemoryStore,
+    records: Arc<MemoryStore>,
 ) -> Result<Stores, String> {
     let Some(url) = &file.store.url else {
-        return Ok((Arc::new(records), None));
+        return Ok((records, None));
     };
     let reused = prev
         .filter(|p| p.file.store.url.as_ref() == Some(url))

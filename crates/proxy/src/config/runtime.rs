@@ -38,6 +38,8 @@ pub struct Runtime {
     /// The database store of `store.url`, when configured (also behind
     /// `auth.store`, after the config's own keys).
     pub keystore: Option<Arc<dyn KeyStore>>,
+    /// The config's own keys (`[[keys]]` and `store.keys_file`).
+    pub file_keys: Arc<crate::store::memory::MemoryStore>,
     /// Admin API tokens (none: the API is off).
     pub admin_tokens: Vec<AdminToken>,
     /// Cache settings.

@@ -305,8 +305,9 @@ pub fn validate(
         }
     };
     let key_count = records.len();
+    let file_keys = Arc::new(MemoryStore::new(records));
     let (store, keystore) = if errs.0.is_empty() {
-        match super::database::store_for(&file, base, prev, MemoryStore::new(records)) {
+        match super::database::store_for(&file, base, prev, file_keys.clone()) {
             Ok(s) => s,
             Err(e) => {
                 errs.push("store.url", e);
@@ -381,6 +382,7 @@ pub fn validate(
         pools,
         log_format,
         keystore,
+        file_keys,
         admin_tokens,
         auth_fingerprint,
         file_digests: file_digests.0,
