@@ -138,7 +138,7 @@ auth = {{ accept = ["api_key"] }}
                 Some(r) => r.text().await.unwrap_or_default(),
                 None => String::new(),
             };
-            if text.contains("authgate_store_up 1") {
+            if text.contains("authgate_store_up{store=\"postgres\"} 1") {
                 break;
             }
             assert!(Instant::now() < deadline, "instance never ready");

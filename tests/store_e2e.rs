@@ -57,7 +57,10 @@ async fn status(c: &reqwest::Client, gate: &Gate, key: &str) -> u16 {
 /// Wait until the instance has migrated and answers a store lookup.
 async fn ready(c: &reqwest::Client, gate: &Gate) {
     let ok = eventually(Duration::from_secs(10), || async {
-        sample(&metrics(c, gate).await, "authgate_store_up") == Some(1.0)
+        sample(
+            &metrics(c, gate).await,
+            "authgate_store_up{store=\"postgres\"}",
+        ) == Some(1.0)
     })
     .await;
     assert!(ok, "the store never came up");
@@ -137,7 +140,10 @@ async fn a_fleet_on_postgres_shares_keys_revocations_and_outages() {
     // Reported down (the change feed is read at the latest every 30 s;
     // a's notification connection dropped, which wakes it at once).
     let down = eventually(Duration::from_secs(10), || async {
-        sample(&metrics(&c, &a).await, "authgate_store_up") == Some(0.0)
+        sample(
+            &metrics(&c, &a).await,
+            "authgate_store_up{store=\"postgres\"}",
+        ) == Some(0.0)
     })
     .await;
     assert!(down, "the outage was not reported");

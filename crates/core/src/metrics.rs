@@ -2,7 +2,7 @@
 
 use prometheus::{
     exponential_buckets, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    IntGauge, Opts, Registry,
+    IntGaugeVec, Opts, Registry,
 };
 use std::sync::{LazyLock, OnceLock};
 
@@ -36,7 +36,7 @@ pub struct Metrics {
     pub client_aborts: IntCounterVec,
     /// 1 while the database store answers, 0 while it does not (absent
     /// without a database store).
-    pub store_up: IntGauge,
+    pub store_up: IntGaugeVec,
     /// Change-feed entries applied to the cache (one per changed key).
     pub store_changes: IntCounter,
     /// Admin API requests by operation and status.
@@ -77,9 +77,14 @@ impl Metrics {
         )
         .expect("valid metric definition");
         let _ = r.register(Box::new(cache_evictions.clone()));
-        let store_up = IntGauge::new(
-            "authgate_store_up",
-            "1 while the database store answers, 0 while it does not",
+        // Labelled by backend, so an instance without a database store
+        // has no series at all (rather than a 0 that reads as "down").
+        let store_up = IntGaugeVec::new(
+            Opts::new(
+                "authgate_store_up",
+                "1 while the database store answers, 0 while it does not",
+            ),
+            &["store"],
         )
         .expect("valid metric definition");
         let _ = r.register(Box::new(store_up.clone()));

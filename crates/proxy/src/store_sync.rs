@@ -3,7 +3,7 @@
 //! `store.poll_interval` as a safety net) and drops exactly the changed
 //! keys from the identity cache; writes the batched `last_used_at`; applies
 //! migrations at start when `store.auto_migrate` is on; and says when the
-//! store is down (`authgate_store_up`, one log line per transition).
+//! store is down (`authgate_store_up{store}`, one log line per transition).
 
 use crate::cache::IdentityCache;
 use crate::config::reload::ConfigHandle;
@@ -54,7 +54,10 @@ impl Cursor {
             }
             self.up = Some(up);
         }
-        METRICS.store_up.set(i64::from(up));
+        METRICS
+            .store_up
+            .with_label_values(&[self.store.name()])
+            .set(i64::from(up));
     }
 
     /// Apply the feed since the last position (the first call only marks
