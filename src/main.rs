@@ -53,7 +53,25 @@ enum Command {
     Tool(authgate_tools::cli::ToolCommand),
 }
 
+/// Give SIGINT and SIGTERM their default action (terminate) until the
+/// server installs its own handlers. A process started as a background job
+/// of a non-interactive shell inherits SIGINT as *ignored*; a SIGINT that
+/// arrived during start-up, before pingora's handlers existed, was then
+/// lost and the server ran on. Now such a signal ends the process, as a
+/// stop request during start-up should.
+fn default_stop_signals() {
+    #[cfg(unix)]
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: setting a standard disposition (SIG_DFL) for a standard
+        // signal, before any other thread exists; no handler code runs.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    default_stop_signals();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config: path } => {
