@@ -40,6 +40,8 @@ fn carrier_header(c: Carrier) -> &'static HeaderName {
         Carrier::XApiKey => &CREDENTIAL_HEADERS[1],
         Carrier::ServerKey => &CREDENTIAL_HEADERS[2],
         Carrier::Stamp => &CREDENTIAL_HEADERS[3],
+        // Only registered verifiers' `detect` produces these, never `extract`.
+        Carrier::Other(name) => panic!("extract produced a registered verifier's carrier {name}"),
     }
 }
 
