@@ -99,33 +99,38 @@ fn get(c: &Connection, id: &str) -> rusqlite::Result<Option<StoredKey>> {
     .optional()
 }
 
+/// Insert `k` (one prepared statement, cached per connection).
+fn insert_row(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
+    let mut stmt = c.prepare_cached(&format!(
+        "INSERT INTO authgate_keys ({COLUMNS}) VALUES \
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+    ))?;
+    stmt.execute(params![
+        k.id,
+        k.digest.as_slice(),
+        k.kind.as_str(),
+        k.subject,
+        k.workspace,
+        serde_json::to_string(&k.scopes).unwrap_or_else(|_| "[]".into()),
+        serde_json::to_string(&k.allow).unwrap_or_else(|_| "[]".into()),
+        k.usage,
+        k.expires_at,
+        k.disabled,
+        k.scheme,
+        k.public_key,
+        k.metadata.to_string(),
+        k.rotated_from,
+        k.created_at,
+        k.updated_at,
+        k.revoked_at,
+        k.last_used_at,
+    ])
+    .map(|_| ())
+}
+
+/// Insert `k` and record the change.
 fn insert(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
-    c.execute(
-        &format!(
-            "INSERT INTO authgate_keys ({COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-        ),
-        params![
-            k.id,
-            k.digest.as_slice(),
-            k.kind.as_str(),
-            k.subject,
-            k.workspace,
-            serde_json::to_string(&k.scopes).unwrap_or_else(|_| "[]".into()),
-            serde_json::to_string(&k.allow).unwrap_or_else(|_| "[]".into()),
-            k.usage,
-            k.expires_at,
-            k.disabled,
-            k.scheme,
-            k.public_key,
-            k.metadata.to_string(),
-            k.rotated_from,
-            k.created_at,
-            k.updated_at,
-            k.revoked_at,
-            k.last_used_at,
-        ],
-    )?;
+    insert_row(c, k)?;
     changed(c, &k.digest)
 }
 
@@ -283,37 +288,8 @@ impl KeyStore for SqliteStore {
             let tx = c.transaction().map_err(write_err)?;
             let at = now();
             let n = keys.len();
-            {
-                let mut stmt = tx
-                    .prepare(&format!(
-                        "INSERT INTO authgate_keys ({COLUMNS}) VALUES \
-                         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-                    ))
-                    .map_err(write_err)?;
-                for key in keys {
-                    let k = key.stored(at);
-                    stmt.execute(params![
-                        k.id,
-                        k.digest.as_slice(),
-                        k.kind.as_str(),
-                        k.subject,
-                        k.workspace,
-                        serde_json::to_string(&k.scopes).unwrap_or_else(|_| "[]".into()),
-                        serde_json::to_string(&k.allow).unwrap_or_else(|_| "[]".into()),
-                        k.usage,
-                        k.expires_at,
-                        k.disabled,
-                        k.scheme,
-                        k.public_key,
-                        k.metadata.to_string(),
-                        k.rotated_from,
-                        k.created_at,
-                        k.updated_at,
-                        k.revoked_at,
-                        k.last_used_at,
-                    ])
-                    .map_err(write_err)?;
-                }
+            for key in keys {
+                insert_row(&tx, &key.stored(at)).map_err(write_err)?;
             }
             tx.commit().map_err(write_err)?;
             Ok(n)
