@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
 /// The channel changes are announced on.
@@ -104,32 +105,43 @@ async fn get<C: GenericClient>(
     }
 }
 
+/// The 18 values of [`COLUMNS`] for `k`; `digest` and `kind` are `k`'s,
+/// borrowed by the caller (they are not fields of `k` in that form).
+fn row_values<'a>(
+    k: &'a StoredKey,
+    digest: &'a &'a [u8],
+    kind: &'a &'static str,
+) -> [&'a (dyn ToSql + Sync); 18] {
+    [
+        &k.id,
+        digest,
+        kind,
+        &k.subject,
+        &k.workspace,
+        &k.scopes,
+        &k.allow,
+        &k.usage,
+        &k.expires_at,
+        &k.disabled,
+        &k.scheme,
+        &k.public_key,
+        &k.metadata,
+        &k.rotated_from,
+        &k.created_at,
+        &k.updated_at,
+        &k.revoked_at,
+        &k.last_used_at,
+    ]
+}
+
 async fn insert<C: GenericClient>(c: &C, k: &StoredKey) -> Result<(), tokio_postgres::Error> {
+    let (digest, kind) = (k.digest.as_slice(), k.kind.as_str());
     c.execute(
         &format!(
             "INSERT INTO authgate_keys ({COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         ),
-        &[
-            &k.id,
-            &k.digest.as_slice(),
-            &k.kind.as_str(),
-            &k.subject,
-            &k.workspace,
-            &k.scopes,
-            &k.allow,
-            &k.usage,
-            &k.expires_at,
-            &k.disabled,
-            &k.scheme,
-            &k.public_key,
-            &k.metadata,
-            &k.rotated_from,
-            &k.created_at,
-            &k.updated_at,
-            &k.revoked_at,
-            &k.last_used_at,
-        ],
+        &row_values(k, &digest, &kind),
     )
     .await?;
     changed(c, &k.digest).await
@@ -351,7 +363,7 @@ impl KeyStore for PgStore {
 
     async fn import(&self, keys: Vec<NewKey>) -> Result<usize, WriteError> {
         use tokio_postgres::binary_copy::BinaryCopyInWriter;
-        use tokio_postgres::types::{ToSql, Type};
+        use tokio_postgres::types::Type;
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(write_err)?;
         let sink = tx
@@ -384,28 +396,8 @@ impl KeyStore for PgStore {
         let n = keys.len();
         for key in keys {
             let k = key.stored(at);
-            let digest = k.digest.to_vec();
-            let kind = k.kind.as_str();
-            let row: [&(dyn ToSql + Sync); 18] = [
-                &k.id,
-                &digest,
-                &kind,
-                &k.subject,
-                &k.workspace,
-                &k.scopes,
-                &k.allow,
-                &k.usage,
-                &k.expires_at,
-                &k.disabled,
-                &k.scheme,
-                &k.public_key,
-                &k.metadata,
-                &k.rotated_from,
-                &k.created_at,
-                &k.updated_at,
-                &k.revoked_at,
-                &k.last_used_at,
-            ];
+            let (digest, kind) = (k.digest.as_slice(), k.kind.as_str());
+            let row = row_values(&k, &digest, &kind);
             writer.as_mut().write(&row).await.map_err(write_err)?;
         }
         writer.finish().await.map_err(write_err)?;
