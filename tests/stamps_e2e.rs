@@ -368,6 +368,40 @@ async fn large_bodies_up_to_the_default_limit_reach_the_upstream_whole() {
     assert!(up.seen().is_empty());
 }
 
+#[tokio::test]
+async fn a_refused_large_body_is_read_to_its_end_so_the_client_sees_the_refusal() {
+    use std::io::{Read, Write};
+    let up = Upstream::start();
+    let g = gate(&up, "5m");
+    let key = signer(1);
+    // 8 MiB declared against the 1 MiB limit: the refusal comes first, and
+    // closing with that much unread would reset the connection under a
+    // client that writes its whole body before reading (as most do).
+    let over = padded(8 * 1024 * 1024);
+    let head = format!(
+        "POST {ACTIVITIES} HTTP/1.1\r\nHost: x\r\nX-Stamp: {}\r\nContent-Length: {}\r\n\r\n",
+        stamp(&key, &over),
+        over.len()
+    );
+    let port = g.port;
+    let resp = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(over.as_bytes())
+            .expect("the whole body is accepted (read and dropped)");
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
+    assert!(resp.contains("payload_too_large"), "{resp}");
+    assert!(up.seen().is_empty());
+}
+
 /// Send `head` then `body` in 16 KiB chunks on one connection, reading the
 /// response concurrently (it may come, and the connection close, before the
 /// body is sent); returns the response text.
