@@ -254,6 +254,10 @@ async fn keys_issued_over_the_api_work_and_revocation_is_immediate() {
             "expires_at",
         ),
         (
+            json!({"kind": "api_key", "subject": "x", "expires_at": 4_000_000_000.5}),
+            "expires_at",
+        ),
+        (
             json!({"kind": "api_key", "subject": "x", "prefix": "nope_"}),
             "prefix",
         ),
@@ -290,6 +294,35 @@ async fn keys_issued_over_the_api_work_and_revocation_is_immediate() {
     let (s, doc, _) = api.call("GET", "/openapi.json", None, None).await;
     assert_eq!(s, 200);
     assert!(doc["paths"]["/admin/v1/keys"]["post"].is_object());
+    assert_eq!(doc["openapi"], "3.1.0");
+    // The document's kinds are the ones this config mints: each is created.
+    let kinds = doc["components"]["schemas"]["NewKey"]["properties"]["kind"]["enum"]
+        .as_array()
+        .expect("a kind enum")
+        .clone();
+    assert!(kinds.contains(&json!("api_key")), "{kinds:?}");
+    for kind in &kinds {
+        // A whole number written as a float is a whole number (JSON Schema).
+        let body = json!({"kind": kind, "subject": "doc", "expires_at": 4_000_000_000.0});
+        let (s, b, _) = api.call("POST", "/keys", Some(&rw), Some(body)).await;
+        assert_eq!(s, 201, "{kind}: {b}");
+        assert_eq!(b["key"]["expires_at"], 4_000_000_000i64);
+    }
+    // The body schemas are the types the handlers read.
+    for schema in [
+        "NewKey",
+        "KeyPatch",
+        "Rotation",
+        "NewStampKey",
+        "Key",
+        "Error",
+    ] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["NewKey"]["additionalProperties"],
+        false
+    );
 
     // Stamp keys: registered once.
     let sk = p256::ecdsa::SigningKey::from_bytes(&[0x11; 32].into()).unwrap();

@@ -16,14 +16,17 @@ pub fn now() -> i64 {
 }
 
 /// One stored key (API key, server key, access token or stamp key).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Key)]
 pub struct StoredKey {
     /// Credential id, safe to log.
     pub id: String,
     /// Digest of the credential (or of the stamp scheme + public key).
     #[serde(serialize_with = "hex_digest")]
+    #[schema(value_type = String)]
     pub digest: [u8; 32],
     /// Kind of credential.
+    #[schema(schema_with = kind_schema)]
     pub kind: CredentialKind,
     /// Subject.
     pub subject: String,
@@ -44,6 +47,7 @@ pub struct StoredKey {
     /// Stamp keys: the public key (hex).
     pub public_key: Option<String>,
     /// Free-form JSON the operator attaches.
+    #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
     /// The key this one replaced (rotation).
     pub rotated_from: Option<String>,
@@ -55,6 +59,14 @@ pub struct StoredKey {
     pub revoked_at: Option<i64>,
     /// Last verification seen (recorded on cache misses, batched).
     pub last_used_at: Option<i64>,
+}
+
+/// The kinds a stored key can have, as the admin API's schema lists them.
+fn kind_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["api_key", "server_key", "access_token", "stamp"]))
+        .build()
 }
 
 fn hex_digest<S: serde::Serializer>(d: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
@@ -136,24 +148,67 @@ impl NewKey {
 }
 
 /// A partial update; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+///
+/// Absent or `null`: unchanged, except `expires_at`, where `null` clears
+/// the expiry.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyPatch {
-    /// New scopes.
+    /// New scopes (at most 64 of 1–128 visible ASCII characters).
+    #[schema(schema_with = patch_list_schema)]
     pub scopes: Option<Vec<String>>,
-    /// New allow-list.
+    /// New allow-list (as scopes).
+    #[schema(schema_with = patch_list_schema)]
     pub allow: Option<Vec<String>>,
-    /// New expiry; `Some(None)` (JSON `null`) clears it.
+    /// New expiry (Unix seconds); `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 99999999999_i64)]
     pub expires_at: Option<Option<i64>>,
-    /// New metadata (replaces the old).
+    /// New metadata (replaces the old; a JSON object of at most 16 KiB).
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
     /// Disable (`true`) or enable (`false`).
     pub disabled: Option<bool>,
 }
 
+/// A patched list: `null` or at most 64 entries of 1–128 visible ASCII
+/// characters.
+fn patch_list_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[!-~]{1,128}$")),
+        )
+        .max_items(Some(64))
+        .build()
+}
+
 fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Option::<i64>::deserialize(d).map(Some)
+    whole_seconds(d).map(Some)
+}
+
+/// Deserialize an optional `expires_at` in Unix seconds: `null`, an integer, or a number with
+/// no fractional part (`1700000000.0`, which JSON Schema counts as an
+/// integer); any other fraction is an error, never rounded.
+pub fn whole_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error;
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => {
+            if let Some(i) = n.as_i64() {
+                return Ok(Some(i));
+            }
+            match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+                _ => Err(D::Error::custom(format!(
+                    "expires_at: whole Unix seconds, not {n}"
+                ))),
+            }
+        }
+    }
 }
 
 impl KeyPatch {

@@ -4,13 +4,16 @@
 //! registration. Input is validated field by field; every change drops
 //! the key's cache entries here before the answer.
 
+use super::bodies::{
+    CommonErrors, CreateBody, Created, ErrorBody, KeyPage, KeyReply, ListQuery, RotateBody,
+    StampBody,
+};
 use super::Reply;
 use crate::cache::IdentityCache;
 use crate::config::Runtime;
 use crate::credential::sniff::PrefixAction;
 use crate::credential::CredentialKind;
 use authgate_store::{KeyPatch, KeyStore, ListFilter, NewKey, StoredKey, WriteError};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -136,61 +139,56 @@ fn audit(ctx: &Ctx<'_>, op: &str, k: &StoredKey) {
 }
 
 /// `GET /admin/v1/keys?workspace=&kind=&subject=&cursor=&limit=`
+#[utoipa::path(get, path = "/admin/v1/keys", operation_id = "listKeys",
+    params(ListQuery),
+    responses(CommonErrors,
+        (status = 200, description = "A page of keys, by id", body = KeyPage),
+        (status = 400, description = "Bad filter", body = ErrorBody)))]
 pub async fn list(ctx: &Ctx<'_>, query: &str) -> Reply {
-    let mut f = ListFilter {
-        limit: 100,
-        ..Default::default()
+    let q: ListQuery = match serde_urlencoded::from_str(query) {
+        Ok(q) => q,
+        Err(e) => return bad(format!("query: {e}")),
     };
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        match k.as_ref() {
-            "workspace" => f.workspace = Some(v.into_owned()),
-            "subject" => f.subject = Some(v.into_owned()),
-            "cursor" => f.after = Some(v.into_owned()),
-            "kind" => match CredentialKind::parse(&v) {
-                Some(kind) => f.kind = Some(kind),
-                None => return bad(format!("kind: unknown kind '{v}'")),
-            },
-            "limit" => match v.parse::<u32>() {
-                Ok(n) if (1..=1000).contains(&n) => f.limit = n,
-                _ => return bad("limit: 1-1000"),
-            },
-            other => return bad(format!("unknown query parameter '{other}'")),
-        }
-    }
+    let kind = match q.kind.as_deref().map(|k| (k, CredentialKind::parse(k))) {
+        None => None,
+        Some((_, Some(kind))) => Some(kind),
+        Some((k, None)) => return bad(format!("kind: unknown kind '{k}'")),
+    };
+    let limit = match q.limit {
+        None => 100,
+        Some(n) if (1..=1000).contains(&n) => n,
+        Some(_) => return bad("limit: 1-1000"),
+    };
+    let f = ListFilter {
+        workspace: q.workspace,
+        subject: q.subject,
+        kind,
+        after: q.cursor,
+        limit,
+    };
     match ctx.store.list(&f).await {
         Ok(keys) => {
-            let next = (keys.len() == f.limit as usize)
+            let next_cursor = (keys.len() == f.limit as usize)
                 .then(|| keys.last().map(|k| k.id.clone()))
                 .flatten();
-            Reply::json(200, json!({"keys": keys, "next_cursor": next}))
+            Reply::body(200, &KeyPage { keys, next_cursor })
         }
         Err(e) => Reply::unavailable(e),
     }
 }
 
 /// `GET /admin/v1/keys/{id}`
+#[utoipa::path(get, path = "/admin/v1/keys/{id}", operation_id = "getKey",
+    params(("id" = String, Path, description = "Key id")),
+    responses(CommonErrors,
+        (status = 200, description = "The key", body = KeyReply),
+        (status = 404, description = "No such key", body = ErrorBody)))]
 pub async fn get(ctx: &Ctx<'_>, id: &str) -> Reply {
     match ctx.store.get(id).await {
-        Ok(Some(k)) => Reply::json(200, json!({"key": k})),
+        Ok(Some(k)) => one(200, k),
         Ok(None) => not_found(id),
         Err(e) => Reply::unavailable(e),
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateBody {
-    kind: String,
-    subject: String,
-    workspace: Option<String>,
-    #[serde(default)]
-    scopes: Vec<String>,
-    #[serde(default)]
-    allow: Vec<String>,
-    usage: Option<String>,
-    expires_at: Option<i64>,
-    metadata: Option<Value>,
-    id: Option<String>,
 }
 
 /// The fields every new key shares, checked.
@@ -277,14 +275,27 @@ fn mint(ctx: &Ctx<'_>, kind: CredentialKind, c: Common) -> Result<(NewKey, Strin
 }
 
 fn created(key: StoredKey, secret: String, previous: Option<StoredKey>) -> Reply {
-    let mut body = json!({"key": key, "secret": secret});
-    if let Some(p) = previous {
-        body["previous"] = json!(p);
-    }
-    Reply::json(201, body)
+    Reply::body(
+        201,
+        &Created {
+            key,
+            secret,
+            previous,
+        },
+    )
+}
+
+fn one(status: u16, key: StoredKey) -> Reply {
+    Reply::body(status, &KeyReply { key })
 }
 
 /// `POST /admin/v1/keys`
+#[utoipa::path(post, path = "/admin/v1/keys", operation_id = "createKey",
+    request_body = CreateBody,
+    responses(CommonErrors,
+        (status = 201, description = "Created; the secret is shown once", body = Created),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 409, description = "Id taken", body = ErrorBody)))]
 pub async fn create(ctx: &Ctx<'_>, body: Value) -> Reply {
     let b: CreateBody = match parse(body) {
         Ok(b) => b,
@@ -328,6 +339,13 @@ pub async fn create(ctx: &Ctx<'_>, body: Value) -> Reply {
 }
 
 /// `PATCH /admin/v1/keys/{id}`
+#[utoipa::path(patch, path = "/admin/v1/keys/{id}", operation_id = "updateKey",
+    params(("id" = String, Path, description = "Key id")),
+    request_body = KeyPatch,
+    responses(CommonErrors,
+        (status = 200, description = "Updated", body = KeyReply),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 404, description = "No such key", body = ErrorBody)))]
 pub async fn update(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
     let patch: KeyPatch = match parse(body) {
         Ok(p) => p,
@@ -357,7 +375,7 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
         Ok(Some(k)) => {
             ctx.cache.invalidate_digest(k.digest);
             audit(ctx, "update", &k);
-            Reply::json(200, json!({"key": k}))
+            one(200, k)
         }
         Ok(None) => not_found(id),
         Err(e) => Reply::unavailable(e),
@@ -365,29 +383,35 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
 }
 
 /// `POST /admin/v1/keys/{id}/revoke`
+#[utoipa::path(post, path = "/admin/v1/keys/{id}/revoke", operation_id = "revokeKey",
+    params(("id" = String, Path, description = "Key id")),
+    responses(CommonErrors,
+        (status = 200, description = "Revoked", body = KeyReply),
+        (status = 404, description = "No such key", body = ErrorBody)))]
 pub async fn revoke(ctx: &Ctx<'_>, id: &str) -> Reply {
     match ctx.store.revoke(id).await {
         Ok(Some(k)) => {
             ctx.cache.invalidate_digest(k.digest);
             audit(ctx, "revoke", &k);
-            Reply::json(200, json!({"key": k}))
+            one(200, k)
         }
         Ok(None) => not_found(id),
         Err(e) => Reply::unavailable(e),
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RotateBody {
-    /// How long the old key keeps working (default 1h, at most 30 days).
-    overlap: Option<String>,
-    /// Id of the new key (generated when absent).
-    id: Option<String>,
-}
-
 /// `POST /admin/v1/keys/{id}/rotate`
+#[utoipa::path(post, path = "/admin/v1/keys/{id}/rotate", operation_id = "rotateKey",
+    params(("id" = String, Path, description = "Key id")),
+    request_body(content = Option<RotateBody>, description = "Optional; an empty body keeps the defaults"),
+    responses(CommonErrors,
+        (status = 201, description = "The new key; the old one works until the overlap deadline", body = Created),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 404, description = "No such key", body = ErrorBody),
+        (status = 409, description = "Revoked, disabled, expired, or id taken", body = ErrorBody)))]
 pub async fn rotate(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
+    // The body is optional: none, `{}` and `null` all keep the defaults.
+    let body = if body.is_null() { json!({}) } else { body };
     let b: RotateBody = match parse(body) {
         Ok(b) => b,
         Err(r) => return r,
@@ -450,24 +474,13 @@ pub async fn rotate(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StampBody {
-    scheme: String,
-    public_key: String,
-    subject: String,
-    workspace: Option<String>,
-    #[serde(default)]
-    scopes: Vec<String>,
-    #[serde(default)]
-    allow: Vec<String>,
-    usage: Option<String>,
-    expires_at: Option<i64>,
-    metadata: Option<Value>,
-    id: Option<String>,
-}
-
 /// `POST /admin/v1/stamp-keys`: register a stamp public key.
+#[utoipa::path(post, path = "/admin/v1/stamp-keys", operation_id = "registerStampKey",
+    request_body = StampBody,
+    responses(CommonErrors,
+        (status = 201, description = "Registered", body = KeyReply),
+        (status = 400, description = "Invalid field or not a point of the curve", body = ErrorBody),
+        (status = 409, description = "Already registered", body = ErrorBody)))]
 pub async fn register_stamp_key(ctx: &Ctx<'_>, body: Value) -> Reply {
     use crate::verify::stamp::{key_digest, normalise_key, scheme_from_name};
     let b: StampBody = match parse(body) {
@@ -519,7 +532,7 @@ pub async fn register_stamp_key(ctx: &Ctx<'_>, body: Value) -> Reply {
         Ok(k) => {
             ctx.cache.invalidate_digest(k.digest);
             audit(ctx, "register_stamp_key", &k);
-            Reply::json(201, json!({"key": k}))
+            one(201, k)
         }
         Err(e) => write_failed(e),
     }

@@ -9,6 +9,7 @@
 //! change feed. Handlers are in [`keys`]; the OpenAPI document in
 //! [`openapi`].
 
+pub mod bodies;
 pub mod keys;
 pub mod openapi;
 
@@ -51,9 +52,25 @@ impl Reply {
         }
     }
 
+    /// `status` with `body` serialized.
+    pub fn body<T: serde::Serialize>(status: u16, body: &T) -> Self {
+        match serde_json::to_value(body) {
+            Ok(v) => Self::json(status, v),
+            Err(e) => Self::error(500, "internal", format!("serializing the answer: {e}")),
+        }
+    }
+
     /// An error in the proxy's style: `{"error": code, "message": …}`.
     pub fn error(status: u16, code: &str, message: impl Into<String>) -> Self {
-        Self::json(status, json!({"error": code, "message": message.into()}))
+        let body = bodies::ErrorBody {
+            error: code.to_string(),
+            message: message.into(),
+            required: None,
+        };
+        match serde_json::to_value(&body) {
+            Ok(v) => Self::json(status, v),
+            Err(_) => Self::json(status, json!({"error": code})),
+        }
     }
 
     /// 503 for a store that did not answer (never a guess).
@@ -148,9 +165,13 @@ fn authorize(rt: &Runtime, session: &ServerSession, need: Need) -> Result<String
             Need::Read => "keys:read",
             Need::Write => "keys:write",
         };
-        return Err(Reply::json(
+        return Err(Reply::body(
             403,
-            json!({"error": "insufficient_scope", "message": format!("This token lacks {scope}"), "required": scope}),
+            &bodies::ErrorBody {
+                error: "insufficient_scope".into(),
+                message: format!("This token lacks {scope}"),
+                required: Some(scope.into()),
+            },
         ));
     }
     Ok(t.id.clone())
