@@ -20,3 +20,4 @@ pub mod settings;
 pub mod stages;
 pub mod store;
 pub mod verify;
+pub mod wallet;
