@@ -92,7 +92,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Check { config: path } => match config::load(&path) {
+        Command::Check { config: path } => match config::check(&path) {
             Ok(rt) => {
                 println!(
                     "{}: ok ({} routes, {} upstreams, {} keys, {} issuers)",

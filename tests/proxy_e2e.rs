@@ -301,6 +301,50 @@ auth = { accept = ["telepathy"] }
     );
 }
 
+#[test]
+fn check_changes_nothing_in_the_store_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |config: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_authgate"))
+            .args(["check", "--config"])
+            .arg(config)
+            .output()
+            .unwrap()
+    };
+    let config = dir.path().join("authgate.toml");
+    let write = |url: &str| {
+        std::fs::write(
+            &config,
+            format!("[store]\nurl = \"{url}\"\n[upstreams.a]\nbackends = [\"127.0.0.1:9\"]\n[[routes]]\npath = \"/x\"\nupstream = \"a\"\nauth = {{ accept = [\"api_key\"] }}\n"),
+        )
+        .unwrap()
+    };
+    // A SQLite file that does not exist yet is fine, and is not created.
+    write("sqlite://data/keys.db");
+    let out = check(&config);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!dir.path().join("data").exists(), "check created the store");
+    // One that is not a database is an error naming store.url, left as is.
+    std::fs::write(dir.path().join("junk.db"), b"not a database at all, really").unwrap();
+    write("sqlite://junk.db");
+    let out = check(&config);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("store.url"));
+    assert_eq!(
+        std::fs::read(dir.path().join("junk.db")).unwrap(),
+        b"not a database at all, really"
+    );
+    // PostgreSQL is not contacted: a closed port still checks; a bad URL does not.
+    write("postgres://authgate@127.0.0.1:9/none");
+    assert!(check(&config).status.success());
+    write("postgres://authgate@127.0.0.1:notaport/none");
+    assert!(!check(&config).status.success());
+}
+
 #[tokio::test]
 async fn h2c_downstream() {
     let up = Upstream::start();

@@ -98,6 +98,27 @@ pub fn open(url: &str, base: &std::path::Path) -> Result<Arc<dyn KeyStore>, Stor
     ))
 }
 
+/// Check `url` for `authgate check` without side effects: a SQLite file is
+/// neither created nor migrated (see [`sqlite::probe`]); a PostgreSQL URL is
+/// parsed, not connected to. Returns a line for the report.
+pub fn probe(url: &str, base: &std::path::Path) -> Result<String, StoreError> {
+    if let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or(url.strip_prefix("sqlite:"))
+    {
+        let path = authgate_core::settings::resolve(base, rest);
+        return sqlite::probe(&path).map(|found| format!("sqlite {found}"));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        url.parse::<tokio_postgres::Config>()
+            .map_err(|e| StoreError::unavailable(format!("store.url: {e}")))?;
+        return Ok(format!("postgres {} (not contacted)", redact(url)));
+    }
+    Err(StoreError::unavailable(
+        "store.url must start with sqlite:// or postgres://",
+    ))
+}
+
 /// Redact the password of a URL (`user:secret@` → `user:***@`).
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -37,18 +37,33 @@ impl Store for LayeredStore {
 /// What verification reads, and the database behind it (if any).
 pub type Stores = (Arc<dyn Store>, Option<Arc<dyn KeyStore>>);
 
+/// How a load treats the database of `store.url`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    /// Open it (creating and migrating a SQLite file): serve and reload.
+    Open,
+    /// Only check it, changing nothing: `authgate check`.
+    Probe,
+}
+
 /// The store for `file`: the config's keys alone, or layered over the
 /// database of `store.url` (the previous runtime's handle when the URL is
-/// unchanged, so pools and notifications survive a reload).
+/// unchanged, so pools and notifications survive a reload). With
+/// [`StoreMode::Probe`] the database is checked, not opened.
 pub fn store_for(
     file: &FileConfig,
     base: &Path,
     prev: Option<&Runtime>,
     records: Arc<MemoryStore>,
+    mode: StoreMode,
 ) -> Result<Stores, String> {
     let Some(url) = &file.store.url else {
         return Ok((records, None));
     };
+    if mode == StoreMode::Probe {
+        authgate_store::probe(url, base).map_err(|e| e.to_string())?;
+        return Ok((records, None));
+    }
     let reused = prev
         .filter(|p| p.file.store.url.as_ref() == Some(url))
         .and_then(|p| p.keystore.clone());

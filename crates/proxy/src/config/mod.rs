@@ -58,9 +58,24 @@ pub fn load(path: &Path) -> Result<Runtime, ConfigErrors> {
     load_with(path, None)
 }
 
+/// Read, parse and validate a config file for `authgate check`: like
+/// [`load`], but the database of `store.url` is only probed (a SQLite file
+/// is neither created nor migrated; PostgreSQL is not contacted).
+pub fn check(path: &Path) -> Result<Runtime, ConfigErrors> {
+    load_in(path, None, database::StoreMode::Probe)
+}
+
 /// Read, parse and validate a config file, reusing unchanged parts (upstream
 /// pools with their health state, JWKS caches) of `prev`.
 pub fn load_with(path: &Path, prev: Option<&Runtime>) -> Result<Runtime, ConfigErrors> {
+    load_in(path, prev, database::StoreMode::Open)
+}
+
+fn load_in(
+    path: &Path,
+    prev: Option<&Runtime>,
+    mode: database::StoreMode,
+) -> Result<Runtime, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors(vec![ConfigError {
             path: path.display().to_string(),
@@ -69,7 +84,7 @@ pub fn load_with(path: &Path, prev: Option<&Runtime>) -> Result<Runtime, ConfigE
     })?;
     let file = parse(&text, &path.display().to_string())?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
-    let loaded = validate::validate(file, base, prev);
+    let loaded = validate::validate_in(file, base, prev, mode);
     release_freed_memory();
     loaded
 }

@@ -37,6 +37,7 @@ impl Errors {
     }
 }
 
+use super::database::StoreMode;
 pub use authgate_core::settings::resolve;
 
 /// Validate `file` (paths relative to `base`), reusing unchanged parts of `prev`.
@@ -44,6 +45,16 @@ pub fn validate(
     file: FileConfig,
     base: &Path,
     prev: Option<&Runtime>,
+) -> Result<Runtime, ConfigErrors> {
+    validate_in(file, base, prev, StoreMode::Open)
+}
+
+/// [`validate`], with the database of `store.url` opened or only probed.
+pub fn validate_in(
+    file: FileConfig,
+    base: &Path,
+    prev: Option<&Runtime>,
+    mode: StoreMode,
 ) -> Result<Runtime, ConfigErrors> {
     let mut errs = Errors::default();
     let mut watched = Vec::new();
@@ -307,7 +318,7 @@ pub fn validate(
     let key_count = records.len();
     let file_keys = Arc::new(MemoryStore::new(records));
     let (store, keystore) = if errs.0.is_empty() {
-        match super::database::store_for(&file, base, prev, file_keys.clone()) {
+        match super::database::store_for(&file, base, prev, file_keys.clone(), mode) {
             Ok(s) => s,
             Err(e) => {
                 errs.push("store.url", e);
