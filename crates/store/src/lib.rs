@@ -13,11 +13,13 @@
 //! catches up on what it missed.
 
 pub mod model;
+pub mod nonce;
 pub mod postgres;
 pub mod schema;
 pub mod sqlite;
 
 pub use model::{now, Change, KeyPatch, ListFilter, NewKey, StoredKey};
+pub use nonce::{Nonce, NonceCaps};
 
 use async_trait::async_trait;
 use authgate_core::store::{Store, StoreError};
@@ -77,6 +79,14 @@ pub trait KeyStore: Store {
     async fn flush_usage(&self) -> Result<usize, StoreError>;
     /// The URL with any password removed, for logs.
     fn describe(&self) -> String;
+    /// Issue a sign-in challenge within `caps` (expired ones are purged
+    /// first); a full bound is a [`WriteError::Conflict`] naming it.
+    async fn put_nonce(&self, nonce: &Nonce, caps: &NonceCaps) -> Result<(), WriteError>;
+    /// A pending challenge, if it exists and has not expired.
+    async fn get_nonce(&self, nonce: &str) -> Result<Option<Nonce>, StoreError>;
+    /// Consume a challenge: `false` when it was already consumed (by a
+    /// concurrent verification, possibly on another instance) or never was.
+    async fn consume_nonce(&self, nonce: &str) -> Result<bool, StoreError>;
 }
 
 /// Open the store a `[store] url` names: `sqlite:///path`, `sqlite:path`

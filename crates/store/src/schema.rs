@@ -1,10 +1,12 @@
 //! Versioned schema migrations, one list per backend. Version `n` is the
 //! `n`-th entry; `authgate_schema_version` holds the version in force. A
 //! migration runs in one transaction with the version bump, so a crash
-//! leaves the previous version whole.
+//! leaves the previous version whole. Version 1: keys and the change feed;
+//! version 2: sign-in nonces.
 
 /// SQLite migrations.
-pub const SQLITE: &[&str] = &[r#"
+pub const SQLITE: &[&str] = &[
+    r#"
 CREATE TABLE authgate_keys (
     id           TEXT PRIMARY KEY,
     digest       BLOB NOT NULL UNIQUE,
@@ -32,10 +34,29 @@ CREATE TABLE authgate_key_changes (
     digest BLOB NOT NULL,
     at     INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE authgate_nonces (
+    nonce       TEXT PRIMARY KEY,
+    address     TEXT NOT NULL,
+    client_id   TEXT NOT NULL,
+    chain_id    INTEGER NOT NULL,
+    session_key TEXT NOT NULL,
+    ip          TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX authgate_nonces_expires ON authgate_nonces (expires_at);
+CREATE INDEX authgate_nonces_address ON authgate_nonces (address);
+CREATE INDEX authgate_nonces_client ON authgate_nonces (client_id);
+CREATE INDEX authgate_nonces_ip ON authgate_nonces (ip);
+"#,
+];
 
 /// PostgreSQL migrations.
-pub const POSTGRES: &[&str] = &[r#"
+pub const POSTGRES: &[&str] = &[
+    r#"
 CREATE TABLE authgate_keys (
     id           TEXT PRIMARY KEY,
     digest       BYTEA NOT NULL UNIQUE,
@@ -63,7 +84,25 @@ CREATE TABLE authgate_key_changes (
     digest BYTEA NOT NULL,
     at     BIGINT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE authgate_nonces (
+    nonce       TEXT PRIMARY KEY,
+    address     TEXT NOT NULL,
+    client_id   TEXT NOT NULL,
+    chain_id    BIGINT NOT NULL,
+    session_key TEXT NOT NULL,
+    ip          TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+CREATE INDEX authgate_nonces_expires ON authgate_nonces (expires_at);
+CREATE INDEX authgate_nonces_address ON authgate_nonces (address);
+CREATE INDEX authgate_nonces_client ON authgate_nonces (client_id);
+CREATE INDEX authgate_nonces_ip ON authgate_nonces (ip);
+"#,
+];
 
 /// The version table, created before any migration.
 pub const VERSION_TABLE: &str =

@@ -7,7 +7,7 @@
 mod common;
 
 use authgate_core::credential::CredentialKind;
-use authgate_store::{KeyPatch, KeyStore, ListFilter, NewKey, WriteError};
+use authgate_store::{KeyPatch, KeyStore, ListFilter, NewKey, Nonce, NonceCaps, WriteError};
 use std::sync::Arc;
 
 fn key(id: &str, ws: &str, subject: &str, n: u8) -> NewKey {
@@ -28,12 +28,90 @@ fn key(id: &str, ws: &str, subject: &str, n: u8) -> NewKey {
     }
 }
 
+fn nonce(n: &str, address: &str, ip: &str, expires_at: i64) -> Nonce {
+    Nonce {
+        nonce: n.into(),
+        address: address.into(),
+        client_id: "web".into(),
+        chain_id: 1,
+        session_key: "ab".repeat(32),
+        ip: ip.into(),
+        message: format!("sign {n}"),
+        expires_at,
+    }
+}
+
+/// Sign-in challenges: issued within bounds, read back whole, consumed
+/// once, void once expired.
+async fn nonces(s: &Arc<dyn KeyStore>) {
+    let later = authgate_store::now() + 300;
+    let caps = NonceCaps {
+        total: 5,
+        per_address: 2,
+        per_client: 4,
+        per_ip: 2,
+    };
+    let n1 = nonce("nonceAAA1", "0xA", "10.0.0.1", later);
+    s.put_nonce(&n1, &caps).await.unwrap();
+    assert_eq!(s.get_nonce("nonceAAA1").await.unwrap(), Some(n1.clone()));
+    s.put_nonce(&nonce("nonceAAA2", "0xA", "10.0.0.2", later), &caps)
+        .await
+        .unwrap();
+    let third = s
+        .put_nonce(&nonce("nonceAAA3", "0xA", "10.0.0.3", later), &caps)
+        .await;
+    assert!(
+        matches!(&third, Err(WriteError::Conflict(m)) if m.contains("address")),
+        "{third:?}"
+    );
+    s.put_nonce(&nonce("nonceBBB1", "0xB", "10.0.0.1", later), &caps)
+        .await
+        .unwrap();
+    let by_ip = s
+        .put_nonce(&nonce("nonceCCC1", "0xC", "10.0.0.1", later), &caps)
+        .await;
+    assert!(
+        matches!(&by_ip, Err(WriteError::Conflict(m)) if m.contains("ip")),
+        "{by_ip:?}"
+    );
+    s.put_nonce(&nonce("nonceDDD1", "0xD", "10.0.0.9", later), &caps)
+        .await
+        .unwrap();
+    let by_client = s
+        .put_nonce(&nonce("nonceEEE1", "0xE", "10.0.0.8", later), &caps)
+        .await;
+    assert!(
+        matches!(&by_client, Err(WriteError::Conflict(m)) if m.contains("client")),
+        "{by_client:?}"
+    );
+    // Consumed once: a second consumer (another instance) gets false.
+    assert!(s.consume_nonce("nonceAAA1").await.unwrap());
+    assert!(!s.consume_nonce("nonceAAA1").await.unwrap());
+    assert_eq!(s.get_nonce("nonceAAA1").await.unwrap(), None);
+    assert!(!s.consume_nonce("never").await.unwrap());
+    // Expired: not readable, and purged when the next one is issued.
+    let gone = nonce("nonceOLD1", "0xF", "10.0.0.7", authgate_store::now() - 1);
+    s.put_nonce(&gone, &caps).await.unwrap();
+    assert_eq!(s.get_nonce("nonceOLD1").await.unwrap(), None);
+    s.put_nonce(
+        &nonce("nonceNEW1", "0xG", "10.0.0.6", later),
+        &NonceCaps {
+            per_client: 100,
+            ..caps
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!s.consume_nonce("nonceOLD1").await.unwrap(), "purged");
+}
+
 async fn exercise(s: Arc<dyn KeyStore>) {
     let v = s.migrate().await.unwrap();
-    assert_eq!(v, 1);
-    assert_eq!(s.migrate().await.unwrap(), 1, "migrations run once");
-    assert_eq!(s.schema_version().await.unwrap(), 1);
+    assert_eq!(v, 2);
+    assert_eq!(s.migrate().await.unwrap(), 2, "migrations run once");
+    assert_eq!(s.schema_version().await.unwrap(), 2);
     let head0 = s.head().await.unwrap();
+    nonces(&s).await;
 
     let a = s.create(key("k_a", "acme", "alice", 1)).await.unwrap();
     assert_eq!(a.metadata["team"], "infra");
@@ -153,7 +231,7 @@ async fn sqlite_store() {
     }
     // Reopened: the data and the schema version are still there.
     let again = authgate_store::open(&format!("sqlite:{}", path.display()), dir.path()).unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 1);
+    assert_eq!(again.schema_version().await.unwrap(), 2);
     assert!(again.get("k_a2").await.unwrap().is_some());
 }
 

@@ -22,16 +22,19 @@ pub enum CredentialKind {
     Jwt,
     /// A signed request (`X-Stamp`) by a registered public key.
     Stamp,
+    /// A signed request by a wallet sign-in's ed25519 session key.
+    Session,
 }
 
 impl CredentialKind {
     /// All kinds, in display order.
-    pub const ALL: [CredentialKind; 5] = [
+    pub const ALL: [CredentialKind; 6] = [
         CredentialKind::ApiKey,
         CredentialKind::ServerKey,
         CredentialKind::AccessToken,
         CredentialKind::Jwt,
         CredentialKind::Stamp,
+        CredentialKind::Session,
     ];
 
     /// The config and header spelling.
@@ -43,6 +46,7 @@ impl CredentialKind {
             CredentialKind::AccessToken => "access_token",
             CredentialKind::Jwt => "jwt",
             CredentialKind::Stamp => "stamp",
+            CredentialKind::Session => "session",
         }
     }
 
@@ -53,10 +57,14 @@ impl CredentialKind {
 
     /// Whether records of this kind live in the store (as opposed to self-contained tokens).
     pub fn is_opaque(self) -> bool {
-        !matches!(self, CredentialKind::Jwt | CredentialKind::Stamp)
+        !matches!(
+            self,
+            CredentialKind::Jwt | CredentialKind::Stamp | CredentialKind::Session
+        )
     }
 
-    /// Whether records of this kind live in the store (opaque kinds and stamp keys).
+    /// Whether records of this kind live in the store (opaque kinds, stamp
+    /// keys and session keys).
     pub fn is_stored(self) -> bool {
         self != CredentialKind::Jwt
     }

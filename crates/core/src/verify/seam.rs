@@ -148,7 +148,9 @@ impl RequestVerifier for StampVerifier {
         &[Carrier::Stamp]
     }
     fn kinds(&self) -> KindSet {
-        [CredentialKind::Stamp].into_iter().collect()
+        [CredentialKind::Stamp, CredentialKind::Session]
+            .into_iter()
+            .collect()
     }
     fn needs(&self) -> Needs {
         Needs::Body

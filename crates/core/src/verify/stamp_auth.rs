@@ -2,7 +2,8 @@
 //! read, checks 1–7 ([`check`]: size, format, scheme allow-list, signature
 //! over the exact body, freshness), then the registered key (store + hot
 //! cache, like API keys, one [`record_verdict`]), then replay; the result
-//! is an [`Identity`] with method `stamp` and the scheme.
+//! is an [`Identity`] with method `stamp` (or `session`, for a wallet
+//! sign-in's session key) and the scheme.
 
 use super::opaque::{record_verdict, Reasons};
 use super::stamp::{check, key_digest, StampError};
@@ -53,7 +54,7 @@ impl Authenticator {
         require_timestamp: bool,
         now_ms: u64,
     ) -> Result<Arc<Identity>, Refusal> {
-        if !accept.contains(CredentialKind::Stamp) {
+        if !accept.contains(CredentialKind::Stamp) && !accept.contains(CredentialKind::Session) {
             return Err(Refusal::KindNotAccepted {
                 accepts: accept.describe(),
             });
@@ -80,11 +81,12 @@ impl Authenticator {
             .get_or_verify(key, || async {
                 let rec =
                     crate::store::lookup(rt.store.as_ref(), &key.digest, rt.store_timeout).await?;
-                Ok(record_verdict(
-                    rec.as_deref(),
-                    CredentialKind::Stamp,
-                    Reasons::STAMP,
-                ))
+                // A registered stamp key, or a wallet sign-in's session key.
+                let kind = match rec.as_deref().map(|r| r.kind) {
+                    Some(CredentialKind::Session) => CredentialKind::Session,
+                    _ => CredentialKind::Stamp,
+                };
+                Ok(record_verdict(rec.as_deref(), kind, Reasons::STAMP))
             })
             .await;
         let id = settle(verdict, Refusal::InvalidStamp).inspect_err(|r| {
@@ -95,6 +97,11 @@ impl Authenticator {
                     .inc();
             }
         })?;
+        if !accept.contains(id.kind) {
+            return Err(Refusal::KindNotAccepted {
+                accepts: accept.describe(),
+            });
+        }
         // Last: only a stamp that passed everything else is remembered.
         rt.replay.check_and_remember(&stamp).map_err(refuse)?;
         METRICS
