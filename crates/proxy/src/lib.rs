@@ -23,6 +23,7 @@ pub mod logging;
 pub mod proxy;
 pub mod router;
 pub mod server;
+pub mod signin;
 pub mod store_cli;
 pub mod store_sync;
 pub mod upstream;

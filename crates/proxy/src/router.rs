@@ -51,11 +51,20 @@ pub enum Builtin {
     Jwks,
     /// `{"status":"ok"}`.
     Health,
+    /// Session-key sign-in: issue a challenge.
+    SessionChallenge,
+    /// Session-key sign-in: verify the wallet's signature, start a session.
+    SessionVerify,
+    /// Extend the calling session.
+    SessionRefresh,
+    /// End the calling session.
+    SessionRevoke,
 }
 
 impl Builtin {
     /// The names config files use, for error messages.
-    pub const NAMES: &'static str = "whoami, jwks, health";
+    pub const NAMES: &'static str =
+        "whoami, jwks, health, session_challenge, session_verify, session_refresh, session_revoke";
 
     /// Parse a config name.
     pub fn parse(name: &str) -> Option<Self> {
@@ -63,6 +72,10 @@ impl Builtin {
             "whoami" => Some(Builtin::Whoami),
             "jwks" => Some(Builtin::Jwks),
             "health" => Some(Builtin::Health),
+            "session_challenge" => Some(Builtin::SessionChallenge),
+            "session_verify" => Some(Builtin::SessionVerify),
+            "session_refresh" => Some(Builtin::SessionRefresh),
+            "session_revoke" => Some(Builtin::SessionRevoke),
             _ => None,
         }
     }
@@ -73,6 +86,10 @@ impl Builtin {
             Builtin::Whoami => "whoami",
             Builtin::Jwks => "jwks",
             Builtin::Health => "health",
+            Builtin::SessionChallenge => "session_challenge",
+            Builtin::SessionVerify => "session_verify",
+            Builtin::SessionRefresh => "session_refresh",
+            Builtin::SessionRevoke => "session_revoke",
         }
     }
 }
@@ -86,6 +103,10 @@ impl Route {
                 Builtin::Whoami => "builtin:whoami",
                 Builtin::Jwks => "builtin:jwks",
                 Builtin::Health => "builtin:health",
+                Builtin::SessionChallenge => "builtin:session_challenge",
+                Builtin::SessionVerify => "builtin:session_verify",
+                Builtin::SessionRefresh => "builtin:session_refresh",
+                Builtin::SessionRevoke => "builtin:session_revoke",
             },
         }
     }

@@ -65,7 +65,13 @@ pub struct StoredKey {
 fn kind_schema() -> utoipa::openapi::schema::Object {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["api_key", "server_key", "access_token", "stamp"]))
+        .enum_values(Some([
+            "api_key",
+            "server_key",
+            "access_token",
+            "stamp",
+            "session",
+        ]))
         .build()
 }
 

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, IntoResponses, ToSchema};
 pub const ITEM: &str = "^[!-~]{1,128}$";
 
 /// The kinds a stored key can have.
-pub const STORED_KINDS: [&str; 4] = ["api_key", "server_key", "access_token", "stamp"];
+pub const STORED_KINDS: [&str; 5] = ["api_key", "server_key", "access_token", "stamp", "session"];
 
 /// The stamp schemes a key can be registered with (short and Turnkey names).
 pub const SCHEMES: [&str; 6] = [

@@ -443,6 +443,9 @@ pub async fn rotate(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
     if old.kind == CredentialKind::Stamp {
         return bad("stamp keys are rotated by registering the new public key");
     }
+    if old.kind == CredentialKind::Session {
+        return bad("sessions are not rotated: sign in again");
+    }
     let c = match common(
         old.subject.clone(),
         old.workspace.clone(),

@@ -138,7 +138,9 @@ impl<'a> KeyBuilder<'a> {
 
     /// Validate `k` (found at `key`) and keep its entry.
     pub(super) fn add(&mut self, key: Source, k: KeySection, errs: &mut Errors) {
-        let kind = CredentialKind::parse(&k.kind).filter(|k| k.is_stored());
+        // Sessions are made by sign-in, never written in a config file.
+        let kind = CredentialKind::parse(&k.kind)
+            .filter(|k| k.is_stored() && *k != CredentialKind::Session);
         if kind.is_none() {
             errs.push(
                 format!("{key}.kind"),

@@ -49,6 +49,9 @@ pub struct FileConfig {
     /// Where else key records come from.
     #[serde(default)]
     pub store: StoreSection,
+    /// Wallet sign-in answered by authgate (needs `store.url`).
+    #[serde(default)]
+    pub signin: crate::signin::settings::SigninSection,
 }
 
 /// `[store]`

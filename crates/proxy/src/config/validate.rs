@@ -306,6 +306,10 @@ pub fn validate_in(
     if let Some(a) = &id.assertion {
         watched.push(resolve(base, &a.key_file));
     }
+    let (signin, signin_errs) = crate::signin::settings::validate(&file);
+    for (k, m) in signin_errs {
+        errs.push(&k, m);
+    }
     let admin_tokens = match super::database::admin_tokens(&file.admin.tokens) {
         Ok(t) => t,
         Err(e) => {
@@ -395,6 +399,7 @@ pub fn validate_in(
         keystore,
         file_keys,
         admin_tokens,
+        signin,
         auth_fingerprint,
         file_digests: file_digests.0,
         watched_files: watched,

@@ -22,6 +22,11 @@ pub fn respond(handler: Builtin, rt: &Runtime, identity: Option<&Identity>) -> E
             // A public whoami route: nobody to describe.
             None => (200, json!({"authenticated": false}).to_string()),
         },
+        // Answered by `crate::signin` (asynchronously, with the store).
+        Builtin::SessionChallenge
+        | Builtin::SessionVerify
+        | Builtin::SessionRefresh
+        | Builtin::SessionRevoke => (404, json!({"error": "not_found"}).to_string()),
     };
     ErrorResponse {
         status,

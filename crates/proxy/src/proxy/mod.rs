@@ -129,7 +129,18 @@ impl ProxyHttp for AuthGate {
                     let Some(rt) = ctx.rt.as_deref() else {
                         return Err(Error::explain(ErrorType::InternalError, "no runtime"));
                     };
-                    let resp = builtin::respond(handler, rt, identity.as_deref());
+                    let resp = if crate::signin::handles(handler) {
+                        crate::signin::respond(
+                            handler,
+                            rt,
+                            &self.auth,
+                            session,
+                            identity.as_deref(),
+                        )
+                        .await
+                    } else {
+                        builtin::respond(handler, rt, identity.as_deref())
+                    };
                     ctx.route = Some(route);
                     ctx.identity = identity;
                     respond::send(session, &resp, &ctx.request_id).await?;

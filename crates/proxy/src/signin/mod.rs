@@ -1,0 +1,103 @@
+//! Wallet sign-in answered by authgate itself (`[signin]` and routes with a
+//! sign-in `handler`): challenges and sessions live in the database store,
+//! so every instance sharing it accepts a nonce once and refuses a revoked
+//! session. Today the session-key dialect ([`session_keys`]); its sessions
+//! are credentials of kind `session`, verified at the edge by the stamp
+//! verifier like any registered key.
+
+pub mod session_keys;
+pub mod settings;
+
+use crate::config::Runtime;
+use crate::error::ErrorResponse;
+use crate::identity::Identity;
+use crate::policy::router::Builtin;
+use crate::verify::Authenticator;
+use bytes::Bytes;
+use pingora::proxy::Session;
+use serde_json::json;
+use std::time::Duration;
+
+/// Largest sign-in request body.
+const MAX_BODY: usize = 16 * 1024;
+/// Longest a sign-in body may take to arrive.
+const BODY_WITHIN: Duration = Duration::from_secs(5);
+
+/// Whether `handler` is answered here.
+pub fn handles(handler: Builtin) -> bool {
+    matches!(
+        handler,
+        Builtin::SessionChallenge
+            | Builtin::SessionVerify
+            | Builtin::SessionRefresh
+            | Builtin::SessionRevoke
+    )
+}
+
+/// The client's address: the peer, or the `X-Real-IP` a trusted proxy set.
+fn client_ip(session: &Session, rt: &Runtime) -> String {
+    let peer = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip());
+    let trusted = peer.is_some_and(|ip| rt.trusted_proxies.iter().any(|n| n.contains(&ip)));
+    let forwarded = session
+        .req_header()
+        .headers
+        .get("x-real-ip")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok());
+    match (trusted, forwarded, peer) {
+        (true, Some(ip), _) => ip.to_string(),
+        (_, _, Some(ip)) => ip.to_string(),
+        _ => "unknown".into(),
+    }
+}
+
+/// Answer a sign-in `handler` for a request admitted with `identity`;
+/// `body` is the already verified body of a signed request, if any.
+pub async fn respond(
+    handler: Builtin,
+    rt: &Runtime,
+    auth: &Authenticator,
+    session: &mut Session,
+    identity: Option<&Identity>,
+) -> ErrorResponse {
+    let (Some(settings), Some(store)) = (rt.signin.as_deref(), rt.keystore.as_deref()) else {
+        // Validation refuses such a config; never a pass if it happens.
+        return ErrorResponse {
+            status: 503,
+            body: Bytes::from(
+                json!({"error": "temporarily_unavailable", "message": "sign-in is not configured"})
+                    .to_string(),
+            ),
+            headers: vec![("retry-after", "1".into())],
+        };
+    };
+    let ctx = session_keys::Ctx {
+        settings,
+        store,
+        cache: auth.cache(),
+        ip: client_ip(session, rt),
+    };
+    match handler {
+        Builtin::SessionChallenge | Builtin::SessionVerify => {
+            let body = match crate::proxy::body::read_all(session, MAX_BODY, BODY_WITHIN).await {
+                Ok(b) => b,
+                Err(refusal) => return refusal.to_response(),
+            };
+            if handler == Builtin::SessionChallenge {
+                session_keys::challenge(&ctx, &body).await
+            } else {
+                session_keys::verify(&ctx, &body).await
+            }
+        }
+        Builtin::SessionRefresh => session_keys::refresh(&ctx, identity).await,
+        Builtin::SessionRevoke => session_keys::revoke(&ctx, identity).await,
+        _ => ErrorResponse {
+            status: 404,
+            body: Bytes::from(json!({"error": "not_found"}).to_string()),
+            headers: Vec::new(),
+        },
+    }
+}
