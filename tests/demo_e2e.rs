@@ -49,6 +49,7 @@ fn demo_curl_lines_behave_as_printed() {
     }
     let mut expected: Option<u16> = None;
     let mut checked = 0;
+    let mut tools = 0;
     let mut statuses = std::collections::BTreeSet::new();
     for line in &lines {
         if let Some(comment) = line.strip_prefix("# ") {
@@ -56,6 +57,26 @@ fn demo_curl_lines_behave_as_printed() {
                 .split(|c: char| !c.is_ascii_digit())
                 .next()
                 .and_then(|n| n.parse().ok());
+            continue;
+        }
+        if let Some(args) = line.strip_prefix("authgate signin-client ") {
+            // A tool line (the sign-in walk-through): it must succeed.
+            let out = Command::new(env!("CARGO_BIN_EXE_authgate"))
+                .arg("signin-client")
+                .args(args.split_whitespace())
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "demo line failed: {line}\n{text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                text.contains("7. the same request after revoke → 401"),
+                "{text}"
+            );
+            tools += 1;
             continue;
         }
         let Some(rest) = line.strip_prefix("curl ") else {
@@ -88,6 +109,7 @@ fn demo_curl_lines_behave_as_printed() {
         "too few curl lines checked ({checked}):\n{}",
         lines.join("\n")
     );
+    assert_eq!(tools, 1, "the sign-in walk-through line ran");
     for s in [200, 401, 403, 404] {
         assert!(statuses.contains(&s), "the demo shows no {s}");
     }

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use std::process::ExitCode;
 
-/// `authgate demo | echo | passthrough | loadtest`.
+/// `authgate demo | echo | passthrough | signin-client | loadtest`.
 #[derive(Subcommand)]
 pub enum ToolCommand {
     /// Start authgate with demo credentials in front of a built-in echo upstream.
@@ -30,6 +30,9 @@ pub enum ToolCommand {
         #[arg(long, default_value_t = 1)]
         threads: usize,
     },
+    /// Play a wallet client through session-key sign-in against a running
+    /// authgate (a throwaway wallet; see docs/signin.md).
+    SigninClient(crate::signin_client::SigninClientArgs),
     /// Generate a load-test config and credentials, and drive load at an edge.
     Loadtest {
         #[command(subcommand)]
@@ -41,6 +44,7 @@ pub enum ToolCommand {
 pub fn run(command: ToolCommand) -> ExitCode {
     match command {
         ToolCommand::Demo(args) => crate::demo::run(args),
+        ToolCommand::SigninClient(args) => crate::signin_client::run(args),
         ToolCommand::Echo { listen, fixed } => {
             crate::logging::init(Default::default(), "info");
             let rt = match crate::command_runtime() {
