@@ -8,7 +8,7 @@
 mod common;
 
 use authgate::wallet::{Address, SiweMessage};
-use common::pg::TempDb;
+use common::pg::{CutProxy, TempDb};
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -459,6 +459,96 @@ async fn sign_in_refusals_on_sqlite() {
 async fn sign_in_refusals_on_postgres() {
     let db = TempDb::new().await;
     refusals(&db.url).await;
+}
+
+/// A store outage fails sign-in closed (503, `Retry-After`), while a
+/// session already cached keeps working; recovery needs nothing.
+#[tokio::test]
+async fn a_store_outage_fails_sign_in_closed_and_spares_cached_sessions() {
+    let db = TempDb::new().await;
+    let proxy = CutProxy::start().await;
+    let url = db.url_via(&proxy);
+    let up = Upstream::start();
+    let cfg = signin_config(&url).replace("[store]\n", "[store]\ntimeout = \"500ms\"\n");
+    let g = Gate::start(&up, &cfg);
+    ready(&g, &url).await;
+    let c = Client { http: client() };
+    let (w, key) = (wallet(11), session_key(12));
+    let (s, ch) = c
+        .post(&g, "/api/v1/auth/challenge", claim(&w, &key, json!(1)))
+        .await;
+    assert_eq!(s, 200, "{ch}");
+    let mut answer = claim(&w, &key, json!(1));
+    answer["signature"] = json!(personal_sign(&w, ch["message"].as_str().unwrap()));
+    answer["nonce"] = ch["nonce"].clone();
+    let (s, v) = c.post(&g, "/api/v1/auth/verify", answer).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = c.signed(&g, ACTIVITIES, &key).await;
+    assert_eq!(s, 200, "cached now");
+
+    proxy.cut();
+    let (w2, key2) = (wallet(13), session_key(14));
+    let r = c
+        .http
+        .post(g.url("/api/v1/auth/challenge"))
+        .body(claim(&w2, &key2, json!(1)).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    let (s, _) = c.signed(&g, ACTIVITIES, &key).await;
+    assert_eq!(s, 200, "a cached session survives the outage");
+    // An unknown session key is never let through: 503, not 200.
+    let (s, _) = c.signed(&g, ACTIVITIES, &key2).await;
+    assert_eq!(s, 503);
+
+    proxy.restore();
+    let back = eventually(Duration::from_secs(10), || async {
+        c.post(&g, "/api/v1/auth/challenge", claim(&w2, &key2, json!(1)))
+            .await
+            .0
+            == 200
+    })
+    .await;
+    assert!(back, "sign-in did not recover with the store");
+}
+
+/// `[signin.session_keys]` applies on reload: a client added to the file is
+/// accepted without a restart.
+#[tokio::test]
+async fn sign_in_settings_apply_on_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/signin.db", dir.path().display());
+    let up = Upstream::start();
+    let cfg = signin_config(&url);
+    let g = Gate::start(&up, &cfg);
+    ready(&g, &url).await;
+    g.until_watching().await;
+    let c = Client { http: client() };
+    let mobile = with(
+        claim(&wallet(5), &session_key(6), json!(10)),
+        "client_id",
+        json!("mobile"),
+    );
+    let (s, r) = c.post(&g, "/api/v1/auth/challenge", mobile.clone()).await;
+    assert_eq!(
+        (s, r["error"].as_str()),
+        (400, Some("unknown_client")),
+        "{r}"
+    );
+    let text = std::fs::read_to_string(&g.config).unwrap().replace(
+        "clients = [{ id = \"web\"",
+        "clients = [{ id = \"mobile\", workspace = \"acme\", chain_ids = [10] }, { id = \"web\"",
+    );
+    g.rewrite(&text);
+    let reloaded = eventually(Duration::from_secs(10), || async {
+        c.post(&g, "/api/v1/auth/challenge", mobile.clone()).await.0 == 200
+    })
+    .await;
+    assert!(reloaded, "the new client was never accepted");
 }
 
 #[test]
