@@ -5,6 +5,7 @@
 //! cache or [`opaque`] / [`jwt`]) and [`StampVerifier`] ([`stamp_auth`]).
 
 pub mod claims;
+pub mod httpsig;
 pub mod jwks;
 pub mod jws;
 pub mod jwt;
