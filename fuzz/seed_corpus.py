@@ -196,6 +196,30 @@ def main():
     ]
     write("config", configs)
 
+    rfc = json.loads((ROOT / "tests" / "fixtures" / "httpsig" / "rfc9421.json").read_text())
+    head = "".join(f"{k}: {v}\n" for k, v in rfc["request"]["headers"])
+    sigs = []
+    for v in rfc["vectors"]:
+        label = v["label"]
+        sigs.append(f"{label}={v['signature_input']}\n{label}=:{v['signature']}:\n"
+                    f"{head}\n{rfc['request']['body']}")
+    sigs += [
+        'sig1=("content-digest";sf "x";key="a" "y";bs);created=1\nsig1=:AAAA:\n'
+        'x: a=1, b=(2 3)\ny: one\ny: two\ncontent-digest: sha-256=:AAAA:\n\nbody',
+        'a=(), b=("@query-param";name="Pet")\na=:AA==:, b=:AA==:\n\n',
+        'sig1=("@method" "@target-uri" "@request-target" "@scheme" "@status")\nsig1=:AAAA:\n\n',
+    ]
+    write("httpsig", sigs)
+
+    wallet = json.loads((ROOT / "tests" / "fixtures" / "wallet" / "vectors.json").read_text())
+    items = []
+    for s in wallet["siwe"]:
+        items.append(f"{s['signature']}\n{s['fields']['address']}\n{s['message']}")
+    for p in wallet["personal"][:6]:
+        items.append(f"{p['signature']}\n{wallet['wallets'][p['wallet']]['address'].lower()}\n{p['message']}")
+    items += ["0x\n0x\n", "zz\n0X5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\nx wants you to sign in"]
+    write("wallet", items)
+
 
 if __name__ == "__main__":
     main()
