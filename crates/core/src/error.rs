@@ -86,6 +86,18 @@ pub enum Refusal {
     /// conflicting or refused override headers); the label says which.
     #[error("invalid request: {0}")]
     InvalidRequest(&'static str),
+    /// A rate limit refused the request (the limit with the longest wait).
+    #[error("rate limited")]
+    RateLimited {
+        /// The limit's name.
+        policy: String,
+        /// Requests the limit allows at once (its burst).
+        quota: u32,
+        /// The limit's window in seconds.
+        window: u64,
+        /// Whole seconds until a request would pass (at least 1).
+        retry_after: u64,
+    },
 }
 
 /// A refusal rendered for the wire.
@@ -122,6 +134,7 @@ impl Refusal {
             Refusal::BadGateway => "upstream_unavailable",
             Refusal::GatewayTimeout => "upstream_timeout",
             Refusal::InvalidRequest(r) => r,
+            Refusal::RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -145,6 +158,7 @@ impl Refusal {
             Refusal::StoreUnavailable => 503,
             Refusal::BadGateway => 502,
             Refusal::GatewayTimeout => 504,
+            Refusal::RateLimited { .. } => 429,
         }
     }
 
@@ -244,6 +258,21 @@ impl Refusal {
             }
             Refusal::InvalidRequest(reason) => {
                 json!({"error": "invalid_request", "reason": reason, "message": invalid_request_message(reason)})
+            }
+            Refusal::RateLimited {
+                policy,
+                quota,
+                window,
+                retry_after,
+            } => {
+                // RFC 9110 Retry-After, and draft-ietf-httpapi-ratelimit-headers.
+                headers.push(("retry-after", retry_after.to_string()));
+                headers.push((
+                    "ratelimit-policy",
+                    format!("\"{policy}\";q={quota};w={window}"),
+                ));
+                headers.push(("ratelimit", format!("\"{policy}\";r=0;t={retry_after}")));
+                json!({"error": "rate_limited", "retry_after": retry_after, "limit": policy, "message": "Too many requests for this credential; retry after the given seconds"})
             }
         };
         ErrorResponse {

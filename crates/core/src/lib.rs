@@ -12,6 +12,7 @@ pub mod cache;
 pub mod credential;
 pub mod error;
 pub mod identity;
+pub mod limits;
 pub mod metrics;
 pub mod policy;
 pub mod runtime;

@@ -75,6 +75,12 @@ impl Stages {
         })])
     }
 
+    /// This chain with `stage` appended.
+    pub fn then(mut self, stage: Arc<dyn Stage>) -> Self {
+        self.0.push(stage);
+        self
+    }
+
     /// Run every stage in order.
     #[inline]
     pub fn run(&self, input: &StageInput<'_>) -> Result<(), Refusal> {

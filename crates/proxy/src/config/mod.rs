@@ -7,6 +7,7 @@
 pub mod database;
 mod insecure;
 mod keys;
+pub mod limits;
 pub mod model;
 mod parse;
 pub mod reload;

@@ -52,6 +52,9 @@ pub struct FileConfig {
     /// Wallet sign-in answered by authgate (needs `store.url`).
     #[serde(default)]
     pub signin: crate::signin::settings::SigninSection,
+    /// Rate limits on authenticated requests.
+    #[serde(default)]
+    pub rate_limits: Vec<super::limits::RateLimitSection>,
 }
 
 /// `[store]`

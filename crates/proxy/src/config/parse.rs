@@ -78,12 +78,15 @@ fn per_section(doc: toml::Table) -> Vec<ConfigError> {
                     &mut errs, key, other,
                 ),
             },
-            "routes" | "keys" => match value {
+            "routes" | "keys" | "rate_limits" => match value {
                 toml::Value::Array(items) => {
                     for (i, v) in items.into_iter().enumerate() {
                         if key == "routes" {
                             let path = element_path("routes", i, &v, "name");
                             part::<RouteSection>(&mut errs, path, v);
+                        } else if key == "rate_limits" {
+                            let path = element_path("rate_limits", i, &v, "name");
+                            part::<super::limits::RateLimitSection>(&mut errs, path, v);
                         } else {
                             let path = element_path("keys", i, &v, "id");
                             part::<KeySection>(&mut errs, path, v);

@@ -40,6 +40,8 @@ pub struct Runtime {
     pub keystore: Option<Arc<dyn KeyStore>>,
     /// The config's own keys (`[[keys]]` and `store.keys_file`).
     pub file_keys: Arc<crate::store::memory::MemoryStore>,
+    /// Rate limits (their state survives a reload that keeps them).
+    pub rate_limits: Vec<Arc<authgate_core::limits::Limit>>,
     /// Session-key sign-in (`[signin.session_keys]`), compiled.
     pub signin: Option<Arc<crate::signin::settings::SessionKeys>>,
     /// Admin API tokens (none: the API is off).

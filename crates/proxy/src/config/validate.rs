@@ -306,6 +306,10 @@ pub fn validate_in(
     if let Some(a) = &id.assertion {
         watched.push(resolve(base, &a.key_file));
     }
+    let (rate_limits, limit_errs) = super::limits::compile(&file, prev);
+    for (k, m) in limit_errs {
+        errs.push(&k, m);
+    }
     let (signin, signin_errs) = crate::signin::settings::validate(&file);
     for (k, m) in signin_errs {
         errs.push(&k, m);
@@ -381,10 +385,19 @@ pub fn validate_in(
             store_timeout: file.store.timeout,
             issuers,
             stamps: file.stamps.clone(),
-            stages: Stages::decide_only(
-                &file.identity.workspace_param,
-                file.identity.hierarchical_scopes,
-            ),
+            stages: {
+                let decide = Stages::decide_only(
+                    &file.identity.workspace_param,
+                    file.identity.hierarchical_scopes,
+                );
+                if rate_limits.is_empty() {
+                    decide
+                } else {
+                    decide.then(std::sync::Arc::new(authgate_core::limits::RateLimits::new(
+                        rate_limits.clone(),
+                    )))
+                }
+            },
             auth_generation,
         },
         identity: file.identity.clone(),
@@ -400,6 +413,7 @@ pub fn validate_in(
         file_keys,
         admin_tokens,
         signin,
+        rate_limits,
         auth_fingerprint,
         file_digests: file_digests.0,
         watched_files: watched,

@@ -1,0 +1,293 @@
+//! Rate limits, local to one instance: a post-authentication [`Stage`]
+//! that keeps one GCRA limiter (the `governor` crate) per configured limit,
+//! keyed by the credential, workspace, subject or route of each admitted
+//! request. GCRA rather than a fixed window: a burst at a window's edge
+//! cannot double the rate, and the state is one timestamp per key, checked
+//! without a lock shared across worker threads (a sharded map). Idle keys
+//! are dropped as the map grows, so memory stays bounded.
+//!
+//! Several limits may apply to a request; each is checked, and when any
+//! refuses, the one with the longest wait is the answer (429 with
+//! `Retry-After` and the `RateLimit-Policy` / `RateLimit` headers).
+
+use crate::credential::CredentialKind;
+use crate::error::Refusal;
+use crate::stages::{Stage, StageInput};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a limit counts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKey {
+    /// The credential (its id).
+    Credential,
+    /// The credential's workspace (credentials without one share `-`).
+    Workspace,
+    /// The subject.
+    Subject,
+    /// The route, all callers together.
+    Route,
+}
+
+impl LimitKey {
+    /// Parse the config spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "credential" => Some(LimitKey::Credential),
+            "workspace" => Some(LimitKey::Workspace),
+            "subject" => Some(LimitKey::Subject),
+            "route" => Some(LimitKey::Route),
+            _ => None,
+        }
+    }
+}
+
+/// One limit as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitSpec {
+    /// Name, shown in `RateLimit-Policy` and metrics.
+    pub name: String,
+    /// What it counts by.
+    pub key: LimitKey,
+    /// Requests per `per`, sustained.
+    pub rate: u32,
+    /// The period of `rate`.
+    pub per: Duration,
+    /// Requests allowed at once (at least 1).
+    pub burst: u32,
+    /// Route names it applies to (empty: every authenticated route).
+    pub routes: Vec<String>,
+    /// Credential kinds it applies to (empty: all).
+    pub kinds: Vec<CredentialKind>,
+}
+
+impl LimitSpec {
+    /// The GCRA quota: one request every `per / rate`, `burst` at once.
+    pub fn quota(&self) -> Option<Quota> {
+        let rate = self.rate.max(1);
+        let interval = self.per.checked_div(rate)?;
+        let burst = NonZeroU32::new(self.burst.max(1))?;
+        Quota::with_period(interval).map(|q| q.allow_burst(burst))
+    }
+}
+
+type Keyed<C> = RateLimiter<String, DefaultKeyedStateStore<String>, C, StateInformationMiddleware>;
+
+/// Keys held before idle ones are dropped.
+const RETAIN_EVERY: u64 = 4096;
+
+/// One limit with its state.
+pub struct Limit<C: Clock = DefaultClock> {
+    /// As configured.
+    pub spec: LimitSpec,
+    limiter: Keyed<C>,
+    clock: C,
+    checks: AtomicU64,
+}
+
+impl<C: Clock> std::fmt::Debug for Limit<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limit").field("spec", &self.spec).finish()
+    }
+}
+
+/// A limit's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Allowed, with this many requests left in the burst.
+    Allowed(u32),
+    /// Refused: wait this long.
+    Refused(Duration),
+}
+
+impl Limit<DefaultClock> {
+    /// A limit on the system clock; `None` when the spec has no valid quota.
+    pub fn new(spec: LimitSpec) -> Option<Self> {
+        Self::with_clock(spec, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> Limit<C> {
+    /// A limit on `clock` (a fake one in tests).
+    pub fn with_clock(spec: LimitSpec, clock: C) -> Option<Self> {
+        let quota = spec.quota()?;
+        let limiter: Keyed<C> =
+            RateLimiter::<
+                String,
+                DefaultKeyedStateStore<String>,
+                C,
+                governor::middleware::NoOpMiddleware<C::Instant>,
+            >::new(quota, DefaultKeyedStateStore::default(), clock.clone())
+            .with_middleware::<StateInformationMiddleware>();
+        Some(Self {
+            spec,
+            limiter,
+            clock,
+            checks: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether this limit applies to `route` and `kind`.
+    pub fn applies(&self, route: &str, kind: CredentialKind) -> bool {
+        (self.spec.routes.is_empty() || self.spec.routes.iter().any(|r| r == route))
+            && (self.spec.kinds.is_empty() || self.spec.kinds.contains(&kind))
+    }
+
+    /// Count one request for `key`.
+    pub fn check(&self, key: &str) -> Verdict {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % RETAIN_EVERY == RETAIN_EVERY - 1 {
+            self.limiter.retain_recent();
+        }
+        // An owned key only for the map; the common case is one allocation.
+        match self.limiter.check_key(&key.to_string()) {
+            Ok(snapshot) => Verdict::Allowed(snapshot.remaining_burst_capacity()),
+            Err(not_until) => Verdict::Refused(not_until.wait_time_from(self.clock.now())),
+        }
+    }
+
+    /// Keys currently held.
+    pub fn len(&self) -> usize {
+        self.limiter.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.limiter.is_empty()
+    }
+}
+
+/// The stage: every applicable limit, in order.
+#[derive(Debug, Default, Clone)]
+pub struct RateLimits {
+    limits: Vec<Arc<Limit>>,
+}
+
+impl RateLimits {
+    /// The stage over `limits`.
+    pub fn new(limits: Vec<Arc<Limit>>) -> Self {
+        Self { limits }
+    }
+
+    /// Whether there is no limit at all.
+    pub fn is_empty(&self) -> bool {
+        self.limits.is_empty()
+    }
+}
+
+/// The key of `input` for a limit counting by `key`.
+fn key_of<'a>(key: LimitKey, input: &'a StageInput<'_>) -> &'a str {
+    let id = input.identity;
+    match key {
+        LimitKey::Credential => &id.credential_id,
+        LimitKey::Workspace => id.workspace.as_deref().unwrap_or("-"),
+        LimitKey::Subject => &id.subject,
+        LimitKey::Route => input.route,
+    }
+}
+
+impl Stage for RateLimits {
+    fn name(&self) -> &'static str {
+        "rate_limits"
+    }
+
+    fn check(&self, input: &StageInput<'_>) -> Result<(), Refusal> {
+        let mut worst: Option<(&Limit, Duration)> = None;
+        for l in &self.limits {
+            if !l.applies(input.route, input.identity.kind) {
+                continue;
+            }
+            if let Verdict::Refused(wait) = l.check(key_of(l.spec.key, input)) {
+                if worst.is_none_or(|(_, w)| wait > w) {
+                    worst = Some((l, wait));
+                }
+            }
+        }
+        match worst {
+            None => Ok(()),
+            Some((l, wait)) => Err(Refusal::RateLimited {
+                policy: l.spec.name.clone(),
+                quota: l.spec.burst.max(1),
+                window: l.spec.per.as_secs().max(1),
+                retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use governor::clock::FakeRelativeClock;
+
+    fn spec(rate: u32, per: Duration, burst: u32) -> LimitSpec {
+        LimitSpec {
+            name: "t".into(),
+            key: LimitKey::Credential,
+            rate,
+            per,
+            burst,
+            routes: vec![],
+            kinds: vec![],
+        }
+    }
+
+    #[test]
+    fn gcra_allows_the_burst_then_the_rate_never_a_window_edge_double() {
+        let clock = FakeRelativeClock::default();
+        // 10 per second, burst 3.
+        let l = Limit::with_clock(spec(10, Duration::from_secs(1), 3), clock.clone()).unwrap();
+        assert_eq!(l.check("k"), Verdict::Allowed(2));
+        assert_eq!(l.check("k"), Verdict::Allowed(1));
+        assert_eq!(l.check("k"), Verdict::Allowed(0));
+        let Verdict::Refused(wait) = l.check("k") else {
+            panic!("the fourth at once is refused");
+        };
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_millis(100),
+            "{wait:?}"
+        );
+        // One interval later, exactly one more.
+        clock.advance(Duration::from_millis(100));
+        assert!(matches!(l.check("k"), Verdict::Allowed(_)));
+        assert!(matches!(l.check("k"), Verdict::Refused(_)));
+        // Over 10 s of steady pressure at 1 ms steps, at most rate × t + burst pass.
+        let mut passed = 0;
+        for _ in 0..10_000 {
+            clock.advance(Duration::from_millis(1));
+            if matches!(l.check("k"), Verdict::Allowed(_)) {
+                passed += 1;
+            }
+        }
+        assert!((99..=101).contains(&passed), "{passed}");
+        // Keys are independent.
+        assert!(matches!(l.check("other"), Verdict::Allowed(2)));
+    }
+
+    #[test]
+    fn idle_keys_are_dropped_so_memory_stays_bounded() {
+        let clock = FakeRelativeClock::default();
+        let l = Limit::with_clock(spec(1, Duration::from_secs(1), 1), clock.clone()).unwrap();
+        for i in 0..RETAIN_EVERY - 1 {
+            l.check(&format!("k{i}"));
+        }
+        assert_eq!(l.len() as u64, RETAIN_EVERY - 1);
+        clock.advance(Duration::from_secs(10));
+        l.check("last"); // the RETAIN_EVERY-th check sweeps idle keys
+        assert!(l.len() <= 1, "{}", l.len());
+    }
+
+    #[test]
+    fn bad_quotas_are_refused() {
+        assert!(spec(10, Duration::ZERO, 1).quota().is_none());
+        assert!(
+            spec(0, Duration::from_secs(1), 0).quota().is_some(),
+            "rate and burst floor at 1"
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! Local rate limits through the real proxy: the 429 shape and headers,
+//! limits per credential, per workspace and per route, kinds and route
+//! filters, refused requests never reaching the upstream, state kept
+//! across a reload that keeps the limit, and config checks.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const RUNS: &str = "/api/v1/workspaces/acme/runs";
+const OTHER: &str = "/api/v1/workspaces/acme/other";
+
+fn config(keys: &str, limits: &str) -> String {
+    format!(
+        r#"
+[[routes]]
+name = "runs"
+path = "/api/v1/workspaces/{{workspace}}/runs"
+upstream = "echo"
+auth = {{ accept = ["api_key"] }}
+
+[[routes]]
+name = "other"
+path = "/api/v1/workspaces/{{workspace}}/other"
+upstream = "echo"
+auth = {{ accept = ["api_key"] }}
+
+{limits}
+{keys}"#
+    )
+}
+
+async fn get(c: &reqwest::Client, g: &Gate, path: &str, key: &str) -> reqwest::Response {
+    c.get(g.url(path)).bearer_auth(key).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn limits_per_credential_workspace_and_route_answer_429_with_headers() {
+    let up = Upstream::start();
+    let (k1, s1) = key("mantyx_", "api_key", "k1", "acme", &[], "");
+    let (k2, s2) = key("mantyx_", "api_key", "k2", "acme", &[], "");
+    // Per credential: 3 at once on "runs" (slow refill, so the test is not
+    // timing-sensitive); per workspace: 6 at once on every route.
+    let limits = r#"
+[[rate_limits]]
+name = "per-key"
+key = "credential"
+rate = 1
+per = "1m"
+burst = 3
+routes = ["runs"]
+
+[[rate_limits]]
+name = "per-workspace"
+key = "workspace"
+rate = 1
+per = "1h"
+burst = 6
+kinds = ["api_key"]
+"#;
+    let g = Gate::start(&up, &config(&format!("{s1}{s2}"), limits));
+    let c = client();
+    for i in 0..3 {
+        assert_eq!(get(&c, &g, RUNS, &k1).await.status(), 200, "k1 #{i}");
+    }
+    up.recorder.clear();
+    let r = get(&c, &g, RUNS, &k1).await;
+    assert_eq!(r.status(), 429);
+    let h = r.headers().clone();
+    let retry: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(h["ratelimit-policy"], "\"per-key\";q=3;w=60");
+    assert_eq!(
+        h["ratelimit"].to_str().unwrap(),
+        format!("\"per-key\";r=0;t={retry}")
+    );
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "rate_limited");
+    assert_eq!(body["retry_after"], retry);
+    assert_eq!(body["limit"], "per-key");
+    assert!(
+        up.seen().is_empty(),
+        "a refused request reached the upstream"
+    );
+    // Another credential has its own per-key budget ...
+    assert_eq!(get(&c, &g, RUNS, &k2).await.status(), 200);
+    // ... and the per-key limit applies to "runs" only.
+    assert_eq!(get(&c, &g, OTHER, &k1).await.status(), 200);
+    // The workspace budget (6) is shared by both keys, and every applicable
+    // limit counts a request (the per-key 429 above too): 3 + 1 + 1 + 1 =
+    // 6 spent, so the next request of either key is refused by it.
+    let r = get(&c, &g, OTHER, &k2).await;
+    assert_eq!(r.status(), 429);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["limit"], "per-workspace");
+    assert!(
+        body["retry_after"].as_u64().unwrap() > 60,
+        "the longest wait wins"
+    );
+}
+
+#[tokio::test]
+async fn a_reload_that_keeps_a_limit_keeps_its_state_and_a_change_resets_it() {
+    let up = Upstream::start();
+    let (k1, s1) = key("mantyx_", "api_key", "k1", "acme", &[], "");
+    let limit = |burst: u32| {
+        format!("[[rate_limits]]\nname = \"per-key\"\nkey = \"credential\"\nrate = 1\nper = \"1h\"\nburst = {burst}\n")
+    };
+    let g = Gate::start(&up, &config(&s1, &limit(2)));
+    g.until_watching().await;
+    let c = client();
+    assert_eq!(get(&c, &g, RUNS, &k1).await.status(), 200);
+    assert_eq!(get(&c, &g, RUNS, &k1).await.status(), 200);
+    assert_eq!(get(&c, &g, RUNS, &k1).await.status(), 429);
+    // Touch the file without changing the limit: still refused after the reload.
+    let text = std::fs::read_to_string(&g.config).unwrap();
+    g.rewrite(&format!("{text}\n# touched\n"));
+    let m = metrics(&c, &g).await;
+    let before = sample(&m, "authgate_config_reloads_total{outcome=\"ok\"}").unwrap_or(0.0);
+    let reloaded = eventually(Duration::from_secs(10), || async {
+        sample(
+            &metrics(&c, &g).await,
+            "authgate_config_reloads_total{outcome=\"ok\"}",
+        )
+        .unwrap_or(0.0)
+            > before
+    })
+    .await;
+    assert!(reloaded);
+    assert_eq!(get(&c, &g, RUNS, &k1).await.status(), 429, "state kept");
+    // A changed limit starts fresh.
+    g.rewrite(&text.replace("burst = 2", "burst = 4"));
+    let fresh = eventually(Duration::from_secs(10), || async {
+        get(&c, &g, RUNS, &k1).await.status() == 200
+    })
+    .await;
+    assert!(fresh, "the new limit never applied");
+}
+
+#[test]
+fn rate_limit_config_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("authgate.toml");
+    for (limits, want) in [
+        ("key = \"ip\"\nrate = 1\nper = \"1s\"", "rate_limits[0].key"),
+        (
+            "key = \"credential\"\nrate = 0\nper = \"1s\"",
+            "rate_limits[0].rate",
+        ),
+        (
+            "key = \"credential\"\nrate = 1\nper = \"0s\"",
+            "rate_limits[0].per",
+        ),
+        (
+            "key = \"credential\"\nrate = 1\nper = \"1s\"\nroutes = [\"nope\"]",
+            "rate_limits[0].routes[0]",
+        ),
+        (
+            "key = \"credential\"\nrate = 1\nper = \"1s\"\nkinds = [\"apikey\"]",
+            "rate_limits[0].kinds[0]",
+        ),
+        (
+            "key = \"credential\"\nrate = 1\nper = \"1s\"\nsurprise = 1",
+            "unknown field `surprise`",
+        ),
+    ] {
+        std::fs::write(
+            &path,
+            format!(
+                "[upstreams.echo]\nbackends = [\"127.0.0.1:9\"]\n{}\n[[rate_limits]]\n{limits}\n",
+                config("", "")
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"))
+            .args(["check", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{limits}");
+        assert!(err.contains(want), "want {want} in:\n{err}");
+    }
+}
