@@ -175,6 +175,15 @@ fn siwe_times_and_malformed_messages() {
         issued
     );
     assert!(m.check_time(issued + 60_000).is_ok());
+    // Found by the wallet fuzz target: a multi-byte character where an
+    // offset would start made the time parser slice inside it (a panic).
+    for t in [
+        "2026-12-02T131b0:00:00.000Z\u{2D68C}ourc",
+        "2026-12-02T10:00:00é:00",
+        "é12:00",
+    ] {
+        assert!(authgate_core::wallet::siwe::parse_time(t).is_err(), "{t}");
+    }
     assert!(m.check_time(issued + 300_000).is_err());
     let broken = [
         text.replacen(" wants you to sign in", " would like you to sign in", 1),

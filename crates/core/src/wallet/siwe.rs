@@ -223,10 +223,14 @@ pub fn parse_time(s: &str) -> Result<i64, WalletError> {
     let (base, offset_s) = if let Some(b) = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')) {
         (b, 0i64)
     } else {
-        if s.len() < 6 {
+        // Byte slicing below: only on ASCII, never inside a character.
+        if s.len() < 6 || !s.is_char_boundary(s.len() - 6) {
             return Err(invalid());
         }
         let (b, off) = s.split_at(s.len() - 6);
+        if !off.is_ascii() {
+            return Err(invalid());
+        }
         let ob = off.as_bytes();
         if !matches!(ob[0], b'+' | b'-') || ob[3] != b':' {
             return Err(invalid());
