@@ -42,19 +42,7 @@ pub fn compile(
 ) -> (Vec<Arc<Limit>>, Vec<(String, String)>) {
     let mut errs = Vec::new();
     let mut out = Vec::new();
-    let route_names: Vec<String> = file
-        .routes
-        .iter()
-        .map(|r| {
-            r.name.clone().unwrap_or_else(|| {
-                if r.methods.is_empty() {
-                    r.path.clone()
-                } else {
-                    format!("{} {}", r.methods.join(","), r.path)
-                }
-            })
-        })
-        .collect();
+    let route_names: Vec<String> = file.routes.iter().map(|r| r.display_name()).collect();
     for (i, s) in file.rate_limits.iter().enumerate() {
         let at = |k: &str| format!("rate_limits[{i}].{k}");
         let before = errs.len();

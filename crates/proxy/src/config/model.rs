@@ -277,6 +277,19 @@ pub struct RouteSection {
     pub auth: AuthSection,
 }
 
+impl RouteSection {
+    /// The route's name: `name`, else `METHODS path` (or the path alone).
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            if self.methods.is_empty() {
+                self.path.clone()
+            } else {
+                format!("{} {}", self.methods.join(","), self.path)
+            }
+        })
+    }
+}
+
 /// `[routes.auth]`
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

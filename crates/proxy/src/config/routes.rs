@@ -75,13 +75,7 @@ pub(super) fn build_router(
         ok &= target.is_some();
         let access = build_access(&r.auth, &format!("{key}.auth"), errs);
         if let (true, Some(target), Some(access)) = (ok, target, access) {
-            let name = r.name.clone().unwrap_or_else(|| {
-                if r.methods.is_empty() {
-                    r.path.clone()
-                } else {
-                    format!("{} {}", r.methods.join(","), r.path)
-                }
-            });
+            let name = r.display_name();
             built.push((
                 key,
                 Route {
