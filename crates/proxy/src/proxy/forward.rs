@@ -97,6 +97,17 @@ pub fn request_id(req: &RequestHeader) -> RequestId {
     RequestId(HeaderValue::from_bytes(&hex).unwrap_or_else(|_| HeaderValue::from_static("0")))
 }
 
+/// The TCP peer's address, and whether it is a trusted proxy
+/// (`identity.trusted_proxies`), whose forwarding headers are believed.
+pub fn peer_and_trust(session: &Session, rt: &Runtime) -> (Option<IpAddr>, bool) {
+    let peer = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip());
+    let trusted = peer.is_some_and(|ip| rt.trusted_proxies.iter().any(|n| n.contains(&ip)));
+    (peer, trusted)
+}
+
 /// Rewrite the upstream request: strip, inject, forward.
 ///
 /// The headers are edited as a plain `http::HeaderMap` (names pre-parsed,
@@ -140,12 +151,7 @@ pub fn prepare_upstream_request(
         _ => None,
     };
     let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
-    let peer = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip());
-
-    let trusted = peer.is_some_and(|ip| rt.trusted_proxies.iter().any(|n| n.contains(&ip)));
+    let (peer, trusted) = peer_and_trust(session, rt);
 
     let mut taken = take_parts(up);
     let headers = &mut taken.parts.headers;

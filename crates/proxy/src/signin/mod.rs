@@ -36,11 +36,7 @@ pub fn handles(handler: Builtin) -> bool {
 
 /// The client's address: the peer, or the `X-Real-IP` a trusted proxy set.
 fn client_ip(session: &Session, rt: &Runtime) -> String {
-    let peer = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip());
-    let trusted = peer.is_some_and(|ip| rt.trusted_proxies.iter().any(|n| n.contains(&ip)));
+    let (peer, trusted) = crate::proxy::forward::peer_and_trust(session, rt);
     let forwarded = session
         .req_header()
         .headers
