@@ -18,14 +18,15 @@ use crate::cache::IdentityCache;
 use crate::credential::CredentialKind;
 use crate::error::ErrorResponse;
 use crate::identity::Identity;
-use crate::verify::stamp::{key_digest, normalise_key, StampScheme};
+use crate::verify::stamp::{key_digest, normalise_key, NormalisedKey, StampScheme};
 use authgate_core::wallet::{personal, Address, SiweMessage, WalletError};
+use authgate_store::now;
 use authgate_store::{KeyPatch, KeyStore, NewKey, Nonce, NonceCaps, WriteError};
 use bytes::Bytes;
 use rand::distributions::{Alphanumeric, DistString};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 /// What every answer gets.
 pub struct Ctx<'a> {
@@ -77,15 +78,6 @@ fn wallet_error(e: WalletError) -> ErrorResponse {
     }
 }
 
-fn now() -> SystemTime {
-    SystemTime::now()
-}
-
-fn unix(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 fn rfc3339(unix_seconds: i64) -> String {
     let t = UNIX_EPOCH + Duration::from_secs(unix_seconds.max(0) as u64);
     humantime::format_rfc3339_millis(t).to_string()
@@ -125,7 +117,7 @@ struct Checked<'s> {
     address: Address,
     client: &'s super::settings::ClientSection,
     chain_id: u64,
-    session_key: String,
+    session_key: NormalisedKey,
 }
 
 fn check<'s>(ctx: &Ctx<'s>, c: &Claim) -> Result<Checked<'s>, ErrorResponse> {
@@ -163,7 +155,7 @@ fn check<'s>(ctx: &Ctx<'s>, c: &Claim) -> Result<Checked<'s>, ErrorResponse> {
         address,
         client,
         chain_id,
-        session_key: key.to_hex(),
+        session_key: key,
     })
 }
 
@@ -182,7 +174,7 @@ pub async fn challenge(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
         Err(r) => return r,
     };
     let s = &ctx.settings.section;
-    let issued = unix(now());
+    let issued = now();
     let expires = issued + s.nonce_ttl.as_secs() as i64;
     let nonce = Alphanumeric.sample_string(&mut rand::thread_rng(), 17);
     let message = SiweMessage {
@@ -194,14 +186,14 @@ pub async fn challenge(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
         version: "1".into(),
         chain_id: c.chain_id,
         nonce: nonce.clone(),
-        issued_at: humantime::format_rfc3339_millis(now()).to_string(),
+        issued_at: rfc3339(issued),
         expiration_time: Some(rfc3339(expires)),
         not_before: None,
         request_id: None,
         resources: vec![format!(
             "{}{}",
             authgate_core::wallet::siwe::SESSION_KEY_URN,
-            c.session_key
+            c.session_key.to_hex()
         )],
     }
     .to_message();
@@ -210,7 +202,7 @@ pub async fn challenge(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
         address: c.address.checksummed(),
         client_id: c.client.id.clone(),
         chain_id: c.chain_id as i64,
-        session_key: c.session_key,
+        session_key: c.session_key.to_hex(),
         ip: ctx.ip.clone(),
         message: message.clone(),
         expires_at: expires,
@@ -267,7 +259,7 @@ pub async fn verify(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
     if pending.address != c.address.checksummed()
         || pending.client_id != c.client.id
         || pending.chain_id != c.chain_id as i64
-        || pending.session_key != c.session_key
+        || pending.session_key != c.session_key.to_hex()
     {
         return bad(
             "challenge_mismatch",
@@ -288,18 +280,16 @@ pub async fn verify(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
         Err(e) => return unavailable(e),
     }
     let s = &ctx.settings.section;
-    let at = unix(now());
+    let at = now();
     let expires = at + s.session_ttl.as_secs() as i64;
-    let Ok(key) = normalise_key(StampScheme::Ed25519, &c.session_key) else {
-        return bad("invalid_session_key", "session_public_key");
-    };
+    let key = &c.session_key;
     let id = format!(
         "ses_{}",
         Alphanumeric.sample_string(&mut rand::thread_rng(), 20)
     );
     let new = NewKey {
         id: id.clone(),
-        digest: key_digest(StampScheme::Ed25519, &key),
+        digest: key_digest(StampScheme::Ed25519, key),
         kind: CredentialKind::Session,
         subject: c.address.checksummed(),
         workspace: Some(c.client.workspace.clone()),
@@ -361,7 +351,7 @@ pub async fn refresh(ctx: &Ctx<'_>, identity: Option<&Identity>) -> ErrorRespons
         Ok(_) => return error(401, "session_revoked", "the session no longer exists"),
         Err(e) => return unavailable(e),
     };
-    let at = unix(now());
+    let at = now();
     let max_until = k.metadata["max_until"]
         .as_i64()
         .unwrap_or(k.created_at + ctx.settings.section.max_lifetime.as_secs() as i64);
