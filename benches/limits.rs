@@ -29,6 +29,7 @@ fn bench(c: &mut Criterion) {
                     usage: None,
                     expires_at: None,
                     disabled: false,
+                    minted: None,
                 },
                 None,
             )
@@ -53,6 +54,7 @@ fn bench(c: &mut Criterion) {
         usage: None,
         allow_param: None,
         require_timestamp: false,
+        browser: false,
     };
     let params: Vec<(String, String)> = vec![];
     let mut g = c.benchmark_group("rate_limits");

@@ -41,6 +41,7 @@ fn bench(c: &mut Criterion) {
         usage: None,
         expires_at: None,
         disabled: false,
+        minted: None,
     };
     let store = Arc::new(MemoryStore::new([(
         key_digest(StampScheme::Ed25519, &normalised),

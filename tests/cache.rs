@@ -66,6 +66,7 @@ fn mint(id: &str) -> (String, [u8; 32], KeyRecord) {
         usage: None,
         expires_at: None,
         disabled: false,
+        minted: None,
     };
     (cred.clone(), sha256(cred.as_bytes()), rec)
 }

@@ -78,6 +78,7 @@ impl RequestVerifier for TestSig {
             usage: None,
             expires_at: None,
             disabled: false,
+            minted: None,
         };
         Ok(Arc::new(Identity::from_record(&rec, None)))
     }

@@ -130,6 +130,7 @@ fn orchestrator(vectors: &[Vector]) -> (Authenticator, AuthRuntime) {
                 usage: None,
                 expires_at: None,
                 disabled: false,
+                minted: None,
             };
             (key_digest(s.scheme(), s.public_key()), rec)
         })

@@ -111,6 +111,38 @@ pub struct ErrorResponse {
     pub headers: Vec<(&'static str, String)>,
 }
 
+impl ErrorResponse {
+    /// `status` with `body` as JSON.
+    pub fn json(status: u16, body: &serde_json::Value) -> Self {
+        Self {
+            status,
+            body: Bytes::from(body.to_string()),
+            headers: Vec::new(),
+        }
+    }
+
+    /// `status` with `{"error": code, "message": message}`: the shape of
+    /// the answers authgate writes itself (sign-in, minting).
+    pub fn coded(status: u16, code: &str, message: impl Into<String>) -> Self {
+        Self::json(
+            status,
+            &serde_json::json!({"error": code, "message": message.into()}),
+        )
+    }
+
+    /// 503 `temporarily_unavailable` with `Retry-After: 1`, naming `what`
+    /// is unavailable (the cause goes to the log, never the client).
+    pub fn store_down(what: &str) -> Self {
+        let mut r = Self::coded(
+            503,
+            "temporarily_unavailable",
+            format!("The {what} store is temporarily unavailable"),
+        );
+        r.headers.push(("retry-after", "1".into()));
+        r
+    }
+}
+
 impl Refusal {
     /// A short, stable label for logs and metrics (never contains the credential).
     pub fn reason(&self) -> &'static str {

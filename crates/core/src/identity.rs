@@ -1,9 +1,11 @@
 //! The verified identity a request carries, with its header values
 //! rendered once (the proxy's `identity_headers` decides the names).
 
+use crate::actor::Minted;
 use crate::credential::CredentialKind;
 use crate::store::KeyRecord;
 use http::HeaderValue;
+use std::sync::Arc;
 
 /// Who a verified credential speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub struct Identity {
     /// Seconds past `expires_at` the credential is still accepted: a JWT
     /// issuer's clock leeway, 0 for everything else.
     pub grace: u64,
+    /// Minted keys: the actor and the minting server key.
+    pub minted: Option<Arc<Minted>>,
     /// Header values rendered once: a cached identity serves many requests.
     pub rendered: Rendered,
 }
@@ -56,6 +60,8 @@ pub struct Values {
     pub credential_id: HeaderValue,
     /// Expiry (Unix seconds).
     pub expires_at: Option<HeaderValue>,
+    /// Minted keys: actor kind, actor id and the minting key's id.
+    pub actor: Option<[HeaderValue; 3]>,
 }
 
 impl PartialEq for Rendered {
@@ -85,6 +91,14 @@ impl Identity {
                     method: HeaderValue::from_static(self.kind.as_str()),
                     credential_id: v(&self.credential_id)?,
                     expires_at: self.expires_at.map(HeaderValue::from),
+                    actor: match &self.minted {
+                        Some(m) => Some([
+                            HeaderValue::from_static(m.actor_kind.as_str()),
+                            v(&m.actor_id)?,
+                            v(&m.parent_id)?,
+                        ]),
+                        None => None,
+                    },
                 })
             })
             .as_ref()
@@ -111,6 +125,7 @@ impl Identity {
             scoped: rec.kind == CredentialKind::AccessToken || !rec.scopes.is_empty(),
             scheme,
             grace: 0,
+            minted: rec.minted.clone(),
             rendered: Default::default(),
         }
     }

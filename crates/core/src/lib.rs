@@ -8,6 +8,7 @@
 //! values of [`error::Refusal`]. [`runtime::AuthRuntime`] is what one config
 //! load compiles for verification; the proxy crate owns everything HTTP.
 
+pub mod actor;
 pub mod cache;
 pub mod credential;
 pub mod error;

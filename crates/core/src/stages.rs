@@ -146,6 +146,7 @@ mod tests {
             usage: None,
             allow_param: None,
             require_timestamp: false,
+            browser: false,
         };
         let rec = crate::store::KeyRecord {
             id: "k".into(),
@@ -157,6 +158,7 @@ mod tests {
             usage: None,
             expires_at: None,
             disabled: false,
+            minted: None,
         };
         let id = Identity::from_record(&rec, None);
         let own: Vec<(String, String)> = vec![("workspace".into(), "acme".into())];

@@ -29,6 +29,12 @@ pub struct IdentityHeaders {
     pub assertion: HeaderName,
     /// Stamp scheme (stamp identities only).
     pub stamp_scheme: HeaderName,
+    /// Minted keys: `user` or `agent`.
+    pub actor_kind: HeaderName,
+    /// Minted keys: the actor's id.
+    pub actor_id: HeaderName,
+    /// Minted keys: the id of the server key that minted it.
+    pub parent_credential_id: HeaderName,
 }
 
 impl IdentityHeaders {
@@ -58,10 +64,13 @@ impl IdentityHeaders {
             expires_at,
             assertion: name("assertion", &o.assertion, "assertion")?,
             stamp_scheme,
+            actor_kind: name("actor_kind", &None, "actor-kind")?,
+            actor_id: name("actor_id", &None, "actor-id")?,
+            parent_credential_id: name("parent_credential_id", &None, "parent-credential-id")?,
         })
     }
 
-    fn all(&self) -> [&HeaderName; 8] {
+    fn all(&self) -> [&HeaderName; 11] {
         [
             &self.subject,
             &self.workspace,
@@ -71,6 +80,9 @@ impl IdentityHeaders {
             &self.expires_at,
             &self.assertion,
             &self.stamp_scheme,
+            &self.actor_kind,
+            &self.actor_id,
+            &self.parent_credential_id,
         ]
     }
 
@@ -117,6 +129,11 @@ impl IdentityHeaders {
         if let Some(exp) = &v.expires_at {
             put(headers, &self.expires_at, exp.clone())?;
         }
+        if let Some([kind, actor, parent]) = &v.actor {
+            put(headers, &self.actor_kind, kind.clone())?;
+            put(headers, &self.actor_id, actor.clone())?;
+            put(headers, &self.parent_credential_id, parent.clone())?;
+        }
         if let Some(scheme) = id.scheme {
             put(
                 headers,
@@ -158,6 +175,7 @@ mod tests {
             scoped: true,
             scheme: None,
             grace: 0,
+            minted: None,
             rendered: Default::default(),
         }
     }

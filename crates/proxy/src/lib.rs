@@ -20,6 +20,7 @@ pub mod jwks_fetch;
 pub mod keys_cli;
 pub mod keys_remote;
 pub mod logging;
+pub mod minting;
 pub mod proxy;
 pub mod router;
 pub mod server;

@@ -59,12 +59,17 @@ pub enum Builtin {
     SessionRefresh,
     /// End the calling session.
     SessionRevoke,
+    /// A server key mints an ephemeral key (`ek_`) for one end user.
+    MintEphemeral,
+    /// A server key mints a restricted capability (`rk_`) for one agent.
+    MintCapability,
 }
 
 impl Builtin {
     /// The names config files use, for error messages.
     pub const NAMES: &'static str =
-        "whoami, jwks, health, session_challenge, session_verify, session_refresh, session_revoke";
+        "whoami, jwks, health, session_challenge, session_verify, session_refresh, \
+         session_revoke, mint_ephemeral, mint_capability";
 
     /// Parse a config name.
     pub fn parse(name: &str) -> Option<Self> {
@@ -76,6 +81,8 @@ impl Builtin {
             "session_verify" => Some(Builtin::SessionVerify),
             "session_refresh" => Some(Builtin::SessionRefresh),
             "session_revoke" => Some(Builtin::SessionRevoke),
+            "mint_ephemeral" => Some(Builtin::MintEphemeral),
+            "mint_capability" => Some(Builtin::MintCapability),
             _ => None,
         }
     }
@@ -90,6 +97,8 @@ impl Builtin {
             Builtin::SessionVerify => "session_verify",
             Builtin::SessionRefresh => "session_refresh",
             Builtin::SessionRevoke => "session_revoke",
+            Builtin::MintEphemeral => "mint_ephemeral",
+            Builtin::MintCapability => "mint_capability",
         }
     }
 }
@@ -107,6 +116,8 @@ impl Route {
                 Builtin::SessionVerify => "builtin:session_verify",
                 Builtin::SessionRefresh => "builtin:session_refresh",
                 Builtin::SessionRevoke => "builtin:session_revoke",
+                Builtin::MintEphemeral => "builtin:mint_ephemeral",
+                Builtin::MintCapability => "builtin:mint_capability",
             },
         }
     }

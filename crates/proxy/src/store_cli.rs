@@ -100,6 +100,7 @@ async fn import_keys(
             public_key: None,
             metadata: serde_json::json!({"imported_at": at}),
             rotated_from: None,
+            minted: None,
         })
         .collect();
     let started = std::time::Instant::now();

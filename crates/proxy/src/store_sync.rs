@@ -3,7 +3,11 @@
 //! `store.poll_interval` as a safety net) and drops exactly the changed
 //! keys from the identity cache; writes the batched `last_used_at`; applies
 //! migrations at start when `store.auto_migrate` is on; and says when the
-//! store is down (`authgate_store_up{store}`, one log line per transition).
+//! store is down (`authgate_store_up{store}`, one log line per transition);
+//! and purges, once a minute, minted keys long expired or revoked
+//! (`minting.keep_expired`) and change-feed entries no instance can still
+//! need (older than ten cache lifetimes, and at least an hour), so the
+//! store does not grow without bound under a steady minting load.
 
 use crate::cache::IdentityCache;
 use crate::config::reload::ConfigHandle;
@@ -17,6 +21,31 @@ use std::time::{Duration, Instant};
 
 /// How often `last_used_at` is written.
 const USAGE_EVERY: Duration = Duration::from_secs(10);
+/// How often expired minted keys and old change entries are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+/// Change entries are kept at least this long.
+const MIN_FEED_RETENTION: Duration = Duration::from_secs(3600);
+
+/// Purge what `rt`'s store no longer needs; errors are logged (the next
+/// run retries).
+async fn purge(rt: &crate::config::Runtime, store: &dyn KeyStore) {
+    let keep = rt
+        .minting
+        .as_ref()
+        .map_or(Duration::from_secs(3600), |m| m.section.keep_expired);
+    let retention = MIN_FEED_RETENTION.max(rt.cache.ttl.saturating_mul(10));
+    let at = authgate_store::now();
+    match store
+        .purge(at - keep.as_secs() as i64, at - retention.as_secs() as i64)
+        .await
+    {
+        Ok(p) if p.keys + p.changes > 0 => {
+            tracing::info!(keys = p.keys, changes = p.changes, "store purged")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::debug!(error = %e, "store purge not run"),
+    }
+}
 
 /// The background service.
 pub struct StoreSync {
@@ -88,6 +117,7 @@ impl BackgroundService for StoreSync {
         let mut cursor: Option<Cursor> = None;
         let mut migrated_for: Option<String> = None;
         let mut last_usage = Instant::now();
+        let mut last_purge: Option<Instant> = None;
         loop {
             let rt = self.config.current();
             let Some(store) = rt.keystore.clone() else {
@@ -98,6 +128,10 @@ impl BackgroundService for StoreSync {
                 }
             };
             let poll = rt.file.store.poll_interval;
+            if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                last_purge = Some(Instant::now());
+                purge(&rt, store.as_ref()).await;
+            }
             if rt.file.store.auto_migrate && migrated_for.as_deref() != Some(&store.describe()) {
                 match store.migrate().await {
                     Ok(v) => {

@@ -18,7 +18,7 @@ pub mod postgres;
 pub mod schema;
 pub mod sqlite;
 
-pub use model::{now, Change, KeyPatch, ListFilter, NewKey, StoredKey};
+pub use model::{capped_expiry, now, Cascade, Change, KeyPatch, ListFilter, NewKey, StoredKey};
 pub use nonce::{Nonce, NonceCaps};
 
 use async_trait::async_trait;
@@ -32,10 +32,27 @@ pub enum WriteError {
     /// A key with this id or digest exists.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A minted key's parent is missing, revoked, disabled, expired or
+    /// not a server key: nothing was written.
+    #[error("parent key inactive: {0}")]
+    ParentInactive(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// What one [`KeyStore::purge`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Minted keys expired or revoked before the cut-off.
+    pub keys: usize,
+    /// Change-feed entries older than the retention.
+    pub changes: usize,
+}
+
+/// Most rows one purge deletes of each table (the next run takes the rest),
+/// so a purge never holds a long lock.
+pub const PURGE_BATCH: i64 = 10_000;
 
 /// A store that can also be administered: the operations behind the admin
 /// API and `authgate keys … --store`.
@@ -45,7 +62,10 @@ pub trait KeyStore: Store {
     async fn migrate(&self) -> Result<u32, StoreError>;
     /// The schema version in force (0: never migrated).
     async fn schema_version(&self) -> Result<u32, StoreError>;
-    /// Create a key.
+    /// Create a key. A minted key ([`NewKey::minted`]) is written only while
+    /// its parent is an active server key, checked in the same transaction
+    /// (so a revocation racing the mint cannot leave a live child), and its
+    /// expiry is capped at the parent's.
     async fn create(&self, key: NewKey) -> Result<StoredKey, WriteError>;
     /// Create many keys in one transaction (all or none): the bulk path of
     /// `authgate store import`. No change-feed entries: a running instance
@@ -58,16 +78,26 @@ pub trait KeyStore: Store {
     async fn list(&self, filter: &ListFilter) -> Result<Vec<StoredKey>, StoreError>;
     /// Apply `patch`; `None` when no such key.
     async fn update(&self, id: &str, patch: &KeyPatch) -> Result<Option<StoredKey>, StoreError>;
-    /// Revoke for good; `None` when no such key.
+    /// Revoke for good, with every key it minted (each one a change-feed
+    /// entry, so every instance drops them); `None` when no such key.
     async fn revoke(&self, id: &str) -> Result<Option<StoredKey>, StoreError>;
     /// Create `new` as the successor of `id`, whose expiry becomes
-    /// `overlap_until` (if sooner); `None` when no such key.
+    /// `overlap_until` (if sooner), as does the expiry of every key `id`
+    /// minted; `None` when no such key.
     async fn rotate(
         &self,
         id: &str,
         new: NewKey,
         overlap_until: i64,
     ) -> Result<Option<(StoredKey, StoredKey)>, WriteError>;
+    /// Digests of the keys `parent_id` minted (to drop them from this
+    /// instance's cache at once after a cascade).
+    async fn children(&self, parent_id: &str) -> Result<Vec<[u8; 32]>, StoreError>;
+    /// Delete minted keys that expired or were revoked before
+    /// `minted_before`, and change-feed entries older than
+    /// `changes_before` (the newest is always kept), at most
+    /// [`PURGE_BATCH`] of each.
+    async fn purge(&self, minted_before: i64, changes_before: i64) -> Result<Purged, StoreError>;
     /// Changes after `seq`, in order.
     async fn changes_since(&self, seq: i64) -> Result<Vec<Change>, StoreError>;
     /// The last sequence number of the change feed (0 when empty).

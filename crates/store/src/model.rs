@@ -3,9 +3,11 @@
 //! ([`NewKey`]), a partial update ([`KeyPatch`]), list filters and the
 //! change feed's entries ([`Change`]).
 
+use authgate_core::actor::{ActorKind, Minted};
 use authgate_core::credential::CredentialKind;
 use authgate_core::store::KeyRecord;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
@@ -59,6 +61,13 @@ pub struct StoredKey {
     pub revoked_at: Option<i64>,
     /// Last verification seen (recorded on cache misses, batched).
     pub last_used_at: Option<i64>,
+    /// Minted keys: `user` or `agent`.
+    pub actor_kind: Option<String>,
+    /// Minted keys: the actor's id.
+    pub actor_id: Option<String>,
+    /// Minted keys: the server key that minted this one; revoking or
+    /// rotating it out ends this key too.
+    pub parent_id: Option<String>,
 }
 
 /// The kinds a stored key can have, as the admin API's schema lists them.
@@ -71,6 +80,9 @@ fn kind_schema() -> utoipa::openapi::schema::Object {
             "access_token",
             "stamp",
             "session",
+            "publishable_key",
+            "ephemeral_key",
+            "restricted_key",
         ]))
         .build()
 }
@@ -80,8 +92,11 @@ fn hex_digest<S: serde::Serializer>(d: &[u8; 32], s: S) -> Result<S::Ok, S::Erro
 }
 
 impl StoredKey {
-    /// The record the verifiers read: a revoked key reads as disabled.
+    /// The record the verifiers read: a revoked key reads as disabled, and
+    /// so does a minted key whose actor cannot be read (fail closed).
     pub fn to_record(&self) -> KeyRecord {
+        let minted = self.minted();
+        let broken = self.kind.is_minted() && minted.is_none();
         KeyRecord {
             id: self.id.clone(),
             kind: self.kind,
@@ -91,9 +106,53 @@ impl StoredKey {
             allow: self.allow.clone(),
             usage: self.usage.clone(),
             expires_at: self.expires_at.map(|e| e.max(0) as u64),
-            disabled: self.disabled || self.revoked_at.is_some(),
+            disabled: self.disabled || self.revoked_at.is_some() || broken,
+            minted: minted.map(Arc::new),
         }
     }
+
+    /// The actor and parent of a minted key, when all three are present
+    /// and the actor kind is known.
+    pub fn minted(&self) -> Option<Minted> {
+        match (&self.actor_kind, &self.actor_id, &self.parent_id) {
+            (Some(kind), Some(id), Some(parent)) => Some(Minted {
+                actor_kind: ActorKind::parse(kind)?,
+                actor_id: id.clone(),
+                parent_id: parent.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl StoredKey {
+    /// Whether this key may mint at `at`: a server key neither revoked,
+    /// disabled nor expired.
+    pub fn can_mint(&self, at: i64) -> bool {
+        self.kind == CredentialKind::ServerKey
+            && self.revoked_at.is_none()
+            && !self.disabled
+            && self.expires_at.is_none_or(|e| e > at)
+    }
+}
+
+/// The sooner of a minted key's own expiry and its parent's: a child never
+/// outlives the key that minted it.
+pub fn capped_expiry(own: Option<i64>, parent: Option<i64>) -> Option<i64> {
+    match (own, parent) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// How a cascade ends the keys a server key minted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cascade {
+    /// Revoked at this time (the parent was revoked).
+    Revoke(i64),
+    /// Expire by this time at the latest (the parent was rotated out or
+    /// given an earlier expiry).
+    ExpireBy(i64),
 }
 
 /// A key to create.
@@ -125,6 +184,8 @@ pub struct NewKey {
     pub metadata: serde_json::Value,
     /// Rotation source.
     pub rotated_from: Option<String>,
+    /// Minted keys: the actor and the minting server key.
+    pub minted: Option<Minted>,
 }
 
 impl NewKey {
@@ -149,6 +210,12 @@ impl NewKey {
             updated_at: at,
             revoked_at: None,
             last_used_at: None,
+            actor_kind: self
+                .minted
+                .as_ref()
+                .map(|m| m.actor_kind.as_str().to_string()),
+            actor_id: self.minted.as_ref().map(|m| m.actor_id.clone()),
+            parent_id: self.minted.map(|m| m.parent_id),
         }
     }
 }

@@ -5,9 +5,9 @@
 //! Migrations take an advisory lock, so instances starting together do not
 //! race.
 
-use crate::model::{now, Change, KeyPatch, ListFilter, NewKey, StoredKey};
+use crate::model::{capped_expiry, now, Cascade, Change, KeyPatch, ListFilter, NewKey, StoredKey};
 use crate::nonce::{self, Nonce, NonceCaps};
-use crate::{redact, schema, KeyStore, WriteError};
+use crate::{redact, schema, KeyStore, Purged, WriteError, PURGE_BATCH};
 use async_trait::async_trait;
 use authgate_core::credential::CredentialKind;
 use authgate_core::store::{KeyRecord, Store, StoreError};
@@ -63,7 +63,7 @@ fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
 
 const COLUMNS: &str = "id, digest, kind, subject, workspace, scopes, allow, usage, expires_at, \
     disabled, scheme, public_key, metadata, rotated_from, created_at, updated_at, revoked_at, \
-    last_used_at";
+    last_used_at, actor_kind, actor_id, parent_id";
 
 fn row(r: &Row) -> Result<StoredKey, StoreError> {
     let corrupt = |what: &str| StoreError::corrupt(format!("bad {what} in authgate_keys"));
@@ -88,6 +88,9 @@ fn row(r: &Row) -> Result<StoredKey, StoreError> {
         updated_at: r.try_get(15).map_err(err)?,
         revoked_at: r.try_get(16).map_err(err)?,
         last_used_at: r.try_get(17).map_err(err)?,
+        actor_kind: r.try_get(18).map_err(err)?,
+        actor_id: r.try_get(19).map_err(err)?,
+        parent_id: r.try_get(20).map_err(err)?,
     })
 }
 
@@ -106,13 +109,13 @@ async fn get<C: GenericClient>(
     }
 }
 
-/// The 18 values of [`COLUMNS`] for `k`; `digest` and `kind` are `k`'s,
+/// The 21 values of [`COLUMNS`] for `k`; `digest` and `kind` are `k`'s,
 /// borrowed by the caller (they are not fields of `k` in that form).
 fn row_values<'a>(
     k: &'a StoredKey,
     digest: &'a &'a [u8],
     kind: &'a &'static str,
-) -> [&'a (dyn ToSql + Sync); 18] {
+) -> [&'a (dyn ToSql + Sync); 21] {
     [
         &k.id,
         digest,
@@ -132,6 +135,9 @@ fn row_values<'a>(
         &k.updated_at,
         &k.revoked_at,
         &k.last_used_at,
+        &k.actor_kind,
+        &k.actor_id,
+        &k.parent_id,
     ]
 }
 
@@ -140,7 +146,8 @@ async fn insert<C: GenericClient>(c: &C, k: &StoredKey) -> Result<(), tokio_post
     c.execute(
         &format!(
             "INSERT INTO authgate_keys ({COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+             $20, $21)"
         ),
         &row_values(k, &digest, &kind),
     )
@@ -165,6 +172,58 @@ async fn save<C: GenericClient>(c: &C, k: &StoredKey) -> Result<(), tokio_postgr
     )
     .await?;
     changed(c, &k.digest).await
+}
+
+/// End the keys `parent` minted as `how` says, each with a change entry.
+async fn cascade<C: GenericClient>(
+    c: &C,
+    parent: &str,
+    how: Cascade,
+) -> Result<(), tokio_postgres::Error> {
+    let (sql, t) = match how {
+        Cascade::Revoke(at) => (
+            "UPDATE authgate_keys SET revoked_at = $2, updated_at = $2 \
+             WHERE parent_id = $1 AND revoked_at IS NULL RETURNING digest",
+            at,
+        ),
+        Cascade::ExpireBy(t) => (
+            "UPDATE authgate_keys SET expires_at = $2 WHERE parent_id = $1 AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > $2) RETURNING digest",
+            t,
+        ),
+    };
+    let rows = c.query(sql, &[&parent, &t]).await?;
+    for r in rows {
+        let d: Vec<u8> = r.try_get(0)?;
+        if let Ok(digest) = <[u8; 32]>::try_from(d.as_slice()) {
+            changed(c, &digest).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The expiry of `key`'s parent when `key` is minted and the parent may
+/// mint now (its row locked until commit, so a concurrent revocation waits
+/// and then cascades to this key); an error naming why not otherwise.
+async fn parent_expiry<C: GenericClient>(
+    c: &C,
+    key: &NewKey,
+    at: i64,
+) -> Result<Option<i64>, WriteError> {
+    let Some(m) = &key.minted else {
+        return Ok(None);
+    };
+    match get(c, &m.parent_id, true).await? {
+        Some(p) if p.can_mint(at) => Ok(p.expires_at),
+        Some(_) => Err(WriteError::ParentInactive(format!(
+            "{} is not an active server key",
+            m.parent_id
+        ))),
+        None => Err(WriteError::ParentInactive(format!(
+            "no key {}",
+            m.parent_id
+        ))),
+    }
 }
 
 async fn changed<C: GenericClient>(c: &C, digest: &[u8; 32]) -> Result<(), tokio_postgres::Error> {
@@ -356,7 +415,12 @@ impl KeyStore for PgStore {
     async fn create(&self, key: NewKey) -> Result<StoredKey, WriteError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(write_err)?;
-        let k = key.stored(now());
+        let at = now();
+        let parent = parent_expiry(&tx, &key, at).await?;
+        let mut k = key.stored(at);
+        if k.parent_id.is_some() {
+            k.expires_at = capped_expiry(k.expires_at, parent);
+        }
         insert(&tx, &k).await.map_err(write_err)?;
         tx.commit().await.map_err(write_err)?;
         Ok(k)
@@ -390,6 +454,9 @@ impl KeyStore for PgStore {
             Type::INT8,
             Type::INT8,
             Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
         ];
         let writer = BinaryCopyInWriter::new(sink, &types);
         futures_util::pin_mut!(writer);
@@ -437,6 +504,11 @@ impl KeyStore for PgStore {
         };
         patch.apply(&mut k, now());
         save(&tx, &k).await.map_err(err)?;
+        if let Some(Some(e)) = patch.expires_at {
+            cascade(&tx, &k.id, Cascade::ExpireBy(e))
+                .await
+                .map_err(err)?;
+        }
         tx.commit().await.map_err(err)?;
         Ok(Some(k))
     }
@@ -451,6 +523,9 @@ impl KeyStore for PgStore {
         k.revoked_at.get_or_insert(at);
         k.updated_at = at;
         save(&tx, &k).await.map_err(err)?;
+        cascade(&tx, &k.id, Cascade::Revoke(at))
+            .await
+            .map_err(err)?;
         tx.commit().await.map_err(err)?;
         Ok(Some(k))
     }
@@ -473,10 +548,56 @@ impl KeyStore for PgStore {
         );
         old.updated_at = at;
         save(&tx, &old).await.map_err(write_err)?;
+        cascade(&tx, &old.id, Cascade::ExpireBy(overlap_until))
+            .await
+            .map_err(write_err)?;
         let next = new.stored(at);
         insert(&tx, &next).await.map_err(write_err)?;
         tx.commit().await.map_err(write_err)?;
         Ok(Some((old, next)))
+    }
+
+    async fn children(&self, parent_id: &str) -> Result<Vec<[u8; 32]>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT digest FROM authgate_keys WHERE parent_id = $1",
+                &[&parent_id],
+            )
+            .await
+            .map_err(err)?;
+        rows.iter()
+            .map(|r| {
+                let d: Vec<u8> = r.try_get(0).map_err(err)?;
+                d.try_into()
+                    .map_err(|_| StoreError::corrupt("key with a bad digest"))
+            })
+            .collect()
+    }
+
+    async fn purge(&self, minted_before: i64, changes_before: i64) -> Result<Purged, StoreError> {
+        let c = self.client().await?;
+        let keys = c
+            .execute(
+                "DELETE FROM authgate_keys WHERE id IN (SELECT id FROM authgate_keys \
+                 WHERE parent_id IS NOT NULL AND (expires_at < $1 OR revoked_at < $1) LIMIT $2)",
+                &[&minted_before, &PURGE_BATCH],
+            )
+            .await
+            .map_err(err)?;
+        let changes = c
+            .execute(
+                "DELETE FROM authgate_key_changes WHERE seq IN (SELECT seq FROM \
+                 authgate_key_changes WHERE at < $1 AND seq < (SELECT MAX(seq) FROM \
+                 authgate_key_changes) LIMIT $2)",
+                &[&changes_before, &PURGE_BATCH],
+            )
+            .await
+            .map_err(err)?;
+        Ok(Purged {
+            keys: keys as usize,
+            changes: changes as usize,
+        })
     }
 
     async fn changes_since(&self, seq: i64) -> Result<Vec<Change>, StoreError> {

@@ -2,7 +2,8 @@
 //! `n`-th entry; `authgate_schema_version` holds the version in force. A
 //! migration runs in one transaction with the version bump, so a crash
 //! leaves the previous version whole. Version 1: keys and the change feed;
-//! version 2: sign-in nonces.
+//! version 2: sign-in nonces; version 3: minted keys (actor and parent
+//! columns, the indexes the cascade and the purge use).
 
 /// SQLite migrations.
 pub const SQLITE: &[&str] = &[
@@ -51,6 +52,14 @@ CREATE INDEX authgate_nonces_expires ON authgate_nonces (expires_at);
 CREATE INDEX authgate_nonces_address ON authgate_nonces (address);
 CREATE INDEX authgate_nonces_client ON authgate_nonces (client_id);
 CREATE INDEX authgate_nonces_ip ON authgate_nonces (ip);
+"#,
+    r#"
+ALTER TABLE authgate_keys ADD COLUMN actor_kind TEXT;
+ALTER TABLE authgate_keys ADD COLUMN actor_id TEXT;
+ALTER TABLE authgate_keys ADD COLUMN parent_id TEXT;
+CREATE INDEX authgate_keys_parent ON authgate_keys (parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX authgate_keys_minted_expiry ON authgate_keys (expires_at) WHERE parent_id IS NOT NULL;
+CREATE INDEX authgate_key_changes_at ON authgate_key_changes (at);
 "#,
 ];
 
@@ -101,6 +110,14 @@ CREATE INDEX authgate_nonces_expires ON authgate_nonces (expires_at);
 CREATE INDEX authgate_nonces_address ON authgate_nonces (address);
 CREATE INDEX authgate_nonces_client ON authgate_nonces (client_id);
 CREATE INDEX authgate_nonces_ip ON authgate_nonces (ip);
+"#,
+    r#"
+ALTER TABLE authgate_keys ADD COLUMN actor_kind TEXT;
+ALTER TABLE authgate_keys ADD COLUMN actor_id TEXT;
+ALTER TABLE authgate_keys ADD COLUMN parent_id TEXT;
+CREATE INDEX authgate_keys_parent ON authgate_keys (parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX authgate_keys_minted_expiry ON authgate_keys (expires_at) WHERE parent_id IS NOT NULL;
+CREATE INDEX authgate_key_changes_at ON authgate_key_changes (at);
 "#,
 ];
 

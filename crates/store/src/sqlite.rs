@@ -1,9 +1,9 @@
 //! The embedded store: one SQLite file (WAL), queried on a blocking thread
 //! so the async workers never wait on disk. Migrated when opened.
 
-use crate::model::{now, Change, KeyPatch, ListFilter, NewKey, StoredKey};
+use crate::model::{capped_expiry, now, Cascade, Change, KeyPatch, ListFilter, NewKey, StoredKey};
 use crate::nonce::{self, Nonce, NonceCaps};
-use crate::{schema, KeyStore, WriteError};
+use crate::{schema, KeyStore, Purged, WriteError, PURGE_BATCH};
 use async_trait::async_trait;
 use authgate_core::credential::CredentialKind;
 use authgate_core::store::{KeyRecord, Store, StoreError};
@@ -50,7 +50,7 @@ fn write_err(e: rusqlite::Error) -> WriteError {
 
 const COLUMNS: &str = "id, digest, kind, subject, workspace, scopes, allow, usage, expires_at, \
     disabled, scheme, public_key, metadata, rotated_from, created_at, updated_at, revoked_at, \
-    last_used_at";
+    last_used_at, actor_kind, actor_id, parent_id";
 
 fn json_list(text: String) -> rusqlite::Result<Vec<String>> {
     serde_json::from_str(&text).map_err(|e| {
@@ -88,6 +88,9 @@ fn row(r: &Row<'_>) -> rusqlite::Result<StoredKey> {
         updated_at: r.get(15)?,
         revoked_at: r.get(16)?,
         last_used_at: r.get(17)?,
+        actor_kind: r.get(18)?,
+        actor_id: r.get(19)?,
+        parent_id: r.get(20)?,
     })
 }
 
@@ -104,7 +107,8 @@ fn get(c: &Connection, id: &str) -> rusqlite::Result<Option<StoredKey>> {
 fn insert_row(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
     let mut stmt = c.prepare_cached(&format!(
         "INSERT INTO authgate_keys ({COLUMNS}) VALUES \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
+         ?20, ?21)"
     ))?;
     stmt.execute(params![
         k.id,
@@ -125,6 +129,9 @@ fn insert_row(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
         k.updated_at,
         k.revoked_at,
         k.last_used_at,
+        k.actor_kind,
+        k.actor_id,
+        k.parent_id,
     ])
     .map(|_| ())
 }
@@ -152,6 +159,60 @@ fn save(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
         ],
     )?;
     changed(c, &k.digest)
+}
+
+/// End the keys `parent` minted as `how` says, each with a change entry.
+fn cascade(c: &Connection, parent: &str, how: Cascade) -> rusqlite::Result<()> {
+    let (filter, set, t) = match how {
+        Cascade::Revoke(at) => ("revoked_at IS NULL", "revoked_at = ?2, updated_at = ?2", at),
+        Cascade::ExpireBy(t) => (
+            "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
+            "expires_at = ?2",
+            t,
+        ),
+    };
+    let both: [&dyn rusqlite::ToSql; 2] = [&parent, &t];
+    let digests: Vec<Vec<u8>> = c
+        .prepare(&format!(
+            "SELECT digest FROM authgate_keys WHERE parent_id = ?1 AND {filter}"
+        ))?
+        .query_map(&both[..if filter.contains("?2") { 2 } else { 1 }], |r| {
+            r.get(0)
+        })?
+        .collect::<Result<_, _>>()?;
+    if digests.is_empty() {
+        return Ok(());
+    }
+    c.execute(
+        &format!("UPDATE authgate_keys SET {set} WHERE parent_id = ?1 AND {filter}"),
+        params![parent, t],
+    )?;
+    for d in digests {
+        c.execute(
+            "INSERT INTO authgate_key_changes (digest, at) VALUES (?1, ?2)",
+            params![d, now()],
+        )?;
+    }
+    Ok(())
+}
+
+/// The expiry of `key`'s parent when `key` is minted and the parent may
+/// mint now; an error naming why not otherwise.
+fn parent_expiry(c: &Connection, key: &NewKey, at: i64) -> Result<Option<i64>, WriteError> {
+    let Some(m) = &key.minted else {
+        return Ok(None);
+    };
+    match get(c, &m.parent_id).map_err(write_err)? {
+        Some(p) if p.can_mint(at) => Ok(p.expires_at),
+        Some(_) => Err(WriteError::ParentInactive(format!(
+            "{} is not an active server key",
+            m.parent_id
+        ))),
+        None => Err(WriteError::ParentInactive(format!(
+            "no key {}",
+            m.parent_id
+        ))),
+    }
 }
 
 fn changed(c: &Connection, digest: &[u8; 32]) -> rusqlite::Result<()> {
@@ -328,8 +389,13 @@ impl KeyStore for SqliteStore {
 
     async fn create(&self, key: NewKey) -> Result<StoredKey, WriteError> {
         self.run(move |c| {
-            let k = key.stored(now());
+            let at = now();
             let tx = c.transaction().map_err(write_err)?;
+            let parent = parent_expiry(&tx, &key, at)?;
+            let mut k = key.stored(at);
+            if k.parent_id.is_some() {
+                k.expires_at = capped_expiry(k.expires_at, parent);
+            }
             insert(&tx, &k).map_err(write_err)?;
             tx.commit().map_err(write_err)?;
             Ok(k)
@@ -392,6 +458,9 @@ impl KeyStore for SqliteStore {
             };
             patch.apply(&mut k, now());
             save(&tx, &k).map_err(err)?;
+            if let Some(Some(e)) = patch.expires_at {
+                cascade(&tx, &k.id, Cascade::ExpireBy(e)).map_err(err)?;
+            }
             tx.commit().map_err(err)?;
             Ok(Some(k))
         })
@@ -409,6 +478,7 @@ impl KeyStore for SqliteStore {
             k.revoked_at.get_or_insert(at);
             k.updated_at = at;
             save(&tx, &k).map_err(err)?;
+            cascade(&tx, &k.id, Cascade::Revoke(at)).map_err(err)?;
             tx.commit().map_err(err)?;
             Ok(Some(k))
         })
@@ -434,10 +504,56 @@ impl KeyStore for SqliteStore {
             );
             old.updated_at = at;
             save(&tx, &old).map_err(write_err)?;
+            cascade(&tx, &old.id, Cascade::ExpireBy(overlap_until)).map_err(write_err)?;
             let next = new.stored(at);
             insert(&tx, &next).map_err(write_err)?;
             tx.commit().map_err(write_err)?;
             Ok(Some((old, next)))
+        })
+        .await
+    }
+
+    async fn children(&self, parent_id: &str) -> Result<Vec<[u8; 32]>, StoreError> {
+        let parent = parent_id.to_string();
+        self.run(move |c| {
+            let rows: Vec<Vec<u8>> = c
+                .prepare_cached("SELECT digest FROM authgate_keys WHERE parent_id = ?1")
+                .and_then(|mut s| {
+                    s.query_map([parent], |r| r.get(0))?
+                        .collect::<Result<_, _>>()
+                })
+                .map_err(err)?;
+            rows.into_iter()
+                .map(|d| {
+                    d.try_into()
+                        .map_err(|_| StoreError::corrupt("key with a bad digest"))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn purge(&self, minted_before: i64, changes_before: i64) -> Result<Purged, StoreError> {
+        self.run(move |c| {
+            let tx = c.transaction().map_err(err)?;
+            let keys = tx
+                .execute(
+                    "DELETE FROM authgate_keys WHERE id IN (SELECT id FROM authgate_keys \
+                     WHERE parent_id IS NOT NULL AND (expires_at < ?1 OR revoked_at < ?1) \
+                     LIMIT ?2)",
+                    params![minted_before, PURGE_BATCH],
+                )
+                .map_err(err)?;
+            let changes = tx
+                .execute(
+                    "DELETE FROM authgate_key_changes WHERE seq IN (SELECT seq FROM \
+                     authgate_key_changes WHERE at < ?1 AND seq < (SELECT MAX(seq) FROM \
+                     authgate_key_changes) LIMIT ?2)",
+                    params![changes_before, PURGE_BATCH],
+                )
+                .map_err(err)?;
+            tx.commit().map_err(err)?;
+            Ok(Purged { keys, changes })
         })
         .await
     }

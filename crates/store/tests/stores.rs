@@ -6,6 +6,7 @@
 
 mod common;
 
+use authgate_core::actor::{ActorKind, Minted};
 use authgate_core::credential::CredentialKind;
 use authgate_store::{KeyPatch, KeyStore, ListFilter, NewKey, Nonce, NonceCaps, WriteError};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ fn key(id: &str, ws: &str, subject: &str, n: u8) -> NewKey {
         public_key: None,
         metadata: serde_json::json!({"team": "infra"}),
         rotated_from: None,
+        minted: None,
     }
 }
 
@@ -107,9 +109,9 @@ async fn nonces(s: &Arc<dyn KeyStore>) {
 
 async fn exercise(s: Arc<dyn KeyStore>) {
     let v = s.migrate().await.unwrap();
-    assert_eq!(v, 2);
-    assert_eq!(s.migrate().await.unwrap(), 2, "migrations run once");
-    assert_eq!(s.schema_version().await.unwrap(), 2);
+    assert_eq!(v, 3);
+    assert_eq!(s.migrate().await.unwrap(), 3, "migrations run once");
+    assert_eq!(s.schema_version().await.unwrap(), 3);
     let head0 = s.head().await.unwrap();
     nonces(&s).await;
 
@@ -215,6 +217,119 @@ async fn exercise(s: Arc<dyn KeyStore>) {
     assert!(s.flush_usage().await.unwrap() >= 1);
     assert!(s.get("k_b").await.unwrap().unwrap().last_used_at.is_some());
     assert_eq!(s.flush_usage().await.unwrap(), 0, "the batch was emptied");
+    minted(&s).await;
+}
+
+fn child(id: &str, parent: &str, n: u8, expires_at: Option<i64>) -> NewKey {
+    let mut k = key(id, "acme", "u_1", n);
+    k.kind = CredentialKind::EphemeralKey;
+    k.expires_at = expires_at;
+    k.minted = Some(Minted {
+        actor_kind: ActorKind::User,
+        actor_id: "u_1".into(),
+        parent_id: parent.into(),
+    });
+    k
+}
+
+/// Minted keys: written only under an active server key, never outliving
+/// it, read back with their actor; revocation and rotation of the parent
+/// cascade with a change entry per child; the purge removes what expired
+/// or was revoked long ago and old change entries, keeping the newest.
+async fn minted(s: &Arc<dyn KeyStore>) {
+    let now = authgate_store::now();
+    let mut parent = key("srv_p", "acme", "app", 60);
+    parent.kind = CredentialKind::ServerKey;
+    parent.expires_at = Some(now + 600);
+    s.create(parent).await.unwrap();
+    // Capped at the parent's expiry.
+    let c1 = s
+        .create(child("ek_1", "srv_p", 61, Some(now + 3600)))
+        .await
+        .unwrap();
+    assert_eq!(c1.expires_at, Some(now + 600));
+    assert_eq!(c1.parent_id.as_deref(), Some("srv_p"));
+    let rec = s.lookup(&[61; 32]).await.unwrap().unwrap();
+    let m = rec.minted.as_deref().unwrap();
+    assert_eq!(
+        (m.actor_kind, m.actor_id.as_str()),
+        (ActorKind::User, "u_1")
+    );
+    assert!(!rec.disabled);
+    s.create(child("ek_2", "srv_p", 62, Some(now + 60)))
+        .await
+        .unwrap();
+    // No parent, or a parent that is not an active server key: nothing written.
+    for (id, parent, n) in [("ek_x", "nobody", 63), ("ek_y", "k_b", 64)] {
+        assert!(matches!(
+            s.create(child(id, parent, n, None)).await,
+            Err(WriteError::ParentInactive(_))
+        ));
+        assert!(s.get(id).await.unwrap().is_none());
+    }
+    let mut children = s.children("srv_p").await.unwrap();
+    children.sort();
+    assert_eq!(children, [[61; 32], [62; 32]]);
+
+    // Revocation cascades, one change entry per child.
+    let before = s.head().await.unwrap();
+    s.revoke("srv_p").await.unwrap().unwrap();
+    let changed: Vec<u8> = s
+        .changes_since(before)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.digest[0])
+        .collect();
+    assert_eq!(changed.len(), 3, "{changed:?}");
+    assert!(changed.contains(&61) && changed.contains(&62) && changed.contains(&60));
+    for n in [61, 62] {
+        assert!(s.lookup(&[n; 32]).await.unwrap().unwrap().disabled);
+    }
+    assert!(matches!(
+        s.create(child("ek_3", "srv_p", 65, None)).await,
+        Err(WriteError::ParentInactive(_))
+    ));
+
+    // Rotation caps the children at the overlap deadline.
+    let mut rot = key("srv_r", "acme", "app", 70);
+    rot.kind = CredentialKind::ServerKey;
+    s.create(rot).await.unwrap();
+    s.create(child("ek_r", "srv_r", 71, Some(now + 3600)))
+        .await
+        .unwrap();
+    let mut next = key("srv_r2", "acme", "app", 72);
+    next.kind = CredentialKind::ServerKey;
+    s.rotate("srv_r", next, now + 5).await.unwrap().unwrap();
+    assert_eq!(
+        s.get("ek_r").await.unwrap().unwrap().expires_at,
+        Some(now + 5)
+    );
+
+    // A child whose actor cannot be read is refused (fail closed).
+    // (Written straight through the model: the API never makes one.)
+    let mut broken = child("ek_b", "srv_r2", 73, None).stored(now);
+    broken.actor_kind = Some("admin".into());
+    assert!(broken.to_record().disabled);
+
+    // The purge: revoked children (ek_1, ek_2) are older than a cut-off in
+    // the future; the newest change entry always stays.
+    let head = s.head().await.unwrap();
+    let p = s.purge(now + 10_000, now + 10_000).await.unwrap();
+    assert!(p.keys >= 3, "{p:?}");
+    assert!(p.changes >= 1, "{p:?}");
+    for id in ["ek_1", "ek_2", "ek_r"] {
+        assert!(s.get(id).await.unwrap().is_none(), "{id} purged");
+    }
+    assert!(
+        s.get("srv_p").await.unwrap().is_some(),
+        "only minted keys are purged"
+    );
+    assert_eq!(s.head().await.unwrap(), head, "the newest change is kept");
+    assert!(s.changes_since(0).await.unwrap().len() == 1);
+    // Nothing left to purge at a cut-off in the past.
+    let p = s.purge(now - 10_000, now - 10_000).await.unwrap();
+    assert_eq!((p.keys, p.changes), (0, 0));
 }
 
 #[tokio::test]
@@ -231,7 +346,7 @@ async fn sqlite_store() {
     }
     // Reopened: the data and the schema version are still there.
     let again = authgate_store::open(&format!("sqlite:{}", path.display()), dir.path()).unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 2);
+    assert_eq!(again.schema_version().await.unwrap(), 3);
     assert!(again.get("k_a2").await.unwrap().is_some());
 }
 

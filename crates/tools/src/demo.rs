@@ -61,6 +61,7 @@ fn seed_store(db: &std::path::Path, secret: &str) -> std::io::Result<()> {
         public_key: None,
         metadata: serde_json::json!({"issued_by": "authgate demo"}),
         rotated_from: None,
+        minted: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

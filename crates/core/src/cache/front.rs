@@ -97,6 +97,7 @@ pub(super) mod tests {
             scoped: false,
             scheme: None,
             grace: 0,
+            minted: None,
             rendered: Default::default(),
         })
     }

@@ -24,17 +24,27 @@ pub enum CredentialKind {
     Stamp,
     /// A signed request by a wallet sign-in's ed25519 session key.
     Session,
+    /// Publishable key (`pk_`): safe in a browser, accepted only on
+    /// browser surfaces.
+    PublishableKey,
+    /// Ephemeral per-user key (`ek_`) minted by a server key.
+    EphemeralKey,
+    /// Restricted agent capability (`rk_`) minted by a server key.
+    RestrictedKey,
 }
 
 impl CredentialKind {
     /// All kinds, in display order.
-    pub const ALL: [CredentialKind; 6] = [
+    pub const ALL: [CredentialKind; 9] = [
         CredentialKind::ApiKey,
         CredentialKind::ServerKey,
         CredentialKind::AccessToken,
         CredentialKind::Jwt,
         CredentialKind::Stamp,
         CredentialKind::Session,
+        CredentialKind::PublishableKey,
+        CredentialKind::EphemeralKey,
+        CredentialKind::RestrictedKey,
     ];
 
     /// The config and header spelling.
@@ -47,6 +57,9 @@ impl CredentialKind {
             CredentialKind::Jwt => "jwt",
             CredentialKind::Stamp => "stamp",
             CredentialKind::Session => "session",
+            CredentialKind::PublishableKey => "publishable_key",
+            CredentialKind::EphemeralKey => "ephemeral_key",
+            CredentialKind::RestrictedKey => "restricted_key",
         }
     }
 
@@ -69,8 +82,17 @@ impl CredentialKind {
         self != CredentialKind::Jwt
     }
 
-    fn bit(self) -> u8 {
-        1 << (self as u8)
+    /// Whether keys of this kind are minted by a server key through a
+    /// minting door (and carry the actor who holds them).
+    pub fn is_minted(self) -> bool {
+        matches!(
+            self,
+            CredentialKind::EphemeralKey | CredentialKind::RestrictedKey
+        )
+    }
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
     }
 }
 
@@ -89,7 +111,7 @@ impl fmt::Display for CredentialKind {
 
 /// A small set of kinds (what a route accepts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct KindSet(u8);
+pub struct KindSet(u16);
 
 impl KindSet {
     /// The empty set.

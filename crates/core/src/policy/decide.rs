@@ -3,6 +3,7 @@
 //! revealed), usage tag, allow-list, then scopes.
 
 use super::Requirements;
+use crate::credential::CredentialKind;
 use crate::error::Refusal;
 use crate::identity::Identity;
 
@@ -21,6 +22,14 @@ pub fn decide<'p>(
                 own: id.workspace.clone(),
             });
         }
+    }
+    if req.browser && id.kind == CredentialKind::ServerKey {
+        return Err(Refusal::Forbidden {
+            reason: "secret_key_in_browser",
+            hint: "This is a secret server key and this is a browser surface: use a \
+                   publishable key here, and rotate this one if it was exposed"
+                .into(),
+        });
     }
     if let (Some(want), Some(have)) = (&req.usage, &id.usage) {
         if want != have {
@@ -101,6 +110,7 @@ mod tests {
             scoped,
             scheme: None,
             grace: 0,
+            minted: None,
             rendered: Default::default(),
         }
     }
@@ -113,6 +123,7 @@ mod tests {
             usage: Some("developer_api".into()),
             allow_param: Some("agent_id".into()),
             require_timestamp: true,
+            browser: false,
         }
     }
 

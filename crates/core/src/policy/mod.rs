@@ -30,4 +30,7 @@ pub struct Requirements {
     pub allow_param: Option<String>,
     /// Stamp routes: the body must carry a fresh timestamp.
     pub require_timestamp: bool,
+    /// A browser surface: publishable keys may be accepted, and a server
+    /// key presented here is refused (it must never reach a browser).
+    pub browser: bool,
 }

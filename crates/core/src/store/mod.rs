@@ -6,6 +6,7 @@
 
 pub mod memory;
 
+use crate::actor::Minted;
 use crate::credential::CredentialKind;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct KeyRecord {
     pub expires_at: Option<u64>,
     /// Refused while set.
     pub disabled: bool,
+    /// Minted keys (`ek_`, `rk_`): the actor and the minting server key.
+    pub minted: Option<Arc<Minted>>,
 }
 
 /// What kind of store failure happened.

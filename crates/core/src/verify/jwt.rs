@@ -397,6 +397,7 @@ fn identity_from_claims(
         scoped: true,
         scheme: None,
         grace: s.leeway.as_secs(),
+        minted: None,
         rendered: Default::default(),
     })
 }

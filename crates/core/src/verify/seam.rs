@@ -118,6 +118,9 @@ impl RequestVerifier for TokenVerifier {
             CredentialKind::ServerKey,
             CredentialKind::AccessToken,
             CredentialKind::Jwt,
+            CredentialKind::PublishableKey,
+            CredentialKind::EphemeralKey,
+            CredentialKind::RestrictedKey,
         ]
         .into_iter()
         .collect()

@@ -15,7 +15,16 @@ use utoipa::{IntoParams, IntoResponses, ToSchema};
 pub const ITEM: &str = "^[!-~]{1,128}$";
 
 /// The kinds a stored key can have.
-pub const STORED_KINDS: [&str; 5] = ["api_key", "server_key", "access_token", "stamp", "session"];
+pub const STORED_KINDS: [&str; 8] = [
+    "api_key",
+    "server_key",
+    "access_token",
+    "stamp",
+    "session",
+    "publishable_key",
+    "ephemeral_key",
+    "restricted_key",
+];
 
 /// The stamp schemes a key can be registered with (short and Turnkey names).
 pub const SCHEMES: [&str; 6] = [
@@ -63,7 +72,7 @@ fn kind_filter_schema() -> Schema {
 #[serde(deny_unknown_fields)]
 #[schema(as = NewKey)]
 pub struct CreateBody {
-    /// `api_key`, `server_key` or `access_token`.
+    /// `api_key`, `server_key`, `access_token` or `publishable_key`.
     pub kind: String,
     /// Whom the key acts for.
     #[schema(pattern = "^[!-~]([ -~]{0,254}[!-~])?$")]

@@ -40,6 +40,7 @@ fn not_found(id: &str) -> Reply {
 fn write_failed(e: WriteError) -> Reply {
     match e {
         WriteError::Conflict(m) => Reply::error(409, "conflict", m),
+        WriteError::ParentInactive(m) => Reply::error(409, "parent_inactive", m),
         WriteError::Store(e) => Reply::unavailable(e),
     }
 }
@@ -132,6 +133,20 @@ fn prefix_for(rt: &Runtime, kind: CredentialKind) -> Result<String, Reply> {
             "kind: no {kind} family in credentials.prefixes to mint with"
         ))
     })
+}
+
+/// Drop from this instance's cache the keys `parent` minted, after a
+/// cascade (other instances drop them from the change feed; so does this
+/// one if the lookup fails).
+async fn drop_children(ctx: &Ctx<'_>, parent: &str) {
+    match ctx.store.children(parent).await {
+        Ok(digests) => {
+            for d in digests {
+                ctx.cache.invalidate_digest(d);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "minted keys left to the change feed"),
+    }
 }
 
 fn audit(ctx: &Ctx<'_>, op: &str, k: &StoredKey) {
@@ -270,6 +285,7 @@ fn mint(ctx: &Ctx<'_>, kind: CredentialKind, c: Common) -> Result<(NewKey, Strin
         public_key: None,
         metadata: c.metadata,
         rotated_from: None,
+        minted: None,
     };
     Ok((key, secret))
 }
@@ -303,11 +319,15 @@ pub async fn create(ctx: &Ctx<'_>, body: Value) -> Reply {
     };
     let kind = match CredentialKind::parse(&b.kind) {
         Some(
-            k @ (CredentialKind::ApiKey | CredentialKind::ServerKey | CredentialKind::AccessToken),
+            k @ (CredentialKind::ApiKey
+            | CredentialKind::ServerKey
+            | CredentialKind::AccessToken
+            | CredentialKind::PublishableKey),
         ) => k,
         _ => {
             return bad(
-                "kind: api_key, server_key or access_token (stamp keys: POST /admin/v1/stamp-keys)",
+                "kind: api_key, server_key, access_token or publishable_key (stamp keys: POST \
+                 /admin/v1/stamp-keys; ephemeral and restricted keys: the minting doors)",
             )
         }
     };
@@ -374,6 +394,9 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
     match ctx.store.update(id, &patch).await {
         Ok(Some(k)) => {
             ctx.cache.invalidate_digest(k.digest);
+            if patch.expires_at.is_some() {
+                drop_children(ctx, &k.id).await;
+            }
             audit(ctx, "update", &k);
             one(200, k)
         }
@@ -392,6 +415,7 @@ pub async fn revoke(ctx: &Ctx<'_>, id: &str) -> Reply {
     match ctx.store.revoke(id).await {
         Ok(Some(k)) => {
             ctx.cache.invalidate_digest(k.digest);
+            drop_children(ctx, &k.id).await;
             audit(ctx, "revoke", &k);
             one(200, k)
         }
@@ -446,6 +470,9 @@ pub async fn rotate(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
     if old.kind == CredentialKind::Session {
         return bad("sessions are not rotated: sign in again");
     }
+    if old.kind.is_minted() {
+        return bad("minted keys are not rotated: mint a new one");
+    }
     let c = match common(
         old.subject.clone(),
         old.workspace.clone(),
@@ -469,6 +496,7 @@ pub async fn rotate(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
         Ok(Some((old, new))) => {
             ctx.cache.invalidate_digest(old.digest);
             ctx.cache.invalidate_digest(new.digest);
+            drop_children(ctx, &old.id).await;
             audit(ctx, "rotate", &old);
             created(new, secret, Some(old))
         }
@@ -530,6 +558,7 @@ pub async fn register_stamp_key(ctx: &Ctx<'_>, body: Value) -> Reply {
         public_key: Some(key.to_hex()),
         metadata: c.metadata,
         rotated_from: None,
+        minted: None,
     };
     match ctx.store.create(new).await {
         Ok(k) => {

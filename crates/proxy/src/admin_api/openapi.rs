@@ -46,7 +46,7 @@ impl Modify for Bearer {
 
 /// The kinds the config `rt` can mint (a family in `credentials.prefixes`).
 fn mintable(rt: &Runtime) -> Vec<&'static str> {
-    ["api_key", "server_key", "access_token"]
+    ["api_key", "server_key", "access_token", "publishable_key"]
         .into_iter()
         .filter(|k| {
             rt.auth

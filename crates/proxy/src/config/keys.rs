@@ -205,6 +205,7 @@ impl<'a> KeyBuilder<'a> {
                     usage: k.usage.clone(),
                     expires_at,
                     disabled: k.disabled,
+                    minted: None,
                 },
             ));
         }

@@ -55,6 +55,9 @@ pub struct FileConfig {
     /// Rate limits on authenticated requests.
     #[serde(default)]
     pub rate_limits: Vec<super::limits::RateLimitSection>,
+    /// Server keys minting ephemeral and restricted keys (needs `store.url`).
+    #[serde(default)]
+    pub minting: Option<crate::minting::settings::MintingSection>,
 }
 
 /// `[store]`
@@ -334,6 +337,14 @@ pub struct CredentialsSection {
     /// Prefix families.
     #[serde(default)]
     pub prefixes: Vec<PrefixSection>,
+    /// Route `usage` tags that mark browser surfaces: only those routes may
+    /// accept publishable keys, and they refuse server keys.
+    #[serde(default = "default_browser_usages")]
+    pub browser_usages: Vec<String>,
+}
+
+fn default_browser_usages() -> Vec<String> {
+    vec!["browser".into()]
 }
 
 impl Default for CredentialsSection {
@@ -341,6 +352,7 @@ impl Default for CredentialsSection {
         Self {
             max_bytes: default_max_bytes(),
             digest: default_digest(),
+            browser_usages: default_browser_usages(),
             pepper_env: None,
             prefixes: Vec::new(),
         }

@@ -68,6 +68,7 @@ fn per_section(doc: toml::Table) -> Vec<ConfigError> {
             "stamps" => part::<StampsSection>(&mut errs, key, value),
             "store" => part::<StoreSection>(&mut errs, key, value),
             "signin" => part::<crate::signin::settings::SigninSection>(&mut errs, key, value),
+            "minting" => part::<crate::minting::settings::MintingSection>(&mut errs, key, value),
             "upstreams" => match value {
                 toml::Value::Table(t) => {
                     for (name, v) in t {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 pub(super) fn build_router(
     routes: &[RouteSection],
     pools: &BTreeMap<String, Arc<Pool>>,
+    browser_usages: &[String],
     errs: &mut Errors,
 ) -> Router {
     let mut built = Vec::new();
@@ -73,7 +74,7 @@ pub(super) fn build_router(
             }
         };
         ok &= target.is_some();
-        let access = build_access(&r.auth, &format!("{key}.auth"), errs);
+        let access = build_access(&r.auth, &format!("{key}.auth"), browser_usages, errs);
         if let (true, Some(target), Some(access)) = (ok, target, access) {
             let name = r.display_name();
             built.push((
@@ -103,7 +104,12 @@ pub(super) fn build_router(
     }
 }
 
-fn build_access(a: &AuthSection, key: &str, errs: &mut Errors) -> Option<Access> {
+fn build_access(
+    a: &AuthSection,
+    key: &str,
+    browser_usages: &[String],
+    errs: &mut Errors,
+) -> Option<Access> {
     if a.public {
         if !a.accept.is_empty() || !a.scopes.is_empty() || !a.any_scopes.is_empty() {
             errs.push(
@@ -129,7 +135,10 @@ fn build_access(a: &AuthSection, key: &str, errs: &mut Errors) -> Option<Access>
             None => {
                 errs.push(
                     format!("{key}.accept[{j}]"),
-                    format!("unknown kind '{k}' (api_key, server_key, access_token, jwt, stamp)"),
+                    format!(
+                        "unknown kind '{k}' ({})",
+                        CredentialKind::ALL.map(|k| k.as_str()).join(", ")
+                    ),
                 );
                 ok = false;
             }
@@ -149,8 +158,21 @@ fn build_access(a: &AuthSection, key: &str, errs: &mut Errors) -> Option<Access>
             }
         }
     }
+    let browser = a.usage.as_ref().is_some_and(|u| browser_usages.contains(u));
+    if accept.contains(CredentialKind::PublishableKey) && !browser {
+        errs.push(
+            format!("{key}.accept"),
+            format!(
+                "publishable keys are accepted only on browser surfaces: set usage to one of \
+                 credentials.browser_usages ({})",
+                browser_usages.join(", ")
+            ),
+        );
+        ok = false;
+    }
     ok.then(|| {
         Access::Protected(Requirements {
+            browser,
             accept,
             all_scopes: a.scopes.clone(),
             any_scopes: a.any_scopes.clone(),

@@ -85,7 +85,12 @@ pub fn validate_in(
         }
     }
 
-    let router = build_router(&file.routes, &pools, &mut errs);
+    let router = build_router(
+        &file.routes,
+        &pools,
+        &file.credentials.browser_usages,
+        &mut errs,
+    );
 
     // Credentials.
     let creds = &file.credentials;
@@ -314,6 +319,10 @@ pub fn validate_in(
     for (k, m) in signin_errs {
         errs.push(&k, m);
     }
+    let (minting, minting_errs) = crate::minting::settings::validate(&file, prefixes.rules());
+    for (k, m) in minting_errs {
+        errs.push(&k, m);
+    }
     let admin_tokens = match super::database::admin_tokens(&file.admin.tokens) {
         Ok(t) => t,
         Err(e) => {
@@ -413,6 +422,7 @@ pub fn validate_in(
         file_keys,
         admin_tokens,
         signin,
+        minting,
         rate_limits,
         auth_fingerprint,
         file_digests: file_digests.0,

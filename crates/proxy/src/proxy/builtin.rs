@@ -22,11 +22,14 @@ pub fn respond(handler: Builtin, rt: &Runtime, identity: Option<&Identity>) -> E
             // A public whoami route: nobody to describe.
             None => (200, json!({"authenticated": false}).to_string()),
         },
-        // Answered by `crate::signin` (asynchronously, with the store).
+        // Answered by `crate::signin` and `crate::minting` (asynchronously,
+        // with the store).
         Builtin::SessionChallenge
         | Builtin::SessionVerify
         | Builtin::SessionRefresh
-        | Builtin::SessionRevoke => (404, json!({"error": "not_found"}).to_string()),
+        | Builtin::SessionRevoke
+        | Builtin::MintEphemeral
+        | Builtin::MintCapability => (404, json!({"error": "not_found"}).to_string()),
     };
     ErrorResponse {
         status,
@@ -37,7 +40,7 @@ pub fn respond(handler: Builtin, rt: &Runtime, identity: Option<&Identity>) -> E
 
 /// What a caller may learn about its own credential (never the credential).
 fn whoami(id: &Identity) -> serde_json::Value {
-    json!({
+    let mut v = json!({
         "authenticated": true,
         "subject": id.subject,
         "workspace": id.workspace,
@@ -45,7 +48,15 @@ fn whoami(id: &Identity) -> serde_json::Value {
         "method": id.kind.as_str(),
         "credential_id": id.credential_id,
         "expires_at": id.expires_at,
-    })
+    });
+    if let (Some(m), Some(obj)) = (&id.minted, v.as_object_mut()) {
+        obj.insert(
+            "actor".into(),
+            json!({"kind": m.actor_kind.as_str(), "id": m.actor_id}),
+        );
+        obj.insert("parent_credential_id".into(), json!(m.parent_id));
+    }
+    v
 }
 
 #[cfg(test)]
@@ -68,6 +79,7 @@ mod tests {
             scoped: true,
             scheme: None,
             grace: 0,
+            minted: None,
             rendered: Default::default(),
         };
         let v = whoami(&id);

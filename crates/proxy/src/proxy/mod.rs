@@ -138,6 +138,15 @@ impl ProxyHttp for AuthGate {
                             identity.as_deref(),
                         )
                         .await
+                    } else if crate::minting::handles(handler) {
+                        crate::minting::respond(
+                            handler,
+                            rt,
+                            &self.auth,
+                            session,
+                            identity.as_deref(),
+                        )
+                        .await
                     } else {
                         builtin::respond(handler, rt, identity.as_deref())
                     };

@@ -22,7 +22,6 @@ use crate::verify::stamp::{key_digest, normalise_key, NormalisedKey, StampScheme
 use authgate_core::wallet::{personal, Address, SiweMessage, WalletError};
 use authgate_store::now;
 use authgate_store::{KeyPatch, KeyStore, NewKey, Nonce, NonceCaps, WriteError};
-use bytes::Bytes;
 use rand::distributions::{Alphanumeric, DistString};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -41,15 +40,11 @@ pub struct Ctx<'a> {
 }
 
 fn reply(status: u16, body: Value) -> ErrorResponse {
-    ErrorResponse {
-        status,
-        body: Bytes::from(body.to_string()),
-        headers: Vec::new(),
-    }
+    ErrorResponse::json(status, &body)
 }
 
 fn error(status: u16, code: &str, message: impl Into<String>) -> ErrorResponse {
-    reply(status, json!({"error": code, "message": message.into()}))
+    ErrorResponse::coded(status, code, message)
 }
 
 fn bad(code: &str, message: impl Into<String>) -> ErrorResponse {
@@ -58,13 +53,7 @@ fn bad(code: &str, message: impl Into<String>) -> ErrorResponse {
 
 fn unavailable(e: impl std::fmt::Display) -> ErrorResponse {
     tracing::warn!(error = %e, "sign-in: store call failed");
-    let mut r = error(
-        503,
-        "temporarily_unavailable",
-        "The sign-in store is temporarily unavailable",
-    );
-    r.headers.push(("retry-after", "1".into()));
-    r
+    ErrorResponse::store_down("sign-in")
 }
 
 fn wallet_error(e: WalletError) -> ErrorResponse {
@@ -226,6 +215,7 @@ pub async fn challenge(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
             r
         }
         Err(WriteError::Store(e)) => unavailable(e),
+        Err(e @ WriteError::ParentInactive(_)) => unavailable(e),
     }
 }
 
@@ -305,6 +295,7 @@ pub async fn verify(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
             "max_until": at + s.max_lifetime.as_secs() as i64,
         }),
         rotated_from: None,
+        minted: None,
     };
     match ctx.store.create(new).await {
         Ok(k) => {
@@ -325,6 +316,7 @@ pub async fn verify(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
             "this session public key is already registered; generate a new one",
         ),
         Err(WriteError::Store(e)) => unavailable(e),
+        Err(e @ WriteError::ParentInactive(_)) => unavailable(e),
     }
 }
 

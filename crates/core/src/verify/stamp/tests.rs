@@ -325,6 +325,7 @@ fn orchestrator(
             usage: None,
             expires_at: None,
             disabled: false,
+            minted: None,
         };
         (key_digest(s.scheme(), s.public_key()), rec)
     });
