@@ -89,7 +89,13 @@ fn demo_curl_lines_behave_as_printed() {
             continue;
         };
         let rest = rest.trim_start_matches("-si ").trim_start_matches("-s ");
-        let cmd = format!("curl -s -o /dev/null -w '%{{http_code}}' {rest}");
+        // A line that saves its answer (`-o FILE`, read by the next lines)
+        // keeps its own output file.
+        let cmd = if rest.split_whitespace().rev().nth(1) == Some("-o") {
+            format!("curl -s -w '%{{http_code}}' {rest}")
+        } else {
+            format!("curl -s -o /dev/null -w '%{{http_code}}' {rest}")
+        };
         let out = Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
         let got: u16 = String::from_utf8_lossy(&out.stdout)
             .trim()
