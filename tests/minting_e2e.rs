@@ -51,6 +51,8 @@ checksum = true
 
 [minting]
 workspaces = ["acme"]
+keep_expired = "1s"
+purge_interval = "300ms"
 models = {{ tasks = ["create", "read", "update", "delete"], comments = ["create", "read"] }}
 
 [minting.server_keys.srv_short]
@@ -303,6 +305,20 @@ async fn flow(store_url: &str) {
     assert_eq!(t.get(&g, TASKS, &brief_secret).await.0, 200);
     tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_eq!(t.get(&g, TASKS, &brief_secret).await.0, 401, "expired");
+    // And purged from the store by the background task, past keep_expired.
+    let brief_id = brief["id"].as_str().unwrap().to_string();
+    let purged = eventually(Duration::from_secs(10), || async {
+        t.c.get(g.admin_url(&format!("/admin/v1/keys/{brief_id}")))
+            .bearer_auth(&t.admin)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+            == 404
+    })
+    .await;
+    assert!(purged, "an expired minted key was never purged");
 
     // Revoking the parent revokes every child: here at once, on the
     // other instance through the change feed.

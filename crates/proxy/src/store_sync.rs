@@ -4,7 +4,8 @@
 //! keys from the identity cache; writes the batched `last_used_at`; applies
 //! migrations at start when `store.auto_migrate` is on; and says when the
 //! store is down (`authgate_store_up{store}`, one log line per transition);
-//! and purges, once a minute, minted keys long expired or revoked
+//! and purges, every `minting.purge_interval` (a minute by default),
+//! minted keys long expired or revoked
 //! (`minting.keep_expired`) and change-feed entries no instance can still
 //! need (older than ten cache lifetimes, and at least an hour), so the
 //! store does not grow without bound under a steady minting load.
@@ -21,7 +22,8 @@ use std::time::{Duration, Instant};
 
 /// How often `last_used_at` is written.
 const USAGE_EVERY: Duration = Duration::from_secs(10);
-/// How often expired minted keys and old change entries are purged.
+/// How often expired minted keys and old change entries are purged without
+/// `[minting]`.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// Change entries are kept at least this long.
 const MIN_FEED_RETENTION: Duration = Duration::from_secs(3600);
@@ -128,7 +130,11 @@ impl BackgroundService for StoreSync {
                 }
             };
             let poll = rt.file.store.poll_interval;
-            if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+            let every = rt
+                .minting
+                .as_ref()
+                .map_or(PURGE_EVERY, |m| m.section.purge_interval);
+            if last_purge.is_none_or(|t| t.elapsed() >= every) {
                 last_purge = Some(Instant::now());
                 purge(&rt, store.as_ref()).await;
             }

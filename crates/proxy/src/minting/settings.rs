@@ -44,6 +44,10 @@ pub struct MintingSection {
     /// deletes them (for audit).
     #[serde(default = "default_keep", with = "humantime_serde")]
     pub keep_expired: Duration,
+    /// How often each instance purges (expired minted keys, old change
+    /// entries).
+    #[serde(default = "default_purge_interval", with = "humantime_serde")]
+    pub purge_interval: Duration,
 }
 
 /// `[minting.server_keys.ID]`
@@ -72,6 +76,10 @@ fn default_max_ttl() -> Duration {
 
 fn default_keep() -> Duration {
     Duration::from_secs(3600)
+}
+
+fn default_purge_interval() -> Duration {
+    Duration::from_secs(60)
 }
 
 fn default_scope_format() -> String {
@@ -176,6 +184,9 @@ pub fn validate(
             if d < Duration::from_secs(1) {
                 errs.push((key(name), "at least 1s".into()));
             }
+        }
+        if s.purge_interval < Duration::from_millis(100) {
+            errs.push((key("purge_interval"), "at least 100ms".into()));
         }
         if !(s.scope_format.contains("{model}") && s.scope_format.contains("{operation}"))
             || s.scope_format.bytes().any(|b| !(0x21..0x7f).contains(&b))
