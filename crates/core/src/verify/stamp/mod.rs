@@ -13,7 +13,9 @@
 //!    `signature`;
 //! 3. the scheme label (exact, case-sensitive);
 //! 4. the public key: hex (either case), on the curve, normalised to
-//!    compressed SEC1 for ECDSA, canonical and not small-order for ed25519;
+//!    compressed SEC1 for ECDSA, canonical and not small-order for ed25519
+//!    (a key that passed is kept by its text, `key_cache`, and not
+//!    checked again);
 //! 5. the signature encoding: DER for ECDSA (canonical, or the fixed-width
 //!    form `@turnkey/crypto` emits for wallet signatures), 64 bytes for
 //!    ed25519; `0 < r, s < n`; high-S refused for secp256k1 only;
@@ -33,6 +35,7 @@ mod envelope;
 mod error;
 pub mod freshness;
 mod key;
+mod key_cache;
 pub mod replay;
 mod signature;
 
@@ -201,22 +204,56 @@ pub fn parse_bytes(header_value: &[u8]) -> Result<Stamp, StampError> {
     let scheme = StampScheme::from_label(&wire.scheme).ok_or(StampError::UnknownScheme)?;
     let (material, key) = match scheme {
         StampScheme::P256 => {
-            let (key, normal) = key::p256(&wire.public_key)?;
+            let (key, normal) = key_cache::p256(&wire.public_key)?;
             let sig = signature::p256(&wire.signature)?;
             (Material::P256 { key, sig }, normal)
         }
         StampScheme::Secp256k1Eip191 => {
-            let (key, normal) = key::secp256k1(&wire.public_key)?;
+            let (key, normal) = key_cache::secp256k1(&wire.public_key)?;
             let sig = signature::secp256k1(&wire.signature)?;
             (Material::Secp256k1 { key, sig }, normal)
         }
         StampScheme::Ed25519 => {
-            let (key, normal) = key::ed25519(&wire.public_key)?;
+            let (key, normal) = key_cache::ed25519(&wire.public_key)?;
             let sig = signature::ed25519(&wire.signature)?;
             (Material::Ed25519 { key, sig }, normal)
         }
     };
     Ok(Stamp { material, key })
+}
+
+/// A registered key's verifying half.
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    /// P-256.
+    P256(p256::ecdsa::VerifyingKey),
+    /// secp256k1.
+    Secp256k1(k256::ecdsa::VerifyingKey),
+    /// ed25519.
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+/// Decode and check the hex public key `text` of `scheme` (step 4, through
+/// the parsed-key cache): the key and its normal form, whose
+/// [`key_digest`] finds its registration.
+pub fn public_key(
+    scheme: StampScheme,
+    text: &str,
+) -> Result<(PublicKey, NormalisedKey), StampError> {
+    Ok(match scheme {
+        StampScheme::P256 => {
+            let (k, n) = key_cache::p256(text)?;
+            (PublicKey::P256(k), n)
+        }
+        StampScheme::Secp256k1Eip191 => {
+            let (k, n) = key_cache::secp256k1(text)?;
+            (PublicKey::Secp256k1(k), n)
+        }
+        StampScheme::Ed25519 => {
+            let (k, n) = key_cache::ed25519(text)?;
+            (PublicKey::Ed25519(k), n)
+        }
+    })
 }
 
 /// Decode a DER ECDSA signature as stamps carry it (`SEQUENCE { INTEGER r,
