@@ -312,6 +312,42 @@ async fn flow(store_url: &str) {
     assert_eq!(who["method"], "session");
     assert_eq!(who["credential_id"], session_id.as_str());
 
+    // The session key also signs RFC 9421 message signatures: method, path
+    // and time bound, for a request the X-Stamp envelope cannot cover.
+    up.recorder.clear();
+    let authority = format!("127.0.0.1:{}", g.port);
+    let key_hex = hex::encode(key.verifying_key().to_bytes());
+    let signer = common::httpsig::Key::Ed(key.clone());
+    let body = br#"{"op":"create"}"#;
+    let r = common::httpsig::Req {
+        method: "POST",
+        path: ACTIVITIES,
+        query: None,
+        body: Some(body),
+    };
+    let params = format!(
+        ";created={};keyid=\"{key_hex}\";alg=\"ed25519\"",
+        now_ms() / 1000
+    );
+    let (si, sig, digest) = common::httpsig::sign(&signer, &authority, &r, None, &params);
+    let resp = c
+        .http
+        .post(g.url(ACTIVITIES))
+        .header("signature-input", si)
+        .header("signature", sig)
+        .header("content-digest", digest.unwrap())
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let seen = up.seen();
+    assert_eq!(seen[0]["headers"]["x-auth-method"], "session");
+    assert_eq!(
+        seen[0]["headers"]["x-auth-subject"],
+        address(&w).checksummed()
+    );
+
     // Refresh extends the session, capped by max_lifetime (2h).
     let (s, r) = c.signed(&g, "/api/v1/auth/refresh", &key).await;
     assert_eq!(s, 200, "{r}");

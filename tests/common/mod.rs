@@ -2,6 +2,7 @@
 //! loopback ports in front of a recording echo upstream, and talk to it.
 #![allow(dead_code)]
 
+pub mod httpsig;
 pub mod pg;
 pub mod raw;
 pub mod terminator;

@@ -44,6 +44,10 @@ pub enum Refusal {
     /// A stamp that failed a check (format, signature, freshness, replay, unknown key).
     #[error("invalid stamp: {0}")]
     InvalidStamp(&'static str),
+    /// An RFC 9421 message signature was refused (the reason is precise:
+    /// it concerns the signature and the request, never a secret).
+    #[error("invalid message signature: {0}")]
+    InvalidSignature(&'static str),
     /// The body is over the route's limit.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -156,6 +160,7 @@ impl Refusal {
             Refusal::Malformed(r) => r,
             Refusal::InvalidToken(r) => r,
             Refusal::InvalidStamp(r) => r,
+            Refusal::InvalidSignature(r) => r,
             Refusal::PayloadTooLarge => "payload_too_large",
             Refusal::LengthRequired => "length_required",
             Refusal::BodyTimeout => "body_timeout",
@@ -182,7 +187,8 @@ impl Refusal {
             Refusal::MissingCredential
             | Refusal::KindNotAccepted { .. }
             | Refusal::InvalidToken(_)
-            | Refusal::InvalidStamp(_) => 401,
+            | Refusal::InvalidStamp(_)
+            | Refusal::InvalidSignature(_) => 401,
             Refusal::PayloadTooLarge => 413,
             Refusal::LengthRequired => 411,
             Refusal::BodyTimeout => 408,
@@ -245,6 +251,13 @@ impl Refusal {
                     format!(r#"Stamp error="invalid_stamp", error_description="{reason}""#),
                 ));
                 json!({"error": "invalid_stamp", "reason": reason})
+            }
+            Refusal::InvalidSignature(reason) => {
+                headers.push((
+                    "www-authenticate",
+                    format!(r#"Signature error="invalid_signature", error_description="{reason}""#),
+                ));
+                json!({"error": "invalid_signature", "reason": reason})
             }
             Refusal::PayloadTooLarge => {
                 json!({"error": "payload_too_large", "message": "The request body exceeds this route's limit"})

@@ -2,10 +2,13 @@
 //! [`Authenticator`] holds the hot cache and the registry of
 //! [`RequestVerifier`]s ([`seam`]): [`TokenVerifier`] (sniff the kind,
 //! check the route accepts it, reject garbage before any lookup, then the
-//! cache or [`opaque`] / [`jwt`]) and [`StampVerifier`] ([`stamp_auth`]).
+//! cache or [`opaque`] / [`jwt`]), [`StampVerifier`] ([`stamp_auth`]) and
+//! the RFC 9421 [`httpsig_auth::MessageSignatureVerifier`], which detects
+//! its own `Signature-Input` header.
 
 pub mod claims;
 pub mod httpsig;
+pub mod httpsig_auth;
 pub mod jwks;
 pub mod jws;
 pub mod jwt;
@@ -87,12 +90,16 @@ pub fn unix_now() -> u64 {
 
 impl Authenticator {
     /// An authenticator over `cache` with the built-in verifiers (tokens,
-    /// stamps). The stamp replay guard lives in the runtime, so a reload can
+    /// stamps, RFC 9421 message signatures). The stamp replay guard lives in the runtime, so a reload can
     /// resize it without forgetting.
     pub fn new(cache: IdentityCache) -> Self {
         Self {
             cache,
-            verifiers: Arc::new(vec![Arc::new(TokenVerifier), Arc::new(StampVerifier)]),
+            verifiers: Arc::new(vec![
+                Arc::new(TokenVerifier),
+                Arc::new(StampVerifier),
+                Arc::new(httpsig_auth::MessageSignatureVerifier),
+            ]),
         }
     }
 

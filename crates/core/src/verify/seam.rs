@@ -34,7 +34,10 @@ pub enum Needs {
 pub struct RequestView<'a> {
     /// Method (after an allowed override).
     pub method: &'a Method,
-    /// Authority (`Host`), when known.
+    /// `http` or `https`, as the client reached authgate.
+    pub scheme: &'a str,
+    /// Authority as the client addressed it (`:authority`, else `Host`),
+    /// port included, when known.
     pub authority: Option<&'a str>,
     /// Path (after an allowed override).
     pub path: &'a str,

@@ -61,10 +61,21 @@ impl PathParams for Matched<'_, '_, '_> {
 }
 
 /// The request as verifiers see it, with the effective method and path.
-fn view<'a>(req: &'a RequestHeader, method: &'a http::Method, path: &'a str) -> RequestView<'a> {
+fn view<'a>(
+    req: &'a RequestHeader,
+    tls: bool,
+    method: &'a http::Method,
+    path: &'a str,
+) -> RequestView<'a> {
     RequestView {
         method,
-        authority: forward::request_host(req),
+        scheme: if tls { "https" } else { "http" },
+        // As the client addressed it, port included (RFC 9421 `@authority`).
+        authority: req.uri.authority().map(|a| a.as_str()).or_else(|| {
+            req.headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+        }),
         path,
         query: req.uri.query(),
         headers: &req.headers,
@@ -82,6 +93,7 @@ impl AuthGate {
         &self,
         rt: &Runtime,
         req: &RequestHeader,
+        tls: bool,
         verified: &mut Option<Arc<Identity>>,
     ) -> Result<Admission, Refused> {
         let path = req.uri.path();
@@ -151,7 +163,7 @@ impl AuthGate {
         let verification = Verification {
             rt: &rt.auth,
             requirements: reqs,
-            request: view(req, method, path),
+            request: view(req, tls, method, path),
             presented,
             body: None,
         };
@@ -187,11 +199,12 @@ impl AuthGate {
         };
         let st = &rt.auth.stamps;
         let body = body::read_all(session, st.max_body, st.body_timeout).await?;
+        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
         let req = session.req_header();
         let verification = Verification {
             rt: &rt.auth,
             requirements: reqs,
-            request: view(req, &pending.method, &pending.path),
+            request: view(req, tls, &pending.method, &pending.path),
             presented: Presented {
                 value: &pending.value,
                 carrier: pending.carrier,

@@ -104,7 +104,11 @@ impl ProxyHttp for AuthGate {
         let rt = self.config.current();
         ctx.request_id = forward::request_id(session.req_header());
         let mut verified = None;
-        let admitted = match self.admit(&rt, session.req_header(), &mut verified).await {
+        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        let admitted = match self
+            .admit(&rt, session.req_header(), tls, &mut verified)
+            .await
+        {
             Ok(Admission::NeedsBody(pending)) => {
                 match self.admit_body(&rt, session, &pending, &mut verified).await {
                     Ok((identity, body)) => {

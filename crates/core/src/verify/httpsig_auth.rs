@@ -1,0 +1,342 @@
+//! RFC 9421 message signatures at the edge: a request signed with
+//! `Signature-Input` / `Signature` by a registered ed25519 or P-256 key (a
+//! stamp key, or a wallet sign-in's session key), for any method. Where a
+//! stamp signs only the body, a message signature binds the method, the
+//! authority, the path and the query, the body through `Content-Digest`
+//! (RFC 9530), and a creation time.
+//!
+//! - `keyid` is the key's public key in hex, as a stamp carries it: 64 hex
+//!   digits for ed25519, 66 or 130 (SEC1) for P-256. The key is found in the
+//!   store by the same digest as its stamps (scheme and key), so the
+//!   algorithm is the registration's: `ed25519` or `ecdsa-p256-sha256`. A
+//!   message whose `alg` names another is refused (RFC 9421 §3.3.7).
+//! - The first signature in `Signature-Input` that has a `keyid` is checked.
+//!   It must cover `@method`, `@authority`, `@path`, `@query` when the
+//!   request has a query, and `content-digest` when it has a body (the
+//!   digest is then checked against the body, which is read before
+//!   anything is forwarded); `created` is required and within
+//!   `[stamps] window` (± `leeway`), `expires` is honoured.
+//! - A signature is accepted once within the window (the stamps' replay
+//!   guard).
+//!
+//! Refusals are 401 `invalid_signature` with a precise reason.
+
+use super::httpsig::{self, digest, HttpSigError, RequestParts, SignatureInput};
+use super::opaque::{record_verdict, Reasons};
+use super::seam::{Needs, RequestVerifier, Verification};
+use super::stamp::{key_digest, public_key, PublicKey, StampScheme};
+use super::{settle, Authenticator};
+use crate::cache::CacheKey;
+use crate::credential::extract::{Carrier, Presented};
+use crate::credential::{CredentialKind, KindSet};
+use crate::error::Refusal;
+use crate::identity::Identity;
+use crate::metrics::METRICS;
+use async_trait::async_trait;
+use http::{HeaderMap, HeaderName};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// The carrier name of a message signature.
+pub const CARRIER: Carrier = Carrier::Other("httpsig");
+
+static SIGNATURE_INPUT: HeaderName = HeaderName::from_static("signature-input");
+static SIGNATURE: HeaderName = HeaderName::from_static("signature");
+static CONTENT_DIGEST: HeaderName = HeaderName::from_static("content-digest");
+static HEADERS: [HeaderName; 2] = [
+    HeaderName::from_static("signature-input"),
+    HeaderName::from_static("signature"),
+];
+
+fn refuse(reason: &'static str) -> Refusal {
+    METRICS
+        .verifications
+        .with_label_values(&["httpsig", reason])
+        .inc();
+    Refusal::InvalidSignature(reason)
+}
+
+fn sig_error(e: HttpSigError) -> Refusal {
+    refuse(e.reason())
+}
+
+/// The header's value as text; absent or not visible ASCII is malformed.
+fn text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<&'h str, Refusal> {
+    let mut all = headers.get_all(name).iter();
+    match (all.next(), all.next()) {
+        (Some(v), None) => v.to_str().map_err(|_| refuse("signature_malformed")),
+        _ => Err(refuse("signature_malformed")),
+    }
+}
+
+/// What the route's policy demands of the covered components.
+fn check_coverage(input: &SignatureInput, has_query: bool, has_body: bool) -> Result<(), Refusal> {
+    let covers = |name: &str| {
+        input
+            .components
+            .iter()
+            .any(|c| c.name == name && c.params.is_empty())
+    };
+    let mut required = vec!["@method", "@authority", "@path"];
+    if has_query {
+        required.push("@query");
+    }
+    if has_body {
+        required.push("content-digest");
+    }
+    if required.iter().all(|r| covers(r)) {
+        Ok(())
+    } else {
+        Err(refuse("signature_missing_component"))
+    }
+}
+
+/// `created` within the window, `expires` not passed, at `now` (seconds).
+fn check_time(input: &SignatureInput, now: i64, window: i64, leeway: i64) -> Result<(), Refusal> {
+    let Some(created) = input.created else {
+        return Err(refuse("signature_created_missing"));
+    };
+    if created > now + leeway {
+        return Err(refuse("signature_not_yet_valid"));
+    }
+    if now - created > window + leeway {
+        return Err(refuse("signature_expired"));
+    }
+    if input.expires.is_some_and(|e| now > e + leeway) {
+        return Err(refuse("signature_expired"));
+    }
+    Ok(())
+}
+
+/// The scheme a `keyid` names by its length.
+fn scheme_of(keyid: &str) -> Option<StampScheme> {
+    match keyid.len() {
+        64 => Some(StampScheme::Ed25519),
+        66 | 130 => Some(StampScheme::P256),
+        _ => None,
+    }
+}
+
+/// Verify `sig` over `base` with `key`: strict ed25519, or ECDSA P-256
+/// with SHA-256 over `r ‖ s` (RFC 9421 §3.3.4), either `s`.
+fn verify_with(key: &PublicKey, base: &[u8], sig: &[u8]) -> Result<(), Refusal> {
+    let ok = match key {
+        PublicKey::Ed25519(k) => ed25519_dalek::Signature::from_slice(sig)
+            .is_ok_and(|s| k.verify_strict(base, &s).is_ok()),
+        PublicKey::P256(k) => {
+            use p256::ecdsa::signature::Verifier;
+            p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| {
+                let low = s.normalize_s().unwrap_or(s);
+                k.verify(base, &low).is_ok()
+            })
+        }
+        PublicKey::Secp256k1(_) => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(refuse("bad_signature"))
+    }
+}
+
+impl Authenticator {
+    /// Verify the RFC 9421 signature of the request in `v` at `now`
+    /// (Unix seconds).
+    pub async fn authenticate_message_signature(
+        &self,
+        v: &Verification<'_>,
+        now: i64,
+    ) -> Result<Arc<Identity>, Refusal> {
+        let rt = v.rt;
+        let accept = v.requirements.accept;
+        if !accept.contains(CredentialKind::Stamp) && !accept.contains(CredentialKind::Session) {
+            return Err(Refusal::KindNotAccepted {
+                accepts: accept.describe(),
+            });
+        }
+        let req = &v.request;
+        let inputs = httpsig::parse(
+            text(req.headers, &SIGNATURE_INPUT)?,
+            text(req.headers, &SIGNATURE)?,
+        )
+        .map_err(sig_error)?;
+        let input = inputs
+            .iter()
+            .find(|i| i.keyid.is_some())
+            .ok_or_else(|| refuse("signature_keyid_missing"))?;
+        let keyid = input.keyid.as_deref().unwrap_or_default();
+        let body = v.body.unwrap_or_default();
+        check_coverage(input, req.query.is_some(), !body.is_empty())?;
+        let st = &rt.stamps;
+        check_time(
+            input,
+            now,
+            st.window.as_secs() as i64,
+            st.leeway.as_secs() as i64,
+        )?;
+        let scheme = scheme_of(keyid).ok_or_else(|| refuse("unknown_key"))?;
+        let rfc_alg = match scheme {
+            StampScheme::Ed25519 => "ed25519",
+            _ => "ecdsa-p256-sha256",
+        };
+        if input.alg.as_deref().is_some_and(|a| a != rfc_alg) {
+            return Err(refuse("algorithm_mismatch"));
+        }
+        if !st.schemes.contains(&scheme) {
+            return Err(refuse("scheme_not_allowed"));
+        }
+        let (key, normal) = public_key(scheme, keyid).map_err(|_| refuse("unknown_key"))?;
+        if input.components.iter().any(|c| c.name == "content-digest") || !body.is_empty() {
+            let field = text(req.headers, &CONTENT_DIGEST)
+                .map_err(|_| refuse("signature_missing_component"))?;
+            digest::verify(field, body).map_err(sig_error)?;
+        }
+        let parts = RequestParts {
+            method: req.method.as_str(),
+            scheme: req.scheme,
+            authority: req.authority.unwrap_or_default(),
+            path: req.path,
+            query: req.query,
+            headers: req.headers,
+        };
+        let base = httpsig::signature_base(&parts, input).map_err(sig_error)?;
+        verify_with(&key, base.as_bytes(), &input.signature)?;
+        let cache_key = CacheKey {
+            generation: rt.auth_generation,
+            digest: key_digest(scheme, &normal),
+        };
+        let verdict = self
+            .cache()
+            .get_or_verify(cache_key, || async {
+                let rec =
+                    crate::store::lookup(rt.store.as_ref(), &cache_key.digest, rt.store_timeout)
+                        .await?;
+                let kind = match rec.as_deref().map(|r| r.kind) {
+                    Some(CredentialKind::Session) => CredentialKind::Session,
+                    _ => CredentialKind::Stamp,
+                };
+                Ok(record_verdict(rec.as_deref(), kind, Reasons::STAMP))
+            })
+            .await;
+        let id = settle(verdict, refuse)?;
+        if !accept.contains(id.kind) {
+            return Err(Refusal::KindNotAccepted {
+                accepts: accept.describe(),
+            });
+        }
+        // Last: only a signature that passed everything else is remembered.
+        let mut h = Sha256::new();
+        h.update(b"httpsig\0");
+        h.update(&input.signature);
+        rt.replay
+            .check_and_remember_digest(h.finalize().into())
+            .map_err(|_| refuse("replayed"))?;
+        METRICS
+            .verifications
+            .with_label_values(&["httpsig", "valid"])
+            .inc();
+        let mut with_scheme = (*id).clone();
+        with_scheme.scheme = Some(scheme.label());
+        with_scheme.rendered = Default::default();
+        Ok(Arc::new(with_scheme))
+    }
+}
+
+/// The seam's verifier for RFC 9421 message signatures.
+#[derive(Debug, Default)]
+pub struct MessageSignatureVerifier;
+
+#[async_trait]
+impl RequestVerifier for MessageSignatureVerifier {
+    fn name(&self) -> &'static str {
+        "httpsig"
+    }
+    fn carriers(&self) -> &'static [Carrier] {
+        &[CARRIER]
+    }
+    fn kinds(&self) -> KindSet {
+        [CredentialKind::Stamp, CredentialKind::Session]
+            .into_iter()
+            .collect()
+    }
+    fn needs(&self) -> Needs {
+        Needs::Body
+    }
+    fn detect<'r>(&self, headers: &'r HeaderMap) -> Result<Option<Presented<'r>>, Refusal> {
+        match headers.get(&SIGNATURE_INPUT) {
+            None => Ok(None),
+            Some(v) => match v.to_str() {
+                Ok(value) => Ok(Some(Presented {
+                    value,
+                    carrier: CARRIER,
+                })),
+                Err(_) => Err(refuse("signature_malformed")),
+            },
+        }
+    }
+    fn headers(&self) -> &'static [HeaderName] {
+        &HEADERS
+    }
+    async fn verify(
+        &self,
+        auth: &Authenticator,
+        v: Verification<'_>,
+    ) -> Result<Arc<Identity>, Refusal> {
+        auth.authenticate_message_signature(&v, super::unix_now() as i64)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(si: &str) -> SignatureInput {
+        httpsig::parse(si, "sig1=:AAAA:").unwrap().remove(0)
+    }
+
+    #[test]
+    fn the_default_components_are_required() {
+        let all = input(
+            r#"sig1=("@method" "@authority" "@path" "@query" "content-digest");created=1;keyid="k""#,
+        );
+        assert!(check_coverage(&all, true, true).is_ok());
+        let no_query = input(r#"sig1=("@method" "@authority" "@path");created=1;keyid="k""#);
+        assert!(check_coverage(&no_query, false, false).is_ok());
+        assert!(
+            check_coverage(&no_query, true, false).is_err(),
+            "a query must be covered"
+        );
+        assert!(
+            check_coverage(&no_query, false, true).is_err(),
+            "a body needs content-digest"
+        );
+        let no_method = input(r#"sig1=("@authority" "@path");created=1;keyid="k""#);
+        assert!(check_coverage(&no_method, false, false).is_err());
+        // A parameterised component is not the component itself.
+        let param = input(r#"sig1=("@method" "@authority" "@path" "content-digest";sf);created=1"#);
+        assert!(check_coverage(&param, false, true).is_err());
+    }
+
+    #[test]
+    fn created_and_expires_bound_the_signature() {
+        let at = |extra: &str| input(&format!(r#"sig1=("@method");keyid="k"{extra}"#));
+        let ok = |i: &SignatureInput, now| check_time(i, now, 300, 2).is_ok();
+        assert!(!ok(&at(""), 1000), "created is required");
+        assert!(ok(&at(";created=1000"), 1000));
+        assert!(ok(&at(";created=1000"), 1302));
+        assert!(!ok(&at(";created=1000"), 1303), "older than the window");
+        assert!(ok(&at(";created=1002"), 1000), "within the leeway");
+        assert!(!ok(&at(";created=1003"), 1000), "from the future");
+        assert!(!ok(&at(";created=1000;expires=1010"), 1013), "expired");
+        assert!(ok(&at(";created=1000;expires=1010"), 1012));
+    }
+
+    #[test]
+    fn keyids_name_their_scheme_by_length() {
+        assert_eq!(scheme_of(&"a".repeat(64)), Some(StampScheme::Ed25519));
+        assert_eq!(scheme_of(&"a".repeat(66)), Some(StampScheme::P256));
+        assert_eq!(scheme_of(&"a".repeat(130)), Some(StampScheme::P256));
+        assert_eq!(scheme_of("key-1"), None);
+    }
+}
