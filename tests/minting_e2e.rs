@@ -180,22 +180,6 @@ impl T {
     }
 }
 
-/// Wait until `gate` reached its store.
-async fn ready(gate: &Gate, store_url: &str) {
-    let name = if store_url.starts_with("sqlite") {
-        "sqlite"
-    } else {
-        "postgres"
-    };
-    let c = client();
-    let series = format!("authgate_store_up{{store=\"{name}\"}}");
-    let ok = eventually(Duration::from_secs(10), || async {
-        sample(&metrics(&c, gate).await, &series) == Some(1.0)
-    })
-    .await;
-    assert!(ok, "the store never came up");
-}
-
 fn server_key(id: &str, workspace: &str, scopes: &[&str]) -> Value {
     json!({"kind": "server_key", "id": id, "subject": format!("app-{id}"), "workspace": workspace, "scopes": scopes})
 }
@@ -209,8 +193,8 @@ async fn flow(store_url: &str) {
     let cfg = config(store_url, &stanza, &file_stanza);
     let g = Gate::start(&up, &cfg);
     let g2 = Gate::start(&up, &cfg);
-    ready(&g, store_url).await;
-    ready(&g2, store_url).await;
+    store_ready(&g, store_url).await;
+    store_ready(&g2, store_url).await;
     let t = T { c: client(), admin };
 
     let sk = t.create(&g, server_key("srv_acme", "acme", &[])).await;

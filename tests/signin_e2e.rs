@@ -166,29 +166,13 @@ fn with(mut v: Value, k: &str, x: Value) -> Value {
     v
 }
 
-/// Wait until `gate` has migrated its store (`auto_migrate`) and reached it.
-async fn ready(gate: &Gate, store_url: &str) {
-    let name = if store_url.starts_with("sqlite") {
-        "sqlite"
-    } else {
-        "postgres"
-    };
-    let c = client();
-    let series = format!("authgate_store_up{{store=\"{name}\"}}");
-    let ok = eventually(Duration::from_secs(10), || async {
-        sample(&metrics(&c, gate).await, &series) == Some(1.0)
-    })
-    .await;
-    assert!(ok, "the store never came up");
-}
-
 async fn flow(store_url: &str) {
     let up = Upstream::start();
     let cfg = signin_config(store_url);
     let g = Gate::start(&up, &cfg);
     let g2 = Gate::start(&up, &cfg);
-    ready(&g, store_url).await;
-    ready(&g2, store_url).await;
+    store_ready(&g, store_url).await;
+    store_ready(&g2, store_url).await;
     let c = Client { http: client() };
     let w = wallet(7);
     let key = session_key(9);
@@ -376,7 +360,7 @@ async fn flow(store_url: &str) {
 async fn refusals(store_url: &str) {
     let up = Upstream::start();
     let g = Gate::start(&up, &signin_config(store_url));
-    ready(&g, store_url).await;
+    store_ready(&g, store_url).await;
     let c = Client { http: client() };
     let (w, key) = (wallet(3), session_key(4));
     let base = claim(&w, &key, json!(1));
@@ -507,7 +491,7 @@ async fn a_store_outage_fails_sign_in_closed_and_spares_cached_sessions() {
     let up = Upstream::start();
     let cfg = signin_config(&url).replace("[store]\n", "[store]\ntimeout = \"500ms\"\n");
     let g = Gate::start(&up, &cfg);
-    ready(&g, &url).await;
+    store_ready(&g, &url).await;
     let c = Client { http: client() };
     let (w, key) = (wallet(11), session_key(12));
     let (s, ch) = c
@@ -561,7 +545,7 @@ async fn sign_in_settings_apply_on_reload() {
     let up = Upstream::start();
     let cfg = signin_config(&url);
     let g = Gate::start(&up, &cfg);
-    ready(&g, &url).await;
+    store_ready(&g, &url).await;
     g.until_watching().await;
     let c = Client { http: client() };
     let mobile = with(

@@ -412,3 +412,20 @@ pub fn sample(metrics: &str, series: &str) -> Option<f64> {
             .and_then(|v| v.trim().parse().ok())
     })
 }
+
+/// Wait until `gate` has reached its database store (and, with
+/// `auto_migrate`, migrated it): `authgate_store_up` reads 1.
+pub async fn store_ready(gate: &Gate, store_url: &str) {
+    let name = if store_url.starts_with("sqlite") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    let c = client();
+    let series = format!("authgate_store_up{{store=\"{name}\"}}");
+    let ok = eventually(Duration::from_secs(10), || async {
+        sample(&metrics(&c, gate).await, &series) == Some(1.0)
+    })
+    .await;
+    assert!(ok, "the store never came up");
+}

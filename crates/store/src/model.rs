@@ -74,16 +74,7 @@ pub struct StoredKey {
 fn kind_schema() -> utoipa::openapi::schema::Object {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some([
-            "api_key",
-            "server_key",
-            "access_token",
-            "stamp",
-            "session",
-            "publishable_key",
-            "ephemeral_key",
-            "restricted_key",
-        ]))
+        .enum_values(Some(CredentialKind::stored_names()))
         .build()
 }
 

@@ -5,6 +5,17 @@
 //! version 2: sign-in nonces; version 3: minted keys (actor and parent
 //! columns, the indexes the cascade and the purge use).
 
+/// Version 3, the same in both dialects: minted keys' actor and parent,
+/// and the indexes the cascade and the purge use.
+const MINTED_KEYS: &str = r#"
+ALTER TABLE authgate_keys ADD COLUMN actor_kind TEXT;
+ALTER TABLE authgate_keys ADD COLUMN actor_id TEXT;
+ALTER TABLE authgate_keys ADD COLUMN parent_id TEXT;
+CREATE INDEX authgate_keys_parent ON authgate_keys (parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX authgate_keys_minted_expiry ON authgate_keys (expires_at) WHERE parent_id IS NOT NULL;
+CREATE INDEX authgate_key_changes_at ON authgate_key_changes (at);
+"#;
+
 /// SQLite migrations.
 pub const SQLITE: &[&str] = &[
     r#"
@@ -53,14 +64,7 @@ CREATE INDEX authgate_nonces_address ON authgate_nonces (address);
 CREATE INDEX authgate_nonces_client ON authgate_nonces (client_id);
 CREATE INDEX authgate_nonces_ip ON authgate_nonces (ip);
 "#,
-    r#"
-ALTER TABLE authgate_keys ADD COLUMN actor_kind TEXT;
-ALTER TABLE authgate_keys ADD COLUMN actor_id TEXT;
-ALTER TABLE authgate_keys ADD COLUMN parent_id TEXT;
-CREATE INDEX authgate_keys_parent ON authgate_keys (parent_id) WHERE parent_id IS NOT NULL;
-CREATE INDEX authgate_keys_minted_expiry ON authgate_keys (expires_at) WHERE parent_id IS NOT NULL;
-CREATE INDEX authgate_key_changes_at ON authgate_key_changes (at);
-"#,
+    MINTED_KEYS,
 ];
 
 /// PostgreSQL migrations.
@@ -111,14 +115,7 @@ CREATE INDEX authgate_nonces_address ON authgate_nonces (address);
 CREATE INDEX authgate_nonces_client ON authgate_nonces (client_id);
 CREATE INDEX authgate_nonces_ip ON authgate_nonces (ip);
 "#,
-    r#"
-ALTER TABLE authgate_keys ADD COLUMN actor_kind TEXT;
-ALTER TABLE authgate_keys ADD COLUMN actor_id TEXT;
-ALTER TABLE authgate_keys ADD COLUMN parent_id TEXT;
-CREATE INDEX authgate_keys_parent ON authgate_keys (parent_id) WHERE parent_id IS NOT NULL;
-CREATE INDEX authgate_keys_minted_expiry ON authgate_keys (expires_at) WHERE parent_id IS NOT NULL;
-CREATE INDEX authgate_key_changes_at ON authgate_key_changes (at);
-"#,
+    MINTED_KEYS,
 ];
 
 /// The version table, created before any migration.

@@ -82,6 +82,15 @@ impl CredentialKind {
         self != CredentialKind::Jwt
     }
 
+    /// The names of the kinds a stored record can have, in display order.
+    pub fn stored_names() -> Vec<&'static str> {
+        Self::ALL
+            .into_iter()
+            .filter(|k| k.is_stored())
+            .map(Self::as_str)
+            .collect()
+    }
+
     /// Whether keys of this kind are minted by a server key through a
     /// minting door (and carry the actor who holds them).
     pub fn is_minted(self) -> bool {

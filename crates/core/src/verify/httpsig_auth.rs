@@ -22,11 +22,9 @@
 //! Refusals are 401 `invalid_signature` with a precise reason.
 
 use super::httpsig::{self, digest, HttpSigError, RequestParts, SignatureInput};
-use super::opaque::{record_verdict, Reasons};
 use super::seam::{Needs, RequestVerifier, Verification};
 use super::stamp::{key_digest, public_key, PublicKey, StampScheme};
-use super::{settle, Authenticator};
-use crate::cache::CacheKey;
+use super::Authenticator;
 use crate::credential::extract::{Carrier, Presented};
 use crate::credential::{CredentialKind, KindSet};
 use crate::error::Refusal;
@@ -201,24 +199,9 @@ impl Authenticator {
         };
         let base = httpsig::signature_base(&parts, input).map_err(sig_error)?;
         verify_with(&key, base.as_bytes(), &input.signature)?;
-        let cache_key = CacheKey {
-            generation: rt.auth_generation,
-            digest: key_digest(scheme, &normal),
-        };
-        let verdict = self
-            .cache()
-            .get_or_verify(cache_key, || async {
-                let rec =
-                    crate::store::lookup(rt.store.as_ref(), &cache_key.digest, rt.store_timeout)
-                        .await?;
-                let kind = match rec.as_deref().map(|r| r.kind) {
-                    Some(CredentialKind::Session) => CredentialKind::Session,
-                    _ => CredentialKind::Stamp,
-                };
-                Ok(record_verdict(rec.as_deref(), kind, Reasons::STAMP))
-            })
-            .await;
-        let id = settle(verdict, refuse)?;
+        let id = self
+            .registered_key(rt, key_digest(scheme, &normal), refuse)
+            .await?;
         if !accept.contains(id.kind) {
             return Err(Refusal::KindNotAccepted {
                 accepts: accept.describe(),
@@ -235,10 +218,7 @@ impl Authenticator {
             .verifications
             .with_label_values(&["httpsig", "valid"])
             .inc();
-        let mut with_scheme = (*id).clone();
-        with_scheme.scheme = Some(scheme.label());
-        with_scheme.rendered = Default::default();
-        Ok(Arc::new(with_scheme))
+        Ok(super::stamp_auth::with_scheme(&id, scheme))
     }
 }
 

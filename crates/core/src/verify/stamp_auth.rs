@@ -6,7 +6,7 @@
 //! sign-in's session key) and the scheme.
 
 use super::opaque::{record_verdict, Reasons};
-use super::stamp::{check, key_digest, StampError};
+use super::stamp::{check, key_digest, StampError, StampScheme};
 use super::{settle, Authenticator};
 use crate::cache::CacheKey;
 use crate::credential::{CredentialKind, KindSet};
@@ -72,31 +72,18 @@ impl Authenticator {
             .verify_seconds
             .with_label_values(&["stamp"])
             .observe(started.elapsed().as_secs_f64());
-        let key = CacheKey {
-            generation: rt.auth_generation,
-            digest: key_digest(stamp.scheme(), stamp.public_key()),
-        };
-        let verdict = self
-            .cache()
-            .get_or_verify(key, || async {
-                let rec =
-                    crate::store::lookup(rt.store.as_ref(), &key.digest, rt.store_timeout).await?;
-                // A registered stamp key, or a wallet sign-in's session key.
-                let kind = match rec.as_deref().map(|r| r.kind) {
-                    Some(CredentialKind::Session) => CredentialKind::Session,
-                    _ => CredentialKind::Stamp,
-                };
-                Ok(record_verdict(rec.as_deref(), kind, Reasons::STAMP))
-            })
-            .await;
-        let id = settle(verdict, Refusal::InvalidStamp).inspect_err(|r| {
-            if let Refusal::InvalidStamp(reason) = r {
-                METRICS
-                    .verifications
-                    .with_label_values(&["stamp", reason])
-                    .inc();
-            }
-        })?;
+        let digest = key_digest(stamp.scheme(), stamp.public_key());
+        let id = self
+            .registered_key(rt, digest, Refusal::InvalidStamp)
+            .await
+            .inspect_err(|r| {
+                if let Refusal::InvalidStamp(reason) = r {
+                    METRICS
+                        .verifications
+                        .with_label_values(&["stamp", reason])
+                        .inc();
+                }
+            })?;
         if !accept.contains(id.kind) {
             return Err(Refusal::KindNotAccepted {
                 accepts: accept.describe(),
@@ -108,9 +95,44 @@ impl Authenticator {
             .verifications
             .with_label_values(&["stamp", "valid"])
             .inc();
-        let mut with_scheme = (*id).clone();
-        with_scheme.scheme = Some(stamp.scheme().label());
-        with_scheme.rendered = Default::default();
-        Ok(Arc::new(with_scheme))
+        Ok(with_scheme(&id, stamp.scheme()))
     }
+
+    /// The identity of the registered key (a stamp key, or a wallet
+    /// sign-in's session key) whose digest is `digest`, through the hot
+    /// cache: the one lookup of stamps and message signatures. Refusals
+    /// are `invalid(reason)`, a store failure 503.
+    pub(super) async fn registered_key(
+        &self,
+        rt: &AuthRuntime,
+        digest: [u8; 32],
+        invalid: fn(&'static str) -> Refusal,
+    ) -> Result<Arc<Identity>, Refusal> {
+        let key = CacheKey {
+            generation: rt.auth_generation,
+            digest,
+        };
+        let verdict = self
+            .cache()
+            .get_or_verify(key, || async {
+                let rec =
+                    crate::store::lookup(rt.store.as_ref(), &key.digest, rt.store_timeout).await?;
+                let kind = match rec.as_deref().map(|r| r.kind) {
+                    Some(CredentialKind::Session) => CredentialKind::Session,
+                    _ => CredentialKind::Stamp,
+                };
+                Ok(record_verdict(rec.as_deref(), kind, Reasons::STAMP))
+            })
+            .await;
+        settle(verdict, invalid)
+    }
+}
+
+/// `id` with the scheme its request was signed with (for
+/// `x-auth-stamp-scheme`).
+pub(super) fn with_scheme(id: &Identity, scheme: StampScheme) -> Arc<Identity> {
+    let mut with = id.clone();
+    with.scheme = Some(scheme.label());
+    with.rendered = Default::default();
+    Arc::new(with)
 }

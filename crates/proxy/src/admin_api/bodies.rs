@@ -4,6 +4,7 @@
 //! document cannot drift from what the API reads and writes. The
 //! patterns restate the handlers' field checks as schema constraints.
 
+use crate::credential::CredentialKind;
 use authgate_store::StoredKey;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,18 +14,6 @@ use utoipa::{IntoParams, IntoResponses, ToSchema};
 /// Scopes and allow-list entries (ids, slugs and usage tags are
 /// `^[A-Za-z0-9._-]{1,128}$`, subjects visible ASCII with inner spaces).
 pub const ITEM: &str = "^[!-~]{1,128}$";
-
-/// The kinds a stored key can have.
-pub const STORED_KINDS: [&str; 8] = [
-    "api_key",
-    "server_key",
-    "access_token",
-    "stamp",
-    "session",
-    "publishable_key",
-    "ephemeral_key",
-    "restricted_key",
-];
 
 /// The stamp schemes a key can be registered with (short and Turnkey names).
 pub const SCHEMES: [&str; 6] = [
@@ -63,7 +52,7 @@ fn scheme_schema() -> Schema {
 }
 
 fn kind_filter_schema() -> Schema {
-    string_enum(&STORED_KINDS, false)
+    string_enum(&CredentialKind::stored_names(), false)
 }
 
 /// `POST /admin/v1/keys`: a key to mint. `kind` must have a family in
