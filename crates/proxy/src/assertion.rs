@@ -16,6 +16,7 @@ use std::path::Path;
 /// Signs assertions with one Ed25519 key.
 pub struct AssertionSigner {
     section: AssertionSection,
+    signing: ed25519_dalek::SigningKey,
     key: EncodingKey,
     header: Header,
     jwks: String,
@@ -80,6 +81,7 @@ impl AssertionSigner {
         header.kid = Some(section.kid.clone());
         Ok(Self {
             section: section.clone(),
+            signing,
             key,
             header,
             jwks,
@@ -89,6 +91,13 @@ impl AssertionSigner {
     /// The config section it was built from.
     pub fn section(&self) -> &AssertionSection {
         &self.section
+    }
+
+    /// Sign `message` with the key (ed25519): what RFC 9421 signatures on
+    /// forwarded requests use.
+    pub fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer;
+        self.signing.sign(message).to_bytes()
     }
 
     /// The public JWKS document.

@@ -15,6 +15,7 @@ pub mod admin;
 pub mod admin_api;
 pub mod assertion;
 pub mod config;
+pub mod forward_signature;
 pub mod identity_headers;
 pub mod jwks_fetch;
 pub mod keys_cli;

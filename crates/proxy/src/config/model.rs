@@ -524,6 +524,11 @@ pub struct AssertionSection {
     /// Lifetime of an assertion.
     #[serde(default = "default_assertion_ttl", with = "humantime_serde")]
     pub ttl: Duration,
+    /// Also sign each forwarded request with RFC 9421 (label `authgate`,
+    /// this key, its `kid` as `keyid`): method, authority, path, query, the
+    /// identity headers, `x-request-id` and any `Content-Digest`.
+    #[serde(default)]
+    pub sign_requests: bool,
 }
 
 fn default_assertion_kid() -> String {

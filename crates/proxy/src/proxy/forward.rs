@@ -180,7 +180,19 @@ pub fn prepare_upstream_request(
     if rt.identity.set_real_ip {
         real_ip(headers, trusted, peer)?;
     }
-    restore(up, taken)
+    restore(up, taken)?;
+    if let (Some(_), Some(signer)) = (identity, &rt.assertion) {
+        if signer.section().sign_requests {
+            // Fail closed, as for the assertion.
+            crate::forward_signature::sign(signer, up, &rt.headers, unix_now()).map_err(|e| {
+                pingora::Error::explain(
+                    pingora::ErrorType::InternalError,
+                    format!("request signing failed: {e}"),
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether the request names two different authorities: an absolute-form
