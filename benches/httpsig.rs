@@ -95,6 +95,7 @@ fn bench(c: &mut Criterion) {
         allow_param: None,
         require_timestamp: true,
         browser: false,
+        signature: Default::default(),
     };
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()

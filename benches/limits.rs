@@ -55,6 +55,7 @@ fn bench(c: &mut Criterion) {
         allow_param: None,
         require_timestamp: false,
         browser: false,
+        signature: Default::default(),
     };
     let params: Vec<(String, String)> = vec![];
     let mut g = c.benchmark_group("rate_limits");

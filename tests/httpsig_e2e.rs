@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::httpsig::{b64, sign, Key, Req};
+use common::httpsig::{b64, sign, sign_with, Key, Req};
 use common::*;
 use serde_json::Value;
 use sha2::Digest;
@@ -90,6 +90,11 @@ auth = {{ accept = ["stamp"] }}
 path = "/api/v1/workspaces/{{workspace}}/jobs"
 upstream = "echo"
 auth = {{ accept = ["stamp"] }}
+
+[[routes]]
+path = "/api/v1/workspaces/{{workspace}}/strict"
+upstream = "echo"
+auth = {{ accept = ["stamp"], signature_components = ["@method", "@authority", "@path", "x-tenant"], signature_nonce = true }}
 "#,
         ed.keyid(),
         p256.keyid()
@@ -261,4 +266,104 @@ async fn message_signatures_at_the_edge() {
         reached + 1,
         "only the one valid replay-check request got through"
     );
+}
+
+/// A route's own policy: the components it lists (here a header the
+/// default set does not name) and a required nonce.
+#[tokio::test]
+async fn a_route_can_demand_its_own_components_and_a_nonce() {
+    let ed = Key::Ed(ed25519_dalek::SigningKey::from_bytes(&[24; 32]));
+    let p = Key::P256(p256::ecdsa::SigningKey::from_slice(&[25; 32]).unwrap());
+    let up = Upstream::start();
+    let g = Gate::start(&up, &config(&ed, &p));
+    let authority = format!("127.0.0.1:{}", g.port);
+    let r = Req {
+        method: "GET",
+        path: "/api/v1/workspaces/acme/strict",
+        query: None,
+        body: None,
+    };
+    let tenant = [("x-tenant", "t-9")];
+    let with = ["@method", "@authority", "@path", "x-tenant"];
+    let without = ["@method", "@authority", "@path"];
+    let no_nonce = format!(
+        ";created={};keyid=\"{}\";alg=\"ed25519\"",
+        now(),
+        ed.keyid()
+    );
+    let send_with = |s: (String, String, Option<String>)| {
+        let url = g.url(r.path);
+        async move {
+            let resp = client()
+                .get(url)
+                .header("x-tenant", "t-9")
+                .header("signature-input", s.0)
+                .header("signature", s.1)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let v: Value = resp.json().await.unwrap_or(Value::Null);
+            (status, v["reason"].as_str().unwrap_or("").to_string())
+        }
+    };
+    let s = sign_with(
+        &ed,
+        &authority,
+        &r,
+        Some(&with),
+        &params(&ed, now()),
+        &tenant,
+    );
+    assert_eq!(send_with(s).await, (200, String::new()));
+    let s = sign_with(
+        &ed,
+        &authority,
+        &r,
+        Some(&without),
+        &params(&ed, now()),
+        &tenant,
+    );
+    assert_eq!(
+        send_with(s).await,
+        (401, "signature_missing_component".to_string())
+    );
+    let s = sign_with(&ed, &authority, &r, Some(&with), &no_nonce, &tenant);
+    assert_eq!(
+        send_with(s).await,
+        (401, "signature_nonce_missing".to_string())
+    );
+    // The header's value is covered: another tenant breaks the signature.
+    let s = sign_with(
+        &ed,
+        &authority,
+        &r,
+        Some(&with),
+        &params(&ed, now()),
+        &[("x-tenant", "t-1")],
+    );
+    assert_eq!(send_with(s).await, (401, "bad_signature".to_string()));
+}
+
+#[test]
+fn signature_components_are_checked_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("authgate.toml");
+    std::fs::write(
+        &config,
+        "[upstreams.a]\nbackends = [\"127.0.0.1:9\"]\n[[routes]]\npath = \"/x\"\nupstream = \"a\"\nauth = { accept = [\"stamp\"], signature_components = [\"@method\", \"@body\", \"X-Tenant\"] }\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("signature_components[1]") && err.contains("'@body'"),
+        "{err}"
+    );
+    assert!(err.contains("signature_components[2]"), "{err}");
 }

@@ -69,6 +69,19 @@ pub fn sign(
     components: Option<&[&str]>,
     params: &str,
 ) -> (String, String, Option<String>) {
+    sign_with(key, authority, r, components, params, &[])
+}
+
+/// [`sign`], with the values of covered header fields other than
+/// `content-digest` taken from `fields`.
+pub fn sign_with(
+    key: &Key,
+    authority: &str,
+    r: &Req<'_>,
+    components: Option<&[&str]>,
+    params: &str,
+    fields: &[(&str, &str)],
+) -> (String, String, Option<String>) {
     let digest = r
         .body
         .map(|b| format!("sha-256=:{}:", b64(&sha2::Sha256::digest(b))));
@@ -88,7 +101,11 @@ pub fn sign(
             "@path" => r.path.to_string(),
             "@query" => format!("?{}", r.query.unwrap_or("")),
             "content-digest" => digest.clone().unwrap_or_default(),
-            other => panic!("{other}"),
+            other => fields
+                .iter()
+                .find(|(n, _)| *n == other)
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_else(|| panic!("no value for {other}")),
         };
         base.push_str(&format!("\"{c}\": {value}\n"));
     }

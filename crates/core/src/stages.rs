@@ -147,6 +147,7 @@ mod tests {
             allow_param: None,
             require_timestamp: false,
             browser: false,
+            signature: Default::default(),
         };
         let rec = crate::store::KeyRecord {
             id: "k".into(),

@@ -109,6 +109,7 @@ async fn verify(rt: &AuthRuntime, c: &Case, now: i64) -> Result<CredentialKind, 
         allow_param: None,
         require_timestamp: true,
         browser: false,
+        signature: Default::default(),
     };
     let v = Verification {
         rt,

@@ -124,6 +124,7 @@ mod tests {
             allow_param: Some("agent_id".into()),
             require_timestamp: true,
             browser: false,
+            signature: Default::default(),
         }
     }
 

@@ -33,4 +33,18 @@ pub struct Requirements {
     /// A browser surface: publishable keys may be accepted, and a server
     /// key presented here is refused (it must never reach a browser).
     pub browser: bool,
+    /// RFC 9421 signatures: the components that must be covered (empty:
+    /// the default set; `content-digest` is required with a body either
+    /// way) and whether a `nonce` parameter is required.
+    pub signature: SignaturePolicy,
+}
+
+/// What a route demands of an RFC 9421 message signature.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SignaturePolicy {
+    /// Components that must be covered; empty: `@method`, `@authority`,
+    /// `@path`, and `@query` when the request has a query.
+    pub components: Vec<String>,
+    /// A `nonce` parameter is required.
+    pub nonce: bool,
 }

@@ -30,6 +30,7 @@ use crate::credential::{CredentialKind, KindSet};
 use crate::error::Refusal;
 use crate::identity::Identity;
 use crate::metrics::METRICS;
+use crate::policy::SignaturePolicy;
 use async_trait::async_trait;
 use http::{HeaderMap, HeaderName};
 use sha2::{Digest, Sha256};
@@ -67,26 +68,39 @@ fn text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<&'h str, Refusa
     }
 }
 
-/// What the route's policy demands of the covered components.
-fn check_coverage(input: &SignatureInput, has_query: bool, has_body: bool) -> Result<(), Refusal> {
+/// What the route's policy demands of the covered components and the
+/// nonce.
+fn check_coverage(
+    input: &SignatureInput,
+    policy: &SignaturePolicy,
+    has_query: bool,
+    has_body: bool,
+) -> Result<(), Refusal> {
     let covers = |name: &str| {
         input
             .components
             .iter()
             .any(|c| c.name == name && c.params.is_empty())
     };
-    let mut required = vec!["@method", "@authority", "@path"];
-    if has_query {
-        required.push("@query");
-    }
+    let mut required: Vec<&str> = if policy.components.is_empty() {
+        let mut d = vec!["@method", "@authority", "@path"];
+        if has_query {
+            d.push("@query");
+        }
+        d
+    } else {
+        policy.components.iter().map(String::as_str).collect()
+    };
     if has_body {
         required.push("content-digest");
     }
-    if required.iter().all(|r| covers(r)) {
-        Ok(())
-    } else {
-        Err(refuse("signature_missing_component"))
+    if !required.iter().all(|r| covers(r)) {
+        return Err(refuse("signature_missing_component"));
     }
+    if policy.nonce && input.nonce.as_deref().is_none_or(str::is_empty) {
+        return Err(refuse("signature_nonce_missing"));
+    }
+    Ok(())
 }
 
 /// `created` within the window, `expires` not passed, at `now` (seconds).
@@ -164,7 +178,12 @@ impl Authenticator {
             .ok_or_else(|| refuse("signature_keyid_missing"))?;
         let keyid = input.keyid.as_deref().unwrap_or_default();
         let body = v.body.unwrap_or_default();
-        check_coverage(input, req.query.is_some(), !body.is_empty())?;
+        check_coverage(
+            input,
+            &v.requirements.signature,
+            req.query.is_some(),
+            !body.is_empty(),
+        )?;
         let st = &rt.stamps;
         check_time(
             input,
@@ -277,25 +296,46 @@ mod tests {
 
     #[test]
     fn the_default_components_are_required() {
+        let d = SignaturePolicy::default();
         let all = input(
             r#"sig1=("@method" "@authority" "@path" "@query" "content-digest");created=1;keyid="k""#,
         );
-        assert!(check_coverage(&all, true, true).is_ok());
+        assert!(check_coverage(&all, &d, true, true).is_ok());
         let no_query = input(r#"sig1=("@method" "@authority" "@path");created=1;keyid="k""#);
-        assert!(check_coverage(&no_query, false, false).is_ok());
+        assert!(check_coverage(&no_query, &d, false, false).is_ok());
         assert!(
-            check_coverage(&no_query, true, false).is_err(),
+            check_coverage(&no_query, &d, true, false).is_err(),
             "a query must be covered"
         );
         assert!(
-            check_coverage(&no_query, false, true).is_err(),
+            check_coverage(&no_query, &d, false, true).is_err(),
             "a body needs content-digest"
         );
         let no_method = input(r#"sig1=("@authority" "@path");created=1;keyid="k""#);
-        assert!(check_coverage(&no_method, false, false).is_err());
+        assert!(check_coverage(&no_method, &d, false, false).is_err());
         // A parameterised component is not the component itself.
         let param = input(r#"sig1=("@method" "@authority" "@path" "content-digest";sf);created=1"#);
-        assert!(check_coverage(&param, false, true).is_err());
+        assert!(check_coverage(&param, &d, false, true).is_err());
+    }
+
+    #[test]
+    fn a_route_policy_replaces_the_defaults_and_can_require_a_nonce() {
+        let policy = SignaturePolicy {
+            components: vec!["@method".into(), "@target-uri".into(), "x-tenant".into()],
+            nonce: true,
+        };
+        let full =
+            input(r#"sig1=("@method" "@target-uri" "x-tenant");created=1;keyid="k";nonce="n1""#);
+        assert!(
+            check_coverage(&full, &policy, true, false).is_ok(),
+            "@query is not required by this route"
+        );
+        let no_header = input(r#"sig1=("@method" "@target-uri");created=1;keyid="k";nonce="n1""#);
+        assert!(check_coverage(&no_header, &policy, false, false).is_err());
+        let no_nonce = input(r#"sig1=("@method" "@target-uri" "x-tenant");created=1;keyid="k""#);
+        assert!(check_coverage(&no_nonce, &policy, false, false).is_err());
+        // A body still needs its digest covered, whatever the route lists.
+        assert!(check_coverage(&full, &policy, false, true).is_err());
     }
 
     #[test]

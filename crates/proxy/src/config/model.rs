@@ -320,6 +320,13 @@ pub struct AuthSection {
     /// then lasts only as long as the replay memory. Logged at load.
     #[serde(default)]
     pub insecure_no_timestamp: bool,
+    /// RFC 9421 signatures: components that must be covered instead of the
+    /// default set (`content-digest` stays required with a body).
+    #[serde(default)]
+    pub signature_components: Vec<String>,
+    /// RFC 9421 signatures: require a `nonce` parameter.
+    #[serde(default)]
+    pub signature_nonce: bool,
 }
 
 /// `[credentials]`

@@ -170,9 +170,37 @@ fn build_access(
         );
         ok = false;
     }
+    for (j, c) in a.signature_components.iter().enumerate() {
+        let derived = [
+            "@method",
+            "@target-uri",
+            "@authority",
+            "@scheme",
+            "@request-target",
+            "@path",
+            "@query",
+        ];
+        let header = !c.is_empty()
+            && c.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !(derived.contains(&c.as_str()) || header) {
+            errs.push(
+                format!("{key}.signature_components[{j}]"),
+                format!(
+                    "'{c}' is neither a derived component ({}) nor a lower-case header name",
+                    derived.join(", ")
+                ),
+            );
+            ok = false;
+        }
+    }
     ok.then(|| {
         Access::Protected(Requirements {
             browser,
+            signature: crate::policy::SignaturePolicy {
+                components: a.signature_components.clone(),
+                nonce: a.signature_nonce,
+            },
             accept,
             all_scopes: a.scopes.clone(),
             any_scopes: a.any_scopes.clone(),
