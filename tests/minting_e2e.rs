@@ -578,3 +578,51 @@ fn minting_config_is_checked() {
         assert!(err.contains(want), "want {want} in:\n{err}");
     }
 }
+
+/// Without door routes, `[minting]` mounts the doors at their default
+/// paths (POST, server keys only); an empty path leaves a door unmounted.
+#[tokio::test]
+async fn doors_are_mounted_at_their_default_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/keys.db", dir.path().display());
+    let (admin, stanza) = admin_token();
+    let cfg = format!(
+        "[store]\nurl = \"{url}\"\nauto_migrate = true\n\n{stanza}\n[[credentials.prefixes]]\nprefix = \"ek_\"\nkind = \"ephemeral_key\"\n\n[[credentials.prefixes]]\nprefix = \"rk_\"\nkind = \"restricted_key\"\n\n[minting]\nworkspaces = [\"acme\"]\nany_capability = true\ncapability_path = \"\"\n"
+    );
+    let up = Upstream::start();
+    let g = Gate::start(&up, &cfg);
+    store_ready(&g, &url).await;
+    let t = T { c: client(), admin };
+    let sk = t.create(&g, server_key("srv_default", "acme", &[])).await;
+    let ek = t
+        .mint(&g, EPHEMERAL, &sk, json!({"user": {"id": "u_1"}}))
+        .await;
+    assert!(ek["secret"].as_str().unwrap().starts_with("ek_"));
+    // Only POST, only server keys.
+    let r =
+        t.c.get(g.url(EPHEMERAL))
+            .header("x-server-key", &sk)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 405);
+    let (s, _) = t
+        .door(
+            &g,
+            EPHEMERAL,
+            ek["secret"].as_str().unwrap(),
+            r#"{"user":{"id":"u_2"}}"#,
+        )
+        .await;
+    assert_eq!(s, 401);
+    // capability_path = "": that door is not mounted.
+    let (s, _) = t
+        .door(
+            &g,
+            CAPABILITY,
+            &sk,
+            r#"{"agent":{"id":"a_1"},"can":{"tasks":["read"]}}"#,
+        )
+        .await;
+    assert_eq!(s, 404);
+}

@@ -56,6 +56,8 @@ pub fn validate_in(
     prev: Option<&Runtime>,
     mode: StoreMode,
 ) -> Result<Runtime, ConfigErrors> {
+    let mut file = file;
+    crate::minting::settings::mount_doors(&mut file);
     let mut errs = Errors::default();
     let mut watched = Vec::new();
 

@@ -48,6 +48,56 @@ pub struct MintingSection {
     /// entries).
     #[serde(default = "default_purge_interval", with = "humantime_serde")]
     pub purge_interval: Duration,
+    /// Where the ephemeral-key door is mounted when no route names
+    /// `mint_ephemeral` (`""`: not mounted).
+    #[serde(default = "default_ephemeral_path")]
+    pub ephemeral_path: String,
+    /// Where the capability door is mounted when no route names
+    /// `mint_capability` (`""`: not mounted).
+    #[serde(default = "default_capability_path")]
+    pub capability_path: String,
+}
+
+fn default_ephemeral_path() -> String {
+    "/auth/ephemeral-keys".into()
+}
+
+fn default_capability_path() -> String {
+    "/auth/capability".into()
+}
+
+/// Mount the doors `[minting]` names at their paths (`POST`, server keys
+/// only), unless a route already names their handler or the path is empty.
+pub fn mount_doors(file: &mut crate::config::model::FileConfig) {
+    let Some(m) = &file.minting else {
+        return;
+    };
+    let doors = [
+        ("mint_ephemeral", m.ephemeral_path.clone()),
+        ("mint_capability", m.capability_path.clone()),
+    ];
+    for (handler, path) in doors {
+        let routed = file
+            .routes
+            .iter()
+            .any(|r| r.handler.as_deref() == Some(handler));
+        if path.is_empty() || routed {
+            continue;
+        }
+        file.routes.push(crate::config::model::RouteSection {
+            name: Some(format!("minting {handler}")),
+            host: None,
+            path,
+            methods: vec!["POST".into()],
+            upstream: None,
+            handler: Some(handler.into()),
+            keep_override_headers: false,
+            auth: crate::config::model::AuthSection {
+                accept: vec!["server_key".into()],
+                ..Default::default()
+            },
+        });
+    }
 }
 
 /// `[minting.server_keys.ID]`
