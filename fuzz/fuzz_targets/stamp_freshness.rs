@@ -60,11 +60,15 @@ fn lookup(doc: &Value, path: &[&str]) -> Lookup {
 
 /// Errors only building a `Value` meets: serde_json skips a member it does
 /// not need (`IgnoredAny`) without this check, so the reader may rightly
-/// get further.
+/// get further. "unexpected end of hex escape" is a lead surrogate escape
+/// not followed by a `\u` escape (found by this target in CI: the reader
+/// skipped the bad string and read a malformed timestamp before it, so
+/// refused with `BadTimestamp` where the oracle saw no document).
 fn unjudged(e: &serde_json::Error) -> bool {
     let m = e.to_string();
     m.starts_with("recursion limit exceeded")
         || m.contains("surrogate")
+        || m.starts_with("unexpected end of hex escape")
         || m.starts_with("number out of range")
 }
 
