@@ -50,6 +50,9 @@ pub enum Verdict {
 pub struct Authenticator {
     cache: IdentityCache,
     verifiers: Arc<Vec<Arc<dyn RequestVerifier>>>,
+    /// Every header that carries a credential: the built-in ones, then
+    /// what registered verifiers read (removed before forwarding).
+    credential_headers: Arc<Vec<HeaderName>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -93,20 +96,38 @@ impl Authenticator {
     /// stamps, RFC 9421 message signatures). The stamp replay guard lives in the runtime, so a reload can
     /// resize it without forgetting.
     pub fn new(cache: IdentityCache) -> Self {
-        Self {
+        let mut auth = Self {
             cache,
             verifiers: Arc::new(vec![
                 Arc::new(TokenVerifier),
                 Arc::new(StampVerifier),
                 Arc::new(httpsig_auth::MessageSignatureVerifier),
             ]),
-        }
+            credential_headers: Arc::default(),
+        };
+        auth.credential_headers = Arc::new(auth.collect_credential_headers());
+        auth
+    }
+
+    fn collect_credential_headers(&self) -> Vec<HeaderName> {
+        crate::credential::extract::CREDENTIAL_HEADERS
+            .iter()
+            .chain(self.extra_headers())
+            .cloned()
+            .collect()
+    }
+
+    /// Every header that carries a credential (built-in carriers and the
+    /// registered verifiers' own), in a fixed order.
+    pub fn credential_headers(&self) -> &[HeaderName] {
+        &self.credential_headers
     }
 
     /// Register another verifier. Its carriers must not be taken: a carrier
     /// has exactly one verifier (the first registered keeps it).
     pub fn register(mut self, verifier: Arc<dyn RequestVerifier>) -> Self {
         Arc::make_mut(&mut self.verifiers).push(verifier);
+        self.credential_headers = Arc::new(self.collect_credential_headers());
         self
     }
 

@@ -3,7 +3,6 @@
 //! `X-Forwarded-*` headers.
 
 use crate::config::Runtime;
-use crate::credential::extract::CREDENTIAL_HEADERS;
 use crate::identity::{put, Identity};
 use crate::policy::router::Route;
 use crate::proxy::spoof;
@@ -123,7 +122,7 @@ pub fn prepare_upstream_request(
     route: &Route,
     identity: Option<&Identity>,
     request_id: &RequestId,
-    extra_credentials: &mut dyn Iterator<Item = &http::HeaderName>,
+    credentials: &[http::HeaderName],
 ) -> pingora::Result<()> {
     let assertion = match (identity, &rt.assertion) {
         (Some(id), Some(signer)) => {
@@ -160,9 +159,7 @@ pub fn prepare_upstream_request(
     let names = &rt.headers;
     names.strip(headers);
     if !route.forward_credentials {
-        for h in CREDENTIAL_HEADERS.iter().chain(extra_credentials) {
-            headers.remove(h);
-        }
+        strip_credentials(headers, credentials);
     }
     let allowed = spoof::Allowed {
         trusted_peer: trusted,
@@ -193,6 +190,30 @@ pub fn prepare_upstream_request(
         }
     }
     Ok(())
+}
+
+/// Remove every header named in `credentials` (at most 64 names, in a
+/// fixed order). One pass over the request's own names, usually a handful,
+/// finds those present; only they are removed: a hashed removal per
+/// credential header on every request costs more than the comparisons.
+fn strip_credentials(headers: &mut HeaderMap, credentials: &[http::HeaderName]) {
+    if credentials.len() > 64 {
+        for h in credentials {
+            headers.remove(h);
+        }
+        return;
+    }
+    let mut present = 0u64;
+    for name in headers.keys() {
+        if let Some(i) = credentials.iter().position(|c| c == name) {
+            present |= 1 << i;
+        }
+    }
+    for (i, c) in credentials.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(c);
+        }
+    }
 }
 
 /// Whether the request names two different authorities: an absolute-form
@@ -409,6 +430,45 @@ impl PeerValues {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_credential_header_present_is_removed_with_all_its_lines() {
+        let creds: Vec<http::HeaderName> = crate::credential::extract::CREDENTIAL_HEADERS
+            .iter()
+            .cloned()
+            .chain(["signature-input", "signature"].map(http::HeaderName::from_static))
+            .collect();
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("authorization", "Bearer a"),
+            ("authorization", "Bearer b"),
+            ("x-api-key", "k"),
+            ("signature", "sig1=:AA==:"),
+            ("accept", "*/*"),
+            ("x-other", "kept"),
+        ] {
+            h.append(
+                http::HeaderName::from_static(k),
+                HeaderValue::from_static(v),
+            );
+        }
+        strip_credentials(&mut h, &creds);
+        let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        left.sort();
+        assert_eq!(left, ["accept", "x-other"]);
+        // Nothing to remove: nothing changes.
+        strip_credentials(&mut h, &creds);
+        assert_eq!(h.len(), 2);
+        // More names than the bitmask holds: every one is still removed.
+        let many: Vec<http::HeaderName> = (0..70)
+            .map(|i| http::HeaderName::try_from(format!("x-cred-{i}")).unwrap())
+            .collect();
+        let mut h = HeaderMap::new();
+        h.insert("x-cred-69", HeaderValue::from_static("v"));
+        h.insert("x-cred-3", HeaderValue::from_static("v"));
+        strip_credentials(&mut h, &many);
+        assert!(h.is_empty());
+    }
 
     #[test]
     fn host_without_port() {

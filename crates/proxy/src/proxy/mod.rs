@@ -215,7 +215,7 @@ impl ProxyHttp for AuthGate {
             route,
             ctx.identity.as_deref(),
             &ctx.request_id,
-            &mut self.auth.extra_headers(),
+            self.auth.credential_headers(),
         )
     }
 
