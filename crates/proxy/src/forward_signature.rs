@@ -12,6 +12,8 @@
 
 use crate::assertion::AssertionSigner;
 use crate::identity_headers::IdentityHeaders;
+use crate::verify::httpsig::{self, RequestParts};
+use crate::verify::httpsig_auth::{CONTENT_DIGEST, SIGNATURE, SIGNATURE_INPUT};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -20,108 +22,103 @@ use pingora::http::RequestHeader;
 /// The label of authgate's signature.
 pub const LABEL: &str = "authgate";
 
-static SIGNATURE_INPUT: HeaderName = HeaderName::from_static("signature-input");
-static SIGNATURE: HeaderName = HeaderName::from_static("signature");
-static CONTENT_DIGEST: HeaderName = HeaderName::from_static("content-digest");
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// A header field's value as RFC 9421 §2.1 reads it: every line, trimmed,
-/// joined by `", "`; `None` when absent or not text (identity headers are
-/// always text; a client's `Content-Digest` that is not is left uncovered).
-fn field(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
-    let mut out: Option<String> = None;
-    for v in headers.get_all(name) {
-        let v = v.to_str().ok()?.trim();
-        match &mut out {
-            Some(s) => {
-                s.push_str(", ");
-                s.push_str(v);
-            }
-            None => out = Some(v.to_string()),
-        }
-    }
-    out
+/// Whether `name` is present with text values only (identity headers always
+/// are; a client's `Content-Digest` that is not is left uncovered).
+fn signable(headers: &HeaderMap, name: &HeaderName) -> bool {
+    let mut values = headers.get_all(name).iter().peekable();
+    values.peek().is_some() && values.all(|v| v.to_str().is_ok())
 }
 
-/// The covered components and the signature base for `up` at `now`.
-fn base(up: &RequestHeader, kid: &str, names: &IdentityHeaders, now: u64) -> (String, String) {
-    let raw = String::from_utf8_lossy(up.raw_path());
-    let (path, query) = match raw.split_once('?') {
-        Some((p, q)) => (p.to_string(), Some(q.to_string())),
-        None => (raw.to_string(), None),
-    };
-    let path = if path.is_empty() { "/".into() } else { path };
-    let mut lines: Vec<(String, String)> = vec![
-        ("\"@method\"".into(), up.method.as_str().to_string()),
-        ("\"@path\"".into(), path),
-    ];
-    if let Some(host) = field(&up.headers, &http::header::HOST) {
-        lines.insert(1, ("\"@authority\"".into(), host.to_ascii_lowercase()));
+/// The `Signature-Input` member for `up` at `now`: the components present,
+/// then the parameters.
+fn input_member(up: &RequestHeader, kid: &str, names: &IdentityHeaders, now: u64) -> String {
+    let mut ids: Vec<&str> = vec!["\"@method\""];
+    if signable(&up.headers, &http::header::HOST) {
+        ids.push("\"@authority\"");
     }
-    if let Some(q) = query {
-        lines.push(("\"@query\"".into(), format!("?{q}")));
+    ids.push("\"@path\"");
+    if up.raw_path().contains(&b'?') {
+        ids.push("\"@query\"");
     }
-    let identity = [
-        &names.subject,
-        &names.workspace,
-        &names.scopes,
-        &names.method,
-        &names.credential_id,
-        &names.expires_at,
-        &names.actor_kind,
-        &names.actor_id,
-        &names.parent_credential_id,
-        &names.stamp_scheme,
-        &names.assertion,
-    ];
-    for name in identity.into_iter().chain([&X_REQUEST_ID, &CONTENT_DIGEST]) {
-        if let Some(v) = field(&up.headers, name) {
-            lines.push((format!("\"{}\"", name.as_str()), v));
-        }
-    }
-    let list = lines
-        .iter()
-        .map(|(id, _)| id.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let params = format!(r#"({list});created={now};keyid="{kid}";alg="ed25519";tag="{LABEL}""#);
-    let mut base = String::new();
-    for (id, v) in &lines {
-        base.push_str(id);
-        base.push_str(": ");
-        base.push_str(v);
-        base.push('\n');
-    }
-    base.push_str("\"@signature-params\": ");
-    base.push_str(&params);
-    (params, base)
+    let headers: Vec<String> = names
+        .all()
+        .into_iter()
+        .chain([&X_REQUEST_ID, &CONTENT_DIGEST])
+        .filter(|n| signable(&up.headers, n))
+        .map(|n| format!("\"{}\"", n.as_str()))
+        .collect();
+    ids.extend(headers.iter().map(String::as_str));
+    format!(
+        r#"{LABEL}=({});created={now};keyid="{kid}";alg="ed25519";tag="{LABEL}""#,
+        ids.join(" ")
+    )
 }
 
 /// Set or extend the dictionary header `name` with `member`.
 fn add_member(up: &mut RequestHeader, name: &HeaderName, member: String) -> Result<(), String> {
-    let value = match field(&up.headers, name) {
-        Some(existing) if !existing.is_empty() => format!("{existing}, {member}"),
-        _ => member,
+    let existing: Vec<&str> = up
+        .headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    let value = if existing.is_empty() {
+        member
+    } else {
+        format!("{}, {member}", existing.join(", "))
     };
     let value = HeaderValue::try_from(value).map_err(|e| e.to_string())?;
     up.insert_header(name.clone(), value)
         .map_err(|e| e.to_string())
 }
 
-/// Sign `up` (as it will be sent) at `now` (Unix seconds).
+/// Sign `up` (as it will be sent, reached over TLS or not) at `now` (Unix
+/// seconds). The signature base is the core's RFC 9421 builder (tested
+/// against the RFC's vectors), over the member this function writes.
 pub fn sign(
     signer: &AssertionSigner,
     up: &mut RequestHeader,
     names: &IdentityHeaders,
+    tls: bool,
     now: u64,
 ) -> Result<(), String> {
-    let kid = signer.section().kid.clone();
-    let (params, base) = base(up, &kid, names, now);
+    let member = input_member(up, &signer.section().kid, names, now);
+    let input = httpsig::parse(&member, &format!("{LABEL}=::"))
+        .map_err(|e| e.to_string())?
+        .pop()
+        .ok_or("no signature input")?;
+    let raw = String::from_utf8_lossy(up.raw_path()).into_owned();
+    let (path, query) = match raw.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (raw.as_str(), None),
+    };
+    let host = up
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let parts = RequestParts {
+        method: up.method.as_str(),
+        scheme: if tls { "https" } else { "http" },
+        authority: host,
+        path,
+        query,
+        headers: &up.headers,
+    };
+    let base = httpsig::signature_base(&parts, &input).map_err(|e| e.to_string())?;
     let signature = signer.sign_bytes(base.as_bytes());
-    add_member(up, &SIGNATURE_INPUT, format!("{LABEL}={params}"))?;
     add_member(
         up,
-        &SIGNATURE,
+        SIGNATURE_INPUT,
+        format!("{LABEL}={}", input.params_value),
+    )?;
+    add_member(
+        up,
+        SIGNATURE,
         format!("{LABEL}=:{}:", STANDARD.encode(signature)),
     )
 }

@@ -70,7 +70,8 @@ impl IdentityHeaders {
         })
     }
 
-    fn all(&self) -> [&HeaderName; 11] {
+    /// Every identity header name, in a fixed order.
+    pub fn all(&self) -> [&HeaderName; 11] {
         [
             &self.subject,
             &self.workspace,

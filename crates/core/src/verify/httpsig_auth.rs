@@ -23,7 +23,7 @@
 
 use super::httpsig::{self, digest, HttpSigError, RequestParts, SignatureInput};
 use super::seam::{Needs, RequestVerifier, Verification};
-use super::stamp::{key_digest, public_key, PublicKey, StampScheme};
+use super::stamp::{key_digest, public_key, verify_ed25519, verify_p256, PublicKey, StampScheme};
 use super::Authenticator;
 use crate::credential::extract::{Carrier, Presented};
 use crate::credential::{CredentialKind, KindSet};
@@ -39,13 +39,18 @@ use std::sync::Arc;
 /// The carrier name of a message signature.
 pub const CARRIER: Carrier = Carrier::Other("httpsig");
 
-static SIGNATURE_INPUT: HeaderName = HeaderName::from_static("signature-input");
-static SIGNATURE: HeaderName = HeaderName::from_static("signature");
-static CONTENT_DIGEST: HeaderName = HeaderName::from_static("content-digest");
-static HEADERS: [HeaderName; 2] = [
+/// `Signature-Input` and `Signature`: the headers this verifier reads
+/// (removed before forwarding) and authgate writes when it signs.
+pub static HEADERS: [HeaderName; 2] = [
     HeaderName::from_static("signature-input"),
     HeaderName::from_static("signature"),
 ];
+/// `Signature-Input`.
+pub static SIGNATURE_INPUT: &HeaderName = &HEADERS[0];
+/// `Signature`.
+pub static SIGNATURE: &HeaderName = &HEADERS[1];
+/// `Content-Digest` (RFC 9530).
+pub static CONTENT_DIGEST: HeaderName = HeaderName::from_static("content-digest");
 
 fn refuse(reason: &'static str) -> Refusal {
     METRICS
@@ -129,18 +134,15 @@ fn scheme_of(keyid: &str) -> Option<StampScheme> {
     }
 }
 
-/// Verify `sig` over `base` with `key`: strict ed25519, or ECDSA P-256
-/// with SHA-256 over `r ‖ s` (RFC 9421 §3.3.4), either `s`.
+/// Verify `sig` over `base` with `key` by the stamps' own checks: strict
+/// ed25519, or ECDSA P-256 with SHA-256 over `r ‖ s` (RFC 9421 §3.3.4),
+/// either `s`.
 fn verify_with(key: &PublicKey, base: &[u8], sig: &[u8]) -> Result<(), Refusal> {
     let ok = match key {
         PublicKey::Ed25519(k) => ed25519_dalek::Signature::from_slice(sig)
-            .is_ok_and(|s| k.verify_strict(base, &s).is_ok()),
+            .is_ok_and(|s| verify_ed25519(k, &s, base).is_ok()),
         PublicKey::P256(k) => {
-            use p256::ecdsa::signature::Verifier;
-            p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| {
-                let low = s.normalize_s().unwrap_or(s);
-                k.verify(base, &low).is_ok()
-            })
+            p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| verify_p256(k, &s, base).is_ok())
         }
         PublicKey::Secp256k1(_) => false,
     };
@@ -168,8 +170,8 @@ impl Authenticator {
         }
         let req = &v.request;
         let inputs = httpsig::parse(
-            text(req.headers, &SIGNATURE_INPUT)?,
-            text(req.headers, &SIGNATURE)?,
+            text(req.headers, SIGNATURE_INPUT)?,
+            text(req.headers, SIGNATURE)?,
         )
         .map_err(sig_error)?;
         let input = inputs
@@ -262,7 +264,7 @@ impl RequestVerifier for MessageSignatureVerifier {
         Needs::Body
     }
     fn detect<'r>(&self, headers: &'r HeaderMap) -> Result<Option<Presented<'r>>, Refusal> {
-        match headers.get(&SIGNATURE_INPUT) {
+        match headers.get(SIGNATURE_INPUT) {
             None => Ok(None),
             Some(v) => match v.to_str() {
                 Ok(value) => Ok(Some(Presented {

@@ -93,8 +93,8 @@ pub fn unix_now() -> u64 {
 
 impl Authenticator {
     /// An authenticator over `cache` with the built-in verifiers (tokens,
-    /// stamps, RFC 9421 message signatures). The stamp replay guard lives in the runtime, so a reload can
-    /// resize it without forgetting.
+    /// stamps, RFC 9421 message signatures). The stamp replay guard lives in
+    /// the runtime, so a reload can resize it without forgetting.
     pub fn new(cache: IdentityCache) -> Self {
         let mut auth = Self {
             cache,

@@ -199,7 +199,7 @@ impl AuthGate {
         };
         let st = &rt.auth.stamps;
         let body = body::read_all(session, st.max_body, st.body_timeout).await?;
-        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        let tls = forward::is_tls(session);
         let req = session.req_header();
         let verification = Verification {
             rt: &rt.auth,

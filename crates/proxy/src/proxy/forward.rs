@@ -96,6 +96,11 @@ pub fn request_id(req: &RequestHeader) -> RequestId {
     RequestId(HeaderValue::from_bytes(&hex).unwrap_or_else(|_| HeaderValue::from_static("0")))
 }
 
+/// Whether the client reached authgate over TLS.
+pub fn is_tls(session: &Session) -> bool {
+    session.digest().is_some_and(|d| d.ssl_digest.is_some())
+}
+
 /// The TCP peer's address, and whether it is a trusted proxy
 /// (`identity.trusted_proxies`), whose forwarding headers are believed.
 pub fn peer_and_trust(session: &Session, rt: &Runtime) -> (Option<IpAddr>, bool) {
@@ -149,7 +154,7 @@ pub fn prepare_upstream_request(
         }
         _ => None,
     };
-    let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+    let tls = is_tls(session);
     let (peer, trusted) = peer_and_trust(session, rt);
 
     let mut taken = take_parts(up);
@@ -181,12 +186,14 @@ pub fn prepare_upstream_request(
     if let (Some(_), Some(signer)) = (identity, &rt.assertion) {
         if signer.section().sign_requests {
             // Fail closed, as for the assertion.
-            crate::forward_signature::sign(signer, up, &rt.headers, unix_now()).map_err(|e| {
-                pingora::Error::explain(
-                    pingora::ErrorType::InternalError,
-                    format!("request signing failed: {e}"),
-                )
-            })?;
+            crate::forward_signature::sign(signer, up, &rt.headers, tls, unix_now()).map_err(
+                |e| {
+                    pingora::Error::explain(
+                        pingora::ErrorType::InternalError,
+                        format!("request signing failed: {e}"),
+                    )
+                },
+            )?;
         }
     }
     Ok(())

@@ -104,7 +104,7 @@ impl ProxyHttp for AuthGate {
         let rt = self.config.current();
         ctx.request_id = forward::request_id(session.req_header());
         let mut verified = None;
-        let tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
+        let tls = forward::is_tls(session);
         let admitted = match self
             .admit(&rt, session.req_header(), tls, &mut verified)
             .await

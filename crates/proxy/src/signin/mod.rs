@@ -61,14 +61,10 @@ pub async fn respond(
 ) -> ErrorResponse {
     let (Some(settings), Some(store)) = (rt.signin.as_deref(), rt.keystore.as_deref()) else {
         // Validation refuses such a config; never a pass if it happens.
-        return ErrorResponse {
-            status: 503,
-            body: Bytes::from(
-                json!({"error": "temporarily_unavailable", "message": "sign-in is not configured"})
-                    .to_string(),
-            ),
-            headers: vec![("retry-after", "1".into())],
-        };
+        let mut r =
+            ErrorResponse::coded(503, "temporarily_unavailable", "sign-in is not configured");
+        r.headers.push(("retry-after", "1".into()));
+        return r;
     };
     let ctx = session_keys::Ctx {
         settings,

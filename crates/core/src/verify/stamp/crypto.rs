@@ -23,7 +23,7 @@ const EIP191_PREFIX: &[u8] = b"\x19Ethereum Signed Message:\n";
 /// ECDSA-P256-SHA256 over `body`. Verifies the low-S form, so acceptance
 /// does not depend on the crate's own high-S policy (the two forms are
 /// equivalent for ECDSA).
-pub(super) fn verify_p256(
+pub(crate) fn verify_p256(
     key: &P256Key,
     sig: &P256Signature,
     body: &[u8],
@@ -43,7 +43,7 @@ pub(super) fn verify_secp256k1_eip191(
 }
 
 /// Strict ed25519 over `body`: canonical `S`, no small-order `R` or key.
-pub(super) fn verify_ed25519(
+pub(crate) fn verify_ed25519(
     key: &Ed25519Key,
     sig: &Ed25519Signature,
     body: &[u8],

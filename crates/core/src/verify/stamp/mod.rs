@@ -41,6 +41,7 @@ mod signature;
 
 pub use check::check;
 pub use crypto::eip191_digest;
+pub(crate) use crypto::{verify_ed25519, verify_p256};
 pub use error::StampError;
 pub use freshness::{check_freshness, DEFAULT_TIMESTAMP_FIELD};
 pub use key::NormalisedKey;
