@@ -549,8 +549,6 @@ async fn minting_on_postgres() {
 
 #[test]
 fn minting_config_is_checked() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("authgate.toml");
     let prefixes = "[[credentials.prefixes]]\nprefix = \"ek_\"\nkind = \"ephemeral_key\"\n[[credentials.prefixes]]\nprefix = \"rk_\"\nkind = \"restricted_key\"\n";
     let store = "[store]\nurl = \"sqlite://k.db\"\n";
     let cases = [
@@ -563,18 +561,9 @@ fn minting_config_is_checked() {
         (store, "[[credentials.prefixes]]\nprefix = \"pk_\"\nkind = \"publishable_key\"\n", "[[routes]]\npath = \"/w\"\nupstream = \"a\"\nauth = { accept = [\"publishable_key\"] }\n", "only on browser surfaces"),
     ];
     for (store, prefixes, rest, want) in cases {
-        std::fs::write(
-            &config,
-            format!("{store}{prefixes}[upstreams.a]\nbackends = [\"127.0.0.1:9\"]\n{rest}"),
-        )
-        .unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"))
-            .args(["check", "--config"])
-            .arg(&config)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{rest}");
+        let err = check_refuses(&format!(
+            "{store}{prefixes}[upstreams.a]\nbackends = [\"127.0.0.1:9\"]\n{rest}"
+        ));
         assert!(err.contains(want), "want {want} in:\n{err}");
     }
 }

@@ -140,8 +140,6 @@ async fn a_reload_that_keeps_a_limit_keeps_its_state_and_a_change_resets_it() {
 
 #[test]
 fn rate_limit_config_is_checked() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("authgate.toml");
     for (limits, want) in [
         ("key = \"ip\"\nrate = 1\nper = \"1s\"", "rate_limits[0].key"),
         (
@@ -165,21 +163,10 @@ fn rate_limit_config_is_checked() {
             "unknown field `surprise`",
         ),
     ] {
-        std::fs::write(
-            &path,
-            format!(
-                "[upstreams.echo]\nbackends = [\"127.0.0.1:9\"]\n{}\n[[rate_limits]]\n{limits}\n",
-                config("", "")
-            ),
-        )
-        .unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"))
-            .args(["check", "--config"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{limits}");
+        let err = check_refuses(&format!(
+            "[upstreams.echo]\nbackends = [\"127.0.0.1:9\"]\n{}\n[[rate_limits]]\n{limits}\n",
+            config("", "")
+        ));
         assert!(err.contains(want), "want {want} in:\n{err}");
     }
 }

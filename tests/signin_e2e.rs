@@ -573,8 +573,6 @@ async fn sign_in_settings_apply_on_reload() {
 
 #[test]
 fn sign_in_config_is_checked() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("authgate.toml");
     let cases = [
         // No database store.
         ("", "[signin.session_keys]\ndomain = \"a.example\"\nuri = \"https://a.example\"\nclients = [{ id = \"web\", workspace = \"acme\", chain_ids = [1] }]\n", "needs a database store"),
@@ -586,18 +584,9 @@ fn sign_in_config_is_checked() {
         ("[store]\nurl = \"sqlite://k.db\"\n", "[signin.session_keys]\ndomain = \"a.example\"\nuri = \"https://a.example\"\nnonce_ttl = \"0s\"\nclients = []\n", "at least one client"),
     ];
     for (store, signin, want) in cases {
-        std::fs::write(
-            &config,
-            format!("{store}[upstreams.a]\nbackends = [\"127.0.0.1:9\"]\n{signin}"),
-        )
-        .unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_authgate"))
-            .args(["check", "--config"])
-            .arg(&config)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{signin}");
+        let err = check_refuses(&format!(
+            "{store}[upstreams.a]\nbackends = [\"127.0.0.1:9\"]\n{signin}"
+        ));
         assert!(
             err.contains(want.replace("\\\"", "\"").as_str()),
             "want {want} in:\n{err}"

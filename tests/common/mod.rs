@@ -429,3 +429,18 @@ pub async fn store_ready(gate: &Gate, store_url: &str) {
     .await;
     assert!(ok, "the store never came up");
 }
+
+/// Run `authgate check` on the config `text`; it must refuse it. Returns
+/// what it printed on stderr (the errors, each named by its key).
+pub fn check_refuses(text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("authgate.toml");
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_authgate"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "accepted:\n{text}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
