@@ -15,11 +15,15 @@
 pub mod model;
 pub mod nonce;
 pub mod postgres;
+mod postgres_refresh;
+pub mod refresh;
 pub mod schema;
 pub mod sqlite;
+mod sqlite_refresh;
 
 pub use model::{capped_expiry, now, Cascade, Change, KeyPatch, ListFilter, NewKey, StoredKey};
 pub use nonce::{Nonce, NonceCaps};
+pub use refresh::{RefreshToken, RefreshUse};
 
 use async_trait::async_trait;
 use authgate_core::store::{Store, StoreError};
@@ -117,6 +121,22 @@ pub trait KeyStore: Store {
     /// Consume a challenge: `false` when it was already consumed (by a
     /// concurrent verification, possibly on another instance) or never was.
     async fn consume_nonce(&self, nonce: &str) -> Result<bool, StoreError>;
+    /// Store a new refresh token (expired ones are deleted first).
+    async fn put_refresh(&self, token: &RefreshToken) -> Result<(), StoreError>;
+    /// Exchange the token with this digest, in one transaction: an active
+    /// one is spent and `successor` (same family) stored in its place, or,
+    /// with no successor, left active; a spent one revokes its family.
+    async fn use_refresh(
+        &self,
+        digest: &str,
+        successor: Option<&RefreshToken>,
+    ) -> Result<RefreshUse, StoreError>;
+    /// Revoke the active token with this digest in `namespace`: `false`
+    /// when there is none.
+    async fn revoke_refresh(&self, digest: &str, namespace: &str) -> Result<bool, StoreError>;
+    /// Revoke every active token of `subject` in `namespace`; how many.
+    async fn revoke_refresh_all(&self, subject: &str, namespace: &str)
+        -> Result<usize, StoreError>;
 }
 
 /// Open the store a `[store] url` names: `sqlite:///path`, `sqlite:path`

@@ -45,7 +45,7 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-fn err(e: tokio_postgres::Error) -> StoreError {
+pub(crate) fn err(e: tokio_postgres::Error) -> StoreError {
     StoreError::unavailable(e.to_string())
 }
 
@@ -320,7 +320,7 @@ impl PgStore {
         });
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.pool.get().await.map_err(pool_err)
     }
 }
@@ -742,5 +742,28 @@ impl KeyStore for PgStore {
         .await
         .map(|n| n == 1)
         .map_err(err)
+    }
+    async fn put_refresh(&self, token: &crate::RefreshToken) -> Result<(), StoreError> {
+        self.refresh_put(token).await
+    }
+
+    async fn use_refresh(
+        &self,
+        digest: &str,
+        successor: Option<&crate::RefreshToken>,
+    ) -> Result<crate::RefreshUse, StoreError> {
+        self.refresh_use(digest, successor).await
+    }
+
+    async fn revoke_refresh(&self, digest: &str, namespace: &str) -> Result<bool, StoreError> {
+        self.refresh_revoke(digest, namespace).await
+    }
+
+    async fn revoke_refresh_all(
+        &self,
+        subject: &str,
+        namespace: &str,
+    ) -> Result<usize, StoreError> {
+        self.refresh_revoke_all(subject, namespace).await
     }
 }

@@ -3,7 +3,8 @@
 //! migration runs in one transaction with the version bump, so a crash
 //! leaves the previous version whole. Version 1: keys and the change feed;
 //! version 2: sign-in nonces; version 3: minted keys (actor and parent
-//! columns, the indexes the cascade and the purge use).
+//! columns, the indexes the cascade and the purge use); version 4: refresh
+//! tokens of the wallet-token sign-in.
 
 /// Version 3, the same in both dialects: minted keys' actor and parent,
 /// and the indexes the cascade and the purge use.
@@ -14,6 +15,24 @@ ALTER TABLE authgate_keys ADD COLUMN parent_id TEXT;
 CREATE INDEX authgate_keys_parent ON authgate_keys (parent_id) WHERE parent_id IS NOT NULL;
 CREATE INDEX authgate_keys_minted_expiry ON authgate_keys (expires_at) WHERE parent_id IS NOT NULL;
 CREATE INDEX authgate_key_changes_at ON authgate_key_changes (at);
+"#;
+
+/// Version 4, the same in both dialects: refresh tokens by digest (hex),
+/// their family (for reuse detection) and the lookups logout makes.
+const REFRESH_TOKENS: &str = r#"
+CREATE TABLE authgate_refresh_tokens (
+    digest     TEXT PRIMARY KEY,
+    family     TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    namespace  TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    used_at    BIGINT,
+    revoked_at BIGINT
+);
+CREATE INDEX authgate_refresh_family ON authgate_refresh_tokens (family);
+CREATE INDEX authgate_refresh_subject ON authgate_refresh_tokens (subject, namespace);
+CREATE INDEX authgate_refresh_expires ON authgate_refresh_tokens (expires_at);
 "#;
 
 /// SQLite migrations.
@@ -65,6 +84,7 @@ CREATE INDEX authgate_nonces_client ON authgate_nonces (client_id);
 CREATE INDEX authgate_nonces_ip ON authgate_nonces (ip);
 "#,
     MINTED_KEYS,
+    REFRESH_TOKENS,
 ];
 
 /// PostgreSQL migrations.
@@ -116,6 +136,7 @@ CREATE INDEX authgate_nonces_client ON authgate_nonces (client_id);
 CREATE INDEX authgate_nonces_ip ON authgate_nonces (ip);
 "#,
     MINTED_KEYS,
+    REFRESH_TOKENS,
 ];
 
 /// The version table, created before any migration.

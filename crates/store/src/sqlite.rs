@@ -28,7 +28,7 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn err(e: rusqlite::Error) -> StoreError {
+pub(crate) fn err(e: rusqlite::Error) -> StoreError {
     match e {
         rusqlite::Error::FromSqlConversionFailure(..)
         | rusqlite::Error::InvalidColumnType(..)
@@ -329,7 +329,7 @@ impl SqliteStore {
     }
 
     /// Run `f` on the connection on a blocking thread.
-    async fn run<T, E>(
+    pub(crate) async fn run<T, E>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>
@@ -701,5 +701,28 @@ impl KeyStore for SqliteStore {
                 .map_err(err)
         })
         .await
+    }
+    async fn put_refresh(&self, token: &crate::RefreshToken) -> Result<(), StoreError> {
+        self.refresh_put(token).await
+    }
+
+    async fn use_refresh(
+        &self,
+        digest: &str,
+        successor: Option<&crate::RefreshToken>,
+    ) -> Result<crate::RefreshUse, StoreError> {
+        self.refresh_use(digest, successor).await
+    }
+
+    async fn revoke_refresh(&self, digest: &str, namespace: &str) -> Result<bool, StoreError> {
+        self.refresh_revoke(digest, namespace).await
+    }
+
+    async fn revoke_refresh_all(
+        &self,
+        subject: &str,
+        namespace: &str,
+    ) -> Result<usize, StoreError> {
+        self.refresh_revoke_all(subject, namespace).await
     }
 }

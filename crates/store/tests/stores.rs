@@ -8,7 +8,9 @@ mod common;
 
 use authgate_core::actor::{ActorKind, Minted};
 use authgate_core::credential::CredentialKind;
-use authgate_store::{KeyPatch, KeyStore, ListFilter, NewKey, Nonce, NonceCaps, WriteError};
+use authgate_store::{
+    KeyPatch, KeyStore, ListFilter, NewKey, Nonce, NonceCaps, RefreshToken, RefreshUse, WriteError,
+};
 use std::sync::Arc;
 
 fn key(id: &str, ws: &str, subject: &str, n: u8) -> NewKey {
@@ -107,13 +109,100 @@ async fn nonces(s: &Arc<dyn KeyStore>) {
     assert!(!s.consume_nonce("nonceOLD1").await.unwrap(), "purged");
 }
 
+fn refresh(digest: &str, family: &str, subject: &str, expires_at: i64) -> RefreshToken {
+    RefreshToken {
+        digest: digest.into(),
+        family: family.into(),
+        subject: subject.into(),
+        namespace: "app".into(),
+        expires_at,
+    }
+}
+
+/// Refresh tokens: an exchange spends the token and stores its successor
+/// in the same family; the spent one presented again revokes the family;
+/// without rotation a token stays active; logout revokes one or all of a
+/// subject's; expired tokens are void.
+async fn refresh_tokens(s: &Arc<dyn KeyStore>) {
+    let later = authgate_store::now() + 3600;
+    let t1 = refresh("d1", "fam1", "0xA", later);
+    s.put_refresh(&t1).await.unwrap();
+    let t2 = refresh("d2", "other", "0xA", later);
+    let used = s.use_refresh("d1", Some(&t2)).await.unwrap();
+    assert_eq!(used, RefreshUse::Valid(t1.clone()));
+    // The successor joined t1's family, whatever family it was given.
+    let t3 = refresh("d3", "x", "0xA", later);
+    assert!(matches!(
+        s.use_refresh("d2", Some(&t3)).await.unwrap(),
+        RefreshUse::Valid(t) if t.family == "fam1"
+    ));
+    // d1 again: reuse of a spent token revokes the whole family (d1, d2
+    // spent, d3 active).
+    assert_eq!(
+        s.use_refresh("d1", None).await.unwrap(),
+        RefreshUse::Reused(3)
+    );
+    assert_eq!(
+        s.use_refresh("d3", None).await.unwrap(),
+        RefreshUse::Invalid
+    );
+    assert_eq!(
+        s.use_refresh("nope", None).await.unwrap(),
+        RefreshUse::Invalid
+    );
+
+    // No successor: the token stays usable.
+    let k = refresh("k1", "fam2", "0xB", later);
+    s.put_refresh(&k).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            s.use_refresh("k1", None).await.unwrap(),
+            RefreshUse::Valid(k.clone())
+        );
+    }
+    // Logout one: wrong namespace does nothing, the right one revokes.
+    assert!(!s.revoke_refresh("k1", "elsewhere").await.unwrap());
+    assert!(s.revoke_refresh("k1", "app").await.unwrap());
+    assert!(!s.revoke_refresh("k1", "app").await.unwrap(), "once");
+    assert_eq!(
+        s.use_refresh("k1", None).await.unwrap(),
+        RefreshUse::Invalid
+    );
+
+    // Logout all of a subject's, in one namespace only.
+    for d in ["m1", "m2"] {
+        s.put_refresh(&refresh(d, d, "0xC", later)).await.unwrap();
+    }
+    let mut elsewhere = refresh("m3", "m3", "0xC", later);
+    elsewhere.namespace = "other".into();
+    s.put_refresh(&elsewhere).await.unwrap();
+    assert_eq!(s.revoke_refresh_all("0xC", "app").await.unwrap(), 2);
+    assert_eq!(
+        s.use_refresh("m1", None).await.unwrap(),
+        RefreshUse::Invalid
+    );
+    assert!(matches!(
+        s.use_refresh("m3", None).await.unwrap(),
+        RefreshUse::Valid(_)
+    ));
+
+    // Expired: void.
+    let old = refresh("e1", "e1", "0xD", authgate_store::now() - 1);
+    s.put_refresh(&old).await.unwrap();
+    assert_eq!(
+        s.use_refresh("e1", None).await.unwrap(),
+        RefreshUse::Invalid
+    );
+}
+
 async fn exercise(s: Arc<dyn KeyStore>) {
     let v = s.migrate().await.unwrap();
-    assert_eq!(v, 3);
-    assert_eq!(s.migrate().await.unwrap(), 3, "migrations run once");
-    assert_eq!(s.schema_version().await.unwrap(), 3);
+    assert_eq!(v, 4);
+    assert_eq!(s.migrate().await.unwrap(), 4, "migrations run once");
+    assert_eq!(s.schema_version().await.unwrap(), 4);
     let head0 = s.head().await.unwrap();
     nonces(&s).await;
+    refresh_tokens(&s).await;
 
     let a = s.create(key("k_a", "acme", "alice", 1)).await.unwrap();
     assert_eq!(a.metadata["team"], "infra");
@@ -346,7 +435,7 @@ async fn sqlite_store() {
     }
     // Reopened: the data and the schema version are still there.
     let again = authgate_store::open(&format!("sqlite:{}", path.display()), dir.path()).unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 3);
+    assert_eq!(again.schema_version().await.unwrap(), 4);
     assert!(again.get("k_a2").await.unwrap().is_some());
 }
 
