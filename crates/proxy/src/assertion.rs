@@ -100,6 +100,23 @@ impl AssertionSigner {
         self.signing.sign(message).to_bytes()
     }
 
+    /// Sign `claims` as an EdDSA JWT under this key's `kid` (the access
+    /// tokens of the wallet sign-in).
+    pub fn sign_claims<T: Serialize>(&self, claims: &T) -> Result<String, String> {
+        jsonwebtoken::encode(&self.header, claims, &self.key).map_err(|e| e.to_string())
+    }
+
+    /// A 32-byte secret derived from the key for `label`
+    /// (HMAC-SHA-256 keyed with the private key): stable while the key is,
+    /// and unrelated across labels. `None` only if HMAC refused the key
+    /// (it takes any length): callers then fail closed.
+    pub fn derive_secret(&self, label: &[u8]) -> Option<[u8; 32]> {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(self.signing.as_bytes()).ok()?;
+        mac.update(label);
+        Some(mac.finalize().into_bytes().into())
+    }
+
     /// The public JWKS document.
     pub fn jwks(&self) -> &str {
         &self.jwks

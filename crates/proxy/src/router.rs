@@ -63,13 +63,28 @@ pub enum Builtin {
     MintEphemeral,
     /// A server key mints a restricted capability (`rk_`) for one agent.
     MintCapability,
+    /// Wallet-token sign-in: issue a nonce.
+    WalletChallenge,
+    /// Wallet-token sign-in: verify the signed nonce, issue tokens.
+    WalletVerify,
+    /// Wallet-token sign-in: the signed nonce yields a namespace API key.
+    WalletApiKey,
+    /// Exchange a namespace API key for an access token.
+    WalletKeyToken,
+    /// Exchange (and rotate) a refresh token.
+    WalletRefresh,
+    /// The caller's identity (API key or access token).
+    WalletWhoami,
+    /// Revoke one refresh token, or all of the caller's.
+    WalletLogout,
 }
 
 impl Builtin {
     /// The names config files use, for error messages.
     pub const NAMES: &'static str =
         "whoami, jwks, health, session_challenge, session_verify, session_refresh, \
-         session_revoke, mint_ephemeral, mint_capability";
+         session_revoke, mint_ephemeral, mint_capability, wallet_challenge, wallet_verify, \
+         wallet_api_key, wallet_key_token, wallet_refresh, wallet_whoami, wallet_logout";
 
     /// Parse a config name.
     pub fn parse(name: &str) -> Option<Self> {
@@ -83,6 +98,13 @@ impl Builtin {
             "session_revoke" => Some(Builtin::SessionRevoke),
             "mint_ephemeral" => Some(Builtin::MintEphemeral),
             "mint_capability" => Some(Builtin::MintCapability),
+            "wallet_challenge" => Some(Builtin::WalletChallenge),
+            "wallet_verify" => Some(Builtin::WalletVerify),
+            "wallet_api_key" => Some(Builtin::WalletApiKey),
+            "wallet_key_token" => Some(Builtin::WalletKeyToken),
+            "wallet_refresh" => Some(Builtin::WalletRefresh),
+            "wallet_whoami" => Some(Builtin::WalletWhoami),
+            "wallet_logout" => Some(Builtin::WalletLogout),
             _ => None,
         }
     }
@@ -99,6 +121,13 @@ impl Builtin {
             Builtin::SessionRevoke => "session_revoke",
             Builtin::MintEphemeral => "mint_ephemeral",
             Builtin::MintCapability => "mint_capability",
+            Builtin::WalletChallenge => "wallet_challenge",
+            Builtin::WalletVerify => "wallet_verify",
+            Builtin::WalletApiKey => "wallet_api_key",
+            Builtin::WalletKeyToken => "wallet_key_token",
+            Builtin::WalletRefresh => "wallet_refresh",
+            Builtin::WalletWhoami => "wallet_whoami",
+            Builtin::WalletLogout => "wallet_logout",
         }
     }
 }
@@ -118,6 +147,13 @@ impl Route {
                 Builtin::SessionRevoke => "builtin:session_revoke",
                 Builtin::MintEphemeral => "builtin:mint_ephemeral",
                 Builtin::MintCapability => "builtin:mint_capability",
+                Builtin::WalletChallenge => "builtin:wallet_challenge",
+                Builtin::WalletVerify => "builtin:wallet_verify",
+                Builtin::WalletApiKey => "builtin:wallet_api_key",
+                Builtin::WalletKeyToken => "builtin:wallet_key_token",
+                Builtin::WalletRefresh => "builtin:wallet_refresh",
+                Builtin::WalletWhoami => "builtin:wallet_whoami",
+                Builtin::WalletLogout => "builtin:wallet_logout",
             },
         }
     }

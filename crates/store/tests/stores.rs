@@ -186,6 +186,40 @@ async fn refresh_tokens(s: &Arc<dyn KeyStore>) {
         RefreshUse::Valid(_)
     ));
 
+    // Eight exchanges of one token at once (as from eight instances): one
+    // wins; the next finds it spent, which is reuse: the family goes (and
+    // later ones find it revoked).
+    s.put_refresh(&refresh("c0", "famc", "0xE", later))
+        .await
+        .unwrap();
+    let racers = (0..8).map(|i| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let next = refresh(&format!("c{}", i + 1), "x", "0xE", later);
+            s.use_refresh("c0", Some(&next)).await.unwrap()
+        })
+    });
+    let outcomes = futures_util::future::join_all(racers).await;
+    let wins = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(RefreshUse::Valid(_))))
+        .count();
+    assert_eq!(wins, 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, Ok(RefreshUse::Reused(_)))),
+        "{outcomes:?}"
+    );
+    assert!(outcomes.iter().all(|o| o.is_ok()));
+    for i in 1..=8 {
+        assert_eq!(
+            s.use_refresh(&format!("c{i}"), None).await.unwrap(),
+            RefreshUse::Invalid,
+            "the winner's successor went with the family"
+        );
+    }
+
     // Expired: void.
     let old = refresh("e1", "e1", "0xD", authgate_store::now() - 1);
     s.put_refresh(&old).await.unwrap();

@@ -129,6 +129,27 @@ impl Issuer {
         })
     }
 
+    /// An issuer whose keys authgate holds itself (the access tokens its
+    /// wallet sign-in issues, verified with its own JWKS): no file, no URL.
+    /// Errors name an unknown algorithm.
+    pub fn with_keys(section: &IssuerSection, keys: KeySet) -> Result<Self, String> {
+        let algorithms = section
+            .algorithms
+            .iter()
+            .map(|a| Algorithm::from_str(a).map_err(|_| format!("unknown algorithm '{a}'")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            section: section.clone(),
+            algorithms,
+            rules: Rules {
+                issuer: section.issuer.clone(),
+                audiences: section.audiences.iter().cloned().collect(),
+                leeway: section.leeway.as_secs(),
+            },
+            keys: Keys::Static(keys),
+        })
+    }
+
     /// The config section this issuer was built from.
     pub fn section(&self) -> &IssuerSection {
         &self.section

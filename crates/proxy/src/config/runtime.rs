@@ -44,6 +44,8 @@ pub struct Runtime {
     pub rate_limits: Vec<Arc<authgate_core::limits::Limit>>,
     /// Session-key sign-in (`[signin.session_keys]`), compiled.
     pub signin: Option<Arc<crate::signin::settings::SessionKeys>>,
+    /// Wallet-token sign-in (`[signin.wallet_tokens]`), compiled.
+    pub wallet_tokens: Option<Arc<crate::signin::wallet_settings::WalletTokens>>,
     /// The minting doors (`[minting]`), compiled.
     pub minting: Option<Arc<crate::minting::settings::Minting>>,
     /// Admin API tokens (none: the API is off).

@@ -321,6 +321,28 @@ pub fn validate_in(
     for (k, m) in signin_errs {
         errs.push(&k, m);
     }
+    let (wallet_tokens, wallet_errs) =
+        crate::signin::wallet_settings::validate(&file, assertion.as_ref());
+    for (k, m) in wallet_errs {
+        errs.push(&k, m);
+    }
+    // authgate's own access tokens count on proxied routes like any
+    // issuer's.
+    if let Some(w) = &wallet_tokens {
+        if issuers
+            .iter()
+            .any(|i: &Arc<Issuer>| i.section().issuer == w.issuer.section().issuer)
+        {
+            errs.push(
+                "signin.wallet_tokens.issuer",
+                format!(
+                    "'{}' is also a [[jwt.issuers]] entry: give authgate's own tokens their own issuer",
+                    w.issuer.section().issuer
+                ),
+            );
+        }
+        issuers.push(w.issuer.clone());
+    }
     let (minting, minting_errs) = crate::minting::settings::validate(&file, prefixes.rules());
     for (k, m) in minting_errs {
         errs.push(&k, m);
@@ -354,10 +376,11 @@ pub fn validate_in(
 
     let auth_fingerprint = sha256(
         format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}",
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}",
             file.keys,
             file.credentials,
             file.jwt,
+            file.signin.wallet_tokens,
             file.identity,
             file.store.url,
             hex::encode(keys_file_digest),
@@ -424,6 +447,7 @@ pub fn validate_in(
         file_keys,
         admin_tokens,
         signin,
+        wallet_tokens,
         minting,
         rate_limits,
         auth_fingerprint,

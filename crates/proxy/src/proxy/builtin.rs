@@ -29,7 +29,14 @@ pub fn respond(handler: Builtin, rt: &Runtime, identity: Option<&Identity>) -> E
         | Builtin::SessionRefresh
         | Builtin::SessionRevoke
         | Builtin::MintEphemeral
-        | Builtin::MintCapability => (404, json!({"error": "not_found"}).to_string()),
+        | Builtin::MintCapability
+        | Builtin::WalletChallenge
+        | Builtin::WalletVerify
+        | Builtin::WalletApiKey
+        | Builtin::WalletKeyToken
+        | Builtin::WalletRefresh
+        | Builtin::WalletWhoami
+        | Builtin::WalletLogout => (404, json!({"error": "not_found"}).to_string()),
     };
     ErrorResponse {
         status,

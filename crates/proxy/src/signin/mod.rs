@@ -1,12 +1,15 @@
 //! Wallet sign-in answered by authgate itself (`[signin]` and routes with a
 //! sign-in `handler`): challenges and sessions live in the database store,
 //! so every instance sharing it accepts a nonce once and refuses a revoked
-//! session. Today the session-key dialect ([`session_keys`]); its sessions
-//! are credentials of kind `session`, verified at the edge by the stamp
-//! verifier like any registered key.
+//! session. Two dialects: session keys ([`session_keys`]; sessions are
+//! credentials of kind `session`, verified at the edge by the stamp
+//! verifier like any registered key) and wallet tokens ([`wallet_tokens`];
+//! authgate's own access JWTs, rotating refresh tokens, namespace API keys).
 
 pub mod session_keys;
 pub mod settings;
+pub mod wallet_settings;
+pub mod wallet_tokens;
 
 use crate::config::Runtime;
 use crate::error::ErrorResponse;
@@ -25,13 +28,73 @@ const BODY_WITHIN: Duration = Duration::from_secs(5);
 
 /// Whether `handler` is answered here.
 pub fn handles(handler: Builtin) -> bool {
-    matches!(
-        handler,
-        Builtin::SessionChallenge
-            | Builtin::SessionVerify
-            | Builtin::SessionRefresh
-            | Builtin::SessionRevoke
-    )
+    wallet_settings::handles(handler)
+        || matches!(
+            handler,
+            Builtin::SessionChallenge
+                | Builtin::SessionVerify
+                | Builtin::SessionRefresh
+                | Builtin::SessionRevoke
+        )
+}
+
+/// 503 for a handler whose section is missing (validation refuses such a
+/// config; never a pass if it happens).
+fn not_configured() -> ErrorResponse {
+    let mut r = ErrorResponse::coded(503, "temporarily_unavailable", "sign-in is not configured");
+    r.headers.push(("retry-after", "1".into()));
+    r
+}
+
+/// The `Authorization: Bearer` token of the request, if any.
+fn bearer(session: &Session) -> Option<String> {
+    let v = session
+        .req_header()
+        .headers
+        .get("authorization")?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = v.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+/// Answer a wallet-token handler.
+async fn respond_wallet(
+    handler: Builtin,
+    rt: &Runtime,
+    auth: &Authenticator,
+    session: &mut Session,
+    identity: Option<&Identity>,
+) -> ErrorResponse {
+    let (Some(settings), Some(store)) = (rt.wallet_tokens.as_deref(), rt.keystore.as_deref())
+    else {
+        return not_configured();
+    };
+    let ctx = wallet_tokens::Ctx {
+        settings,
+        store,
+        cache: auth.cache(),
+        digester: &rt.auth.digester,
+        ip: client_ip(session, rt),
+    };
+    match handler {
+        Builtin::WalletKeyToken => return wallet_tokens::key_token(&ctx, identity),
+        Builtin::WalletWhoami => return wallet_tokens::whoami(identity),
+        _ => {}
+    }
+    let body = match crate::proxy::body::read_all(session, MAX_BODY, BODY_WITHIN).await {
+        Ok(b) => b,
+        Err(refusal) => return refusal.to_response(),
+    };
+    match handler {
+        Builtin::WalletChallenge => wallet_tokens::challenge(&ctx, &body).await,
+        Builtin::WalletVerify => wallet_tokens::verify(&ctx, &body).await,
+        Builtin::WalletApiKey => wallet_tokens::api_key(&ctx, &body).await,
+        Builtin::WalletRefresh => wallet_tokens::refresh(&ctx, &body).await,
+        _ => wallet_tokens::logout(&ctx, &body, bearer(session).as_deref()).await,
+    }
 }
 
 /// The client's address: the peer, or the `X-Real-IP` a trusted proxy set.
@@ -59,12 +122,11 @@ pub async fn respond(
     session: &mut Session,
     identity: Option<&Identity>,
 ) -> ErrorResponse {
+    if wallet_settings::handles(handler) {
+        return respond_wallet(handler, rt, auth, session, identity).await;
+    }
     let (Some(settings), Some(store)) = (rt.signin.as_deref(), rt.keystore.as_deref()) else {
-        // Validation refuses such a config; never a pass if it happens.
-        let mut r =
-            ErrorResponse::coded(503, "temporarily_unavailable", "sign-in is not configured");
-        r.headers.push(("retry-after", "1".into()));
-        return r;
+        return not_configured();
     };
     let ctx = session_keys::Ctx {
         settings,

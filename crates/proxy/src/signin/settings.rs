@@ -1,6 +1,7 @@
-//! `[signin]`: the wallet sign-in dialects authgate answers itself. Today
+//! `[signin]`: the wallet sign-in dialects authgate answers itself:
 //! `[signin.session_keys]` (a wallet signs an EIP-4361 message that binds a
-//! fresh ed25519 session key; requests are then signed with that key).
+//! fresh ed25519 session key; requests are then signed with that key) and
+//! `[signin.wallet_tokens]` (in [`super::wallet_settings`]).
 //! The file model and its compiled form.
 
 use serde::Deserialize;
@@ -13,6 +14,8 @@ use std::time::Duration;
 pub struct SigninSection {
     /// Session-key sign-in (wallet → ed25519 session key).
     pub session_keys: Option<SessionKeysSection>,
+    /// Wallet → access token, refresh token and namespace API keys.
+    pub wallet_tokens: Option<super::wallet_settings::WalletTokensSection>,
 }
 
 /// `[signin.session_keys]`
