@@ -8,6 +8,7 @@
 
 pub mod session_keys;
 pub mod settings;
+pub mod wallet_keys;
 pub mod wallet_settings;
 pub mod wallet_tokens;
 
@@ -80,7 +81,7 @@ async fn respond_wallet(
         ip: client_ip(session, rt),
     };
     match handler {
-        Builtin::WalletKeyToken => return wallet_tokens::key_token(&ctx, identity),
+        Builtin::WalletKeyToken => return wallet_keys::key_token(&ctx, identity),
         Builtin::WalletWhoami => return wallet_tokens::whoami(identity),
         _ => {}
     }
@@ -91,7 +92,7 @@ async fn respond_wallet(
     match handler {
         Builtin::WalletChallenge => wallet_tokens::challenge(&ctx, &body).await,
         Builtin::WalletVerify => wallet_tokens::verify(&ctx, &body).await,
-        Builtin::WalletApiKey => wallet_tokens::api_key(&ctx, &body).await,
+        Builtin::WalletApiKey => wallet_keys::api_key(&ctx, &body).await,
         Builtin::WalletRefresh => wallet_tokens::refresh(&ctx, &body).await,
         _ => wallet_tokens::logout(&ctx, &body, bearer(session).as_deref()).await,
     }

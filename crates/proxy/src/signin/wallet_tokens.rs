@@ -8,21 +8,20 @@
 //!   nonce string itself (`personal_sign`) → an access JWT (authgate's own
 //!   EdDSA key) and an opaque refresh token (stored by digest);
 //! - API key: the same proof → `<prefix><random>:<namespace>`, the same key
-//!   again for the same wallet and namespace (derived, see [`api_key`]);
-//! - API key → access JWT for the key's namespace; whoami;
+//!   again for the same wallet and namespace, and API key → access JWT
+//!   (in [`super::wallet_keys`]); whoami;
 //! - refresh: the token is spent and replaced (reuse revokes its family);
 //! - logout: one refresh token, or with a JWT and `all: true` all of the
 //!   subject's in the namespace.
 
 use super::wallet_settings::{NamespaceSection, WalletTokens};
 use crate::cache::IdentityCache;
-use crate::credential::CredentialKind;
 use crate::error::ErrorResponse;
 use crate::identity::Identity;
 use authgate_core::credential::digest::Digester;
 use authgate_core::verify::Verdict;
 use authgate_core::wallet::{personal, Address, WalletError};
-use authgate_store::{now, KeyStore, ListFilter, NewKey, Nonce, NonceCaps, RefreshToken};
+use authgate_store::{now, KeyStore, Nonce, NonceCaps, RefreshToken};
 use authgate_store::{RefreshUse, WriteError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -46,11 +45,11 @@ pub struct Ctx<'a> {
 }
 
 /// The dialect's error shape.
-fn fail(status: u16, message: &str) -> ErrorResponse {
+pub(super) fn fail(status: u16, message: &str) -> ErrorResponse {
     ErrorResponse::json(status, &json!({ "error": message }))
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ErrorResponse {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> ErrorResponse {
     tracing::warn!(error = %e, "wallet sign-in: store call failed");
     ErrorResponse::store_down("sign-in")
 }
@@ -76,7 +75,7 @@ fn nonce_client(ns: &str) -> String {
     format!("wallet_tokens:{ns}")
 }
 
-fn random_token(bytes: usize) -> String {
+pub(super) fn random_token(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut b);
     URL_SAFE_NO_PAD.encode(b)
@@ -167,7 +166,7 @@ struct ProofBody {
 /// The wallet proof verify and API-key issuance share: the nonce was issued
 /// to this wallet for this namespace, the wallet signed the nonce string;
 /// only then is the nonce consumed (once, across instances).
-async fn proof<'s>(
+pub(super) async fn proof<'s>(
     ctx: &Ctx<'s>,
     body: &[u8],
 ) -> Result<(Address, &'s NamespaceSection), ErrorResponse> {
@@ -216,7 +215,7 @@ struct AccessClaims<'a> {
 }
 
 /// A fresh access token for `subject` in `ns`.
-fn access_token(
+pub(super) fn access_token(
     ctx: &Ctx<'_>,
     subject: &str,
     ns: &str,
@@ -349,139 +348,6 @@ pub async fn refresh(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
     }
     match access_token(ctx, &token.subject, &ns.name, &ns.scopes, "wallet") {
         Ok(access) => token_reply(access, reply_refresh, &token.subject, &ns.name, ctx),
-        Err(r) => r,
-    }
-}
-
-/// What marks a key this dialect issued (in its metadata).
-const ISSUED_BY: &str = "wallet_tokens";
-
-/// The API key of `ns` for `salt`. Keys are derived, not stored: the
-/// store holds the salt (metadata) and the key's digest only, and the key
-/// is `HMAC-SHA-256(secret, salt)` with a secret derived from the assertion
-/// key, so the same wallet asking again gets the same key back without it
-/// ever being written down. Rotating the assertion key changes every
-/// derivation; the next request of each wallet then revokes its old key and
-/// issues a new one.
-fn derive_key(ctx: &Ctx<'_>, salt: &str, ns: &str) -> Option<String> {
-    use hmac::{Hmac, Mac};
-    let secret = ctx
-        .settings
-        .signer
-        .derive_secret(b"authgate wallet api keys v1")?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(&secret).ok()?;
-    mac.update(salt.as_bytes());
-    let random = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    Some(format!(
-        "{}{random}:{ns}",
-        ctx.settings.section.api_key_prefix
-    ))
-}
-
-fn key_reply(key: String, ns: &str, address: &Address, status: u16) -> ErrorResponse {
-    ErrorResponse::json(
-        status,
-        &json!({"api_key": key, "namespace": ns, "wallet": address.checksummed()}),
-    )
-}
-
-/// `POST …/api-key`: the wallet's key for the namespace (200 the existing
-/// one, 201 a new one).
-pub async fn api_key(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
-    let (address, ns) = match proof(ctx, body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let cannot = || {
-        tracing::error!("wallet sign-in: cannot derive an API key");
-        fail(500, "cannot issue a key")
-    };
-    let filter = ListFilter {
-        workspace: Some(ns.name.clone()),
-        kind: Some(CredentialKind::ApiKey),
-        subject: Some(address.checksummed()),
-        after: None,
-        limit: 1000,
-    };
-    let existing = match ctx.store.list(&filter).await {
-        Ok(keys) => keys,
-        Err(e) => return unavailable(e),
-    };
-    let at = now();
-    for k in existing.iter().filter(|k| {
-        k.metadata["issued_by"] == ISSUED_BY
-            && k.revoked_at.is_none()
-            && !k.disabled
-            && k.expires_at.is_none_or(|e| e > at)
-    }) {
-        let Some(salt) = k.metadata["salt"].as_str() else {
-            continue;
-        };
-        let Some(key) = derive_key(ctx, salt, &ns.name) else {
-            return cannot();
-        };
-        if ctx.digester.digest(&key) == k.digest {
-            return key_reply(key, &ns.name, &address, 200);
-        }
-        // Derived under an earlier assertion key: it cannot be handed out
-        // again, so it gives way to a new one.
-        match ctx.store.revoke(&k.id).await {
-            Ok(_) => ctx.cache.invalidate_digest(k.digest),
-            Err(e) => return unavailable(e),
-        }
-    }
-    let salt = random_token(16);
-    let Some(key) = derive_key(ctx, &salt, &ns.name) else {
-        return cannot();
-    };
-    let new = NewKey {
-        id: format!("wak_{}", random_token(12)),
-        digest: ctx.digester.digest(&key),
-        kind: CredentialKind::ApiKey,
-        subject: address.checksummed(),
-        workspace: Some(ns.name.clone()),
-        scopes: ns.scopes.clone(),
-        allow: Vec::new(),
-        usage: None,
-        expires_at: None,
-        scheme: None,
-        public_key: None,
-        metadata: json!({"issued_by": ISSUED_BY, "salt": salt, "namespace": ns.name}),
-        rotated_from: None,
-        minted: None,
-    };
-    match ctx.store.create(new).await {
-        Ok(k) => {
-            ctx.cache.invalidate_digest(k.digest);
-            tracing::info!(target: "signin", key_id = %k.id, subject = %k.subject, namespace = %ns.name, "wallet API key issued");
-            key_reply(key, &ns.name, &address, 201)
-        }
-        Err(e) => unavailable(e),
-    }
-}
-
-/// `POST …/token` with an API key: a short access token for its namespace.
-pub fn key_token(ctx: &Ctx<'_>, identity: Option<&Identity>) -> ErrorResponse {
-    let Some(id) = identity.filter(|id| id.kind == CredentialKind::ApiKey) else {
-        return fail(401, "API key required");
-    };
-    let Some(ns) = id
-        .workspace
-        .as_deref()
-        .and_then(|w| ctx.settings.namespaces.get(w))
-    else {
-        return fail(403, "this API key is not bound to a namespace");
-    };
-    match access_token(ctx, &id.subject, &ns.name, &id.scopes, "api_key") {
-        Ok(access) => ErrorResponse::json(
-            200,
-            &json!({
-                "access_token": access,
-                "token_type": "Bearer",
-                "expires_in": ctx.settings.section.access_ttl.as_secs(),
-                "namespace": ns.name,
-            }),
-        ),
         Err(r) => r,
     }
 }
