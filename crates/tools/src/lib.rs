@@ -9,6 +9,7 @@ pub mod echo;
 pub mod loadtest;
 pub mod passthrough;
 pub mod signin_client;
+pub mod signin_tokens;
 
 pub use authgate_core::wallet;
 pub use authgate_proxy::{

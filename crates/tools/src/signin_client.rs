@@ -2,8 +2,9 @@
 //! authgate with session-key sign-in (`docs/signin.md`), with a throwaway
 //! wallet and session key made on the spot: challenge → `personal_sign` of
 //! the EIP-4361 message → verify → a session-signed request → refresh →
-//! revoke → the same request refused. Prints each step; exits non-zero
-//! when a step does not answer as a client expects.
+//! revoke → the same request refused; or, with `--dialect wallet-tokens`,
+//! the wallet-token dialect ([`crate::signin_tokens`]). Prints each step;
+//! exits non-zero when a step does not answer as a client expects.
 
 use crate::wallet::Address;
 use clap::Args;
@@ -54,21 +55,37 @@ pub struct SigninClientArgs {
     /// The proxy's base URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub url: String,
-    /// Where the sign-in routes are mounted.
-    #[arg(long, default_value = "/api/v1/auth")]
-    pub prefix: String,
+    /// Which dialect to play.
+    #[arg(long, value_enum, default_value = "session-keys")]
+    pub dialect: Dialect,
+    /// Where the sign-in routes are mounted (default: `/api/v1/auth` for
+    /// session keys, `/v1/auth` for wallet tokens).
+    #[arg(long)]
+    pub prefix: Option<String>,
     /// The sign-in client id.
     #[arg(long, default_value = "web")]
     pub client_id: String,
     /// The EIP-155 chain id.
     #[arg(long, default_value_t = 1)]
     pub chain_id: u64,
-    /// A route accepting sessions, for the signed request.
-    #[arg(long, default_value = "/api/v1/workspaces/acme/activities")]
-    pub route: String,
+    /// A proxied route for the signed request (default: the demo's
+    /// `/api/v1/workspaces/acme/activities` for sessions,
+    /// `/api/v1/workspaces/acme/agent-runs` for access tokens).
+    #[arg(long)]
+    pub route: Option<String>,
 }
 
-struct Walk {
+/// The sign-in dialects the client plays.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Wallet → ed25519 session key (`[signin.session_keys]`).
+    SessionKeys,
+    /// Wallet → access and refresh tokens (`[signin.wallet_tokens]`).
+    WalletTokens,
+}
+
+/// The session-key walk (its `step` printer is shared).
+pub(crate) struct Walk {
     http: reqwest::Client,
     args: SigninClientArgs,
     session: ed25519_dalek::SigningKey,
@@ -103,7 +120,15 @@ impl Walk {
         )
     }
 
-    fn step(n: u8, what: &str, got: (u16, &Value), want: u16) -> Result<(), String> {
+    fn route(&self) -> &str {
+        self.args
+            .route
+            .as_deref()
+            .unwrap_or("/api/v1/workspaces/acme/activities")
+    }
+
+    /// Print step `n` and check its status.
+    pub(crate) fn step(n: u8, what: &str, got: (u16, &Value), want: u16) -> Result<(), String> {
         println!("{n}. {what} → {} {}", got.0, got.1);
         if got.0 == want {
             Ok(())
@@ -115,7 +140,7 @@ impl Walk {
     async fn run(&self) -> Result<(), String> {
         let wallet = k256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
         let address = Address::from_public_key(wallet.verifying_key()).checksummed();
-        let p = &self.args.prefix;
+        let p = self.args.prefix.as_deref().unwrap_or("/api/v1/auth");
         println!(
             "throwaway wallet {address}, session key {}",
             hex::encode(self.session.verifying_key().to_bytes())
@@ -134,13 +159,7 @@ impl Walk {
             .as_str()
             .ok_or("no message in the challenge")?;
         println!("--- message to sign ---\n{message}\n-----------------------");
-        let digest = crate::verify::stamp::eip191_digest(message.as_bytes());
-        let (sig, id) = wallet
-            .sign_prehash_recoverable(&digest)
-            .map_err(|e| e.to_string())?;
-        let mut raw = sig.to_bytes().to_vec();
-        raw.push(27 + id.to_byte());
-        let signature = format!("0x{}", hex::encode(raw));
+        let signature = personal_sign(&wallet, message)?;
         println!("2. personal_sign → {}…", &signature[..18]);
         let mut answer = claim.clone();
         answer["signature"] = json!(signature);
@@ -149,7 +168,7 @@ impl Walk {
             .post(&format!("{p}/verify"), answer.to_string(), false)
             .await?;
         Self::step(3, "verify", (s, &v), 200)?;
-        let (s, v) = self.post(&self.args.route, self.fresh(), true).await?;
+        let (s, v) = self.post(self.route(), self.fresh(), true).await?;
         let seen = json!({"x-auth-method": v["headers"]["x-auth-method"], "x-auth-subject": v["headers"]["x-auth-subject"]});
         Self::step(
             4,
@@ -165,11 +184,25 @@ impl Walk {
             .post(&format!("{p}/revoke"), self.fresh(), true)
             .await?;
         Self::step(6, "revoke", (s, &v), 200)?;
-        let (s, v) = self.post(&self.args.route, self.fresh(), true).await?;
+        let (s, v) = self.post(self.route(), self.fresh(), true).await?;
         Self::step(7, "the same request after revoke", (s, &v), 401)?;
         println!("sign-in walk-through: every step answered as expected");
         Ok(())
     }
+}
+
+/// EIP-191 `personal_sign` of `message`: r ‖ s ‖ (27 + recovery id), hex.
+pub(crate) fn personal_sign(
+    wallet: &k256::ecdsa::SigningKey,
+    message: &str,
+) -> Result<String, String> {
+    let digest = crate::verify::stamp::eip191_digest(message.as_bytes());
+    let (sig, id) = wallet
+        .sign_prehash_recoverable(&digest)
+        .map_err(|e| e.to_string())?;
+    let mut raw = sig.to_bytes().to_vec();
+    raw.push(27 + id.to_byte());
+    Ok(format!("0x{}", hex::encode(raw)))
 }
 
 /// Run the walk-through.
@@ -178,12 +211,24 @@ pub fn run(args: SigninClientArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let walk = Walk {
-        http: reqwest::Client::new(),
-        args,
-        session: ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng),
+    let result = match args.dialect {
+        Dialect::SessionKeys => {
+            let walk = Walk {
+                http: reqwest::Client::new(),
+                args,
+                session: ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng),
+            };
+            rt.block_on(walk.run())
+        }
+        Dialect::WalletTokens => rt.block_on(crate::signin_tokens::walk(
+            &args.url,
+            args.prefix.as_deref().unwrap_or("/v1/auth"),
+            args.route
+                .as_deref()
+                .unwrap_or("/api/v1/workspaces/acme/agent-runs"),
+        )),
     };
-    match rt.block_on(walk.run()) {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");
