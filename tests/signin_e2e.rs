@@ -7,8 +7,9 @@
 
 mod common;
 
-use authgate::wallet::{Address, SiweMessage};
+use authgate::wallet::SiweMessage;
 use common::pg::{CutProxy, TempDb};
+use common::wallet::{address, personal_sign, wallet};
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -75,24 +76,6 @@ upstream = "echo"
 auth = {{ accept = ["stamp"] }}
 "#
     )
-}
-
-/// A test wallet (never a real account).
-fn wallet(n: u8) -> k256::ecdsa::SigningKey {
-    k256::ecdsa::SigningKey::from_slice(&[n; 32]).unwrap()
-}
-
-fn address(w: &k256::ecdsa::SigningKey) -> Address {
-    Address::from_public_key(w.verifying_key())
-}
-
-/// `personal_sign`: r ‖ s ‖ (27 + recovery id), hex with 0x.
-fn personal_sign(w: &k256::ecdsa::SigningKey, message: &str) -> String {
-    let digest = authgate::verify::stamp::eip191_digest(message.as_bytes());
-    let (sig, id) = w.sign_prehash_recoverable(&digest).unwrap();
-    let mut raw = sig.to_bytes().to_vec();
-    raw.push(27 + id.to_byte());
-    format!("0x{}", hex::encode(raw))
 }
 
 fn session_key(n: u8) -> ed25519_dalek::SigningKey {

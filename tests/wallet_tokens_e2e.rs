@@ -10,8 +10,8 @@
 
 mod common;
 
-use authgate::wallet::Address;
 use common::pg::TempDb;
+use common::wallet::{personal_sign, wallet};
 use common::*;
 use serde_json::{json, Value};
 
@@ -92,22 +92,9 @@ auth = {{ accept = ["jwt", "api_key"], scopes = ["items:read"] }}
     )
 }
 
-/// A test wallet (never a real account).
-fn wallet(n: u8) -> k256::ecdsa::SigningKey {
-    k256::ecdsa::SigningKey::from_slice(&[n; 32]).unwrap()
-}
-
+/// The checksummed address of `w`.
 fn address(w: &k256::ecdsa::SigningKey) -> String {
-    Address::from_public_key(w.verifying_key()).checksummed()
-}
-
-/// `personal_sign`: r ‖ s ‖ (27 + recovery id), hex with 0x.
-fn personal_sign(w: &k256::ecdsa::SigningKey, message: &str) -> String {
-    let digest = authgate::verify::stamp::eip191_digest(message.as_bytes());
-    let (sig, id) = w.sign_prehash_recoverable(&digest).unwrap();
-    let mut raw = sig.to_bytes().to_vec();
-    raw.push(27 + id.to_byte());
-    format!("0x{}", hex::encode(raw))
+    common::wallet::address(w).checksummed()
 }
 
 async fn post(g: &Gate, path: &str, body: Value, bearer: Option<&str>) -> (u16, Value) {
@@ -519,6 +506,23 @@ async fn flow(store_url: &str) {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+
+    // Challenges are bounded per wallet (`per_address = 4` here): the
+    // fifth pending one is refused with 429 and `Retry-After`.
+    let busy = wallet(30);
+    for _ in 0..4 {
+        challenge(&g, &busy, "app").await;
+    }
+    let r = client()
+        .post(g.url("/v1/auth/challenge"))
+        .body(json!({"wallet": address(&busy), "namespace": "app"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "too many pending challenges");
 
     // Nothing a client sent ever reached the upstream as a credential.
     for r in up.seen() {

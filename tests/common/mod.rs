@@ -6,6 +6,7 @@ pub mod httpsig;
 pub mod pg;
 pub mod raw;
 pub mod terminator;
+pub mod wallet;
 
 use authgate::demo::MANTYX_PREFIXES;
 use authgate::echo::Recorder;

@@ -743,6 +743,7 @@ impl KeyStore for PgStore {
         .map(|n| n == 1)
         .map_err(err)
     }
+
     async fn put_refresh(&self, token: &crate::RefreshToken) -> Result<(), StoreError> {
         self.refresh_put(token).await
     }

@@ -4,7 +4,7 @@
 
 use crate::model::now;
 use crate::postgres::{err, PgStore};
-use crate::refresh::{RefreshToken, RefreshUse, COLUMNS};
+use crate::refresh::{self, RefreshToken, RefreshUse, Step, COLUMNS};
 use authgate_core::store::StoreError;
 use deadpool_postgres::GenericClient;
 
@@ -63,21 +63,19 @@ impl PgStore {
                 r.try_get::<_, Option<i64>>(6).map_err(corrupt)?,
             )),
         };
-        let outcome = match row {
-            None => RefreshUse::Invalid,
-            Some((_, _, Some(_))) => RefreshUse::Invalid,
-            Some((t, _, None)) if t.expires_at <= at => RefreshUse::Invalid,
-            Some((t, Some(_), None)) => {
+        let outcome = match refresh::step(row, at) {
+            Step::Invalid => RefreshUse::Invalid,
+            Step::RevokeFamily(family) => {
                 let n = tx
                     .execute(
                         "UPDATE authgate_refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL",
-                        &[&at, &t.family],
+                        &[&at, &family],
                     )
                     .await
                     .map_err(err)?;
                 RefreshUse::Reused(n as usize)
             }
-            Some((t, None, None)) => {
+            Step::Spend(t) => {
                 if let Some(next) = successor {
                     tx.execute(
                         "UPDATE authgate_refresh_tokens SET used_at = $1 WHERE digest = $2",
@@ -85,11 +83,7 @@ impl PgStore {
                     )
                     .await
                     .map_err(err)?;
-                    let next = RefreshToken {
-                        family: t.family.clone(),
-                        ..next.clone()
-                    };
-                    insert(&tx, &next, at).await?;
+                    insert(&tx, &refresh::successor(&t, next), at).await?;
                 }
                 RefreshUse::Valid(t)
             }

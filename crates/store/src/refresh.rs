@@ -34,3 +34,37 @@ pub enum RefreshUse {
 
 /// Columns in the order [`RefreshToken`] is read.
 pub(crate) const COLUMNS: &str = "digest, family, subject, namespace, expires_at";
+
+/// A stored token as an exchange reads it: the token, when it was spent,
+/// when it was revoked.
+pub(crate) type Row = (RefreshToken, Option<i64>, Option<i64>);
+
+/// What an exchange does with the row it read at `at` (the same in both
+/// backends; each runs it inside its transaction).
+pub(crate) enum Step {
+    /// Answer [`RefreshUse::Invalid`]: unknown, revoked or expired.
+    Invalid,
+    /// Spent already: revoke this family, answer [`RefreshUse::Reused`].
+    RevokeFamily(String),
+    /// Active: spend it (when there is a successor) and answer valid.
+    Spend(RefreshToken),
+}
+
+/// Decide the [`Step`] for `row`.
+pub(crate) fn step(row: Option<Row>, at: i64) -> Step {
+    match row {
+        None | Some((_, _, Some(_))) => Step::Invalid,
+        Some((t, _, None)) if t.expires_at <= at => Step::Invalid,
+        Some((t, Some(_), None)) => Step::RevokeFamily(t.family),
+        Some((t, None, None)) => Step::Spend(t),
+    }
+}
+
+/// `next` as stored in the place of `spent`: its family, subject and
+/// namespace.
+pub(crate) fn successor(spent: &RefreshToken, next: &RefreshToken) -> RefreshToken {
+    RefreshToken {
+        family: spent.family.clone(),
+        ..next.clone()
+    }
+}

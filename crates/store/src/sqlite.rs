@@ -702,6 +702,7 @@ impl KeyStore for SqliteStore {
         })
         .await
     }
+
     async fn put_refresh(&self, token: &crate::RefreshToken) -> Result<(), StoreError> {
         self.refresh_put(token).await
     }

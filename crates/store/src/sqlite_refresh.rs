@@ -3,7 +3,7 @@
 //! same token cannot both find it active.
 
 use crate::model::now;
-use crate::refresh::{RefreshToken, RefreshUse, COLUMNS};
+use crate::refresh::{self, RefreshToken, RefreshUse, Step, COLUMNS};
 use crate::sqlite::{err, SqliteStore};
 use authgate_core::store::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -61,31 +61,23 @@ impl SqliteStore {
                 )
                 .optional()
                 .map_err(err)?;
-            let outcome = match row {
-                None => RefreshUse::Invalid,
-                Some((_, _, Some(_))) => RefreshUse::Invalid,
-                Some((t, _, None)) if t.expires_at <= at => RefreshUse::Invalid,
-                Some((t, Some(_), None)) => {
-                    let n = tx
-                        .execute(
-                            "UPDATE authgate_refresh_tokens SET revoked_at = ?1 WHERE family = ?2 AND revoked_at IS NULL",
-                            params![at, t.family],
-                        )
-                        .map_err(err)?;
-                    RefreshUse::Reused(n)
-                }
-                Some((t, None, None)) => {
+            let outcome = match refresh::step(row, at) {
+                Step::Invalid => RefreshUse::Invalid,
+                Step::RevokeFamily(family) => RefreshUse::Reused(
+                    tx.execute(
+                        "UPDATE authgate_refresh_tokens SET revoked_at = ?1 WHERE family = ?2 AND revoked_at IS NULL",
+                        params![at, family],
+                    )
+                    .map_err(err)?,
+                ),
+                Step::Spend(t) => {
                     if let Some(next) = &successor {
                         tx.execute(
                             "UPDATE authgate_refresh_tokens SET used_at = ?1 WHERE digest = ?2",
                             params![at, t.digest],
                         )
                         .map_err(err)?;
-                        let next = RefreshToken {
-                            family: t.family.clone(),
-                            ..next.clone()
-                        };
-                        insert(&tx, &next, at).map_err(err)?;
+                        insert(&tx, &refresh::successor(&t, next), at).map_err(err)?;
                     }
                     RefreshUse::Valid(t)
                 }

@@ -21,7 +21,7 @@ use crate::identity::Identity;
 use crate::verify::stamp::{key_digest, normalise_key, NormalisedKey, StampScheme};
 use authgate_core::wallet::{personal, Address, SiweMessage, WalletError};
 use authgate_store::now;
-use authgate_store::{KeyPatch, KeyStore, NewKey, Nonce, NonceCaps, WriteError};
+use authgate_store::{KeyPatch, KeyStore, NewKey, Nonce, WriteError};
 use rand::distributions::{Alphanumeric, DistString};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -196,13 +196,7 @@ pub async fn challenge(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
         message: message.clone(),
         expires_at: expires,
     };
-    let l = s.limits;
-    let caps = NonceCaps {
-        total: l.max_pending,
-        per_address: l.per_address,
-        per_client: l.per_client,
-        per_ip: l.per_ip,
-    };
+    let caps = s.limits.caps();
     match ctx.store.put_nonce(&record, &caps).await {
         Ok(()) => reply(
             200,

@@ -84,6 +84,18 @@ pub struct ClientSection {
     pub scopes: Vec<String>,
 }
 
+impl ChallengeLimits {
+    /// The bounds the store enforces when it issues a challenge.
+    pub fn caps(&self) -> authgate_store::NonceCaps {
+        authgate_store::NonceCaps {
+            total: self.max_pending,
+            per_address: self.per_address,
+            per_client: self.per_client,
+            per_ip: self.per_ip,
+        }
+    }
+}
+
 fn default_nonce_ttl() -> Duration {
     Duration::from_secs(300)
 }

@@ -21,7 +21,7 @@ use crate::identity::Identity;
 use authgate_core::credential::digest::Digester;
 use authgate_core::verify::Verdict;
 use authgate_core::wallet::{personal, Address, WalletError};
-use authgate_store::{now, KeyStore, Nonce, NonceCaps, RefreshToken};
+use authgate_store::{now, KeyStore, Nonce, RefreshToken};
 use authgate_store::{RefreshUse, WriteError};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -126,13 +126,7 @@ pub async fn challenge(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
         message: nonce.clone(),
         expires_at: expires,
     };
-    let l = s.limits;
-    let caps = NonceCaps {
-        total: l.max_pending,
-        per_address: l.per_address,
-        per_client: l.per_client,
-        per_ip: l.per_ip,
-    };
+    let caps = s.limits.caps();
     match ctx.store.put_nonce(&record, &caps).await {
         Ok(()) => ErrorResponse::json(
             200,
