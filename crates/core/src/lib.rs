@@ -9,6 +9,7 @@
 //! load compiles for verification; the proxy crate owns everything HTTP.
 
 pub mod actor;
+pub mod bundle;
 pub mod cache;
 pub mod credential;
 pub mod error;
