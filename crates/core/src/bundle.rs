@@ -103,17 +103,24 @@ fn uncompressed(key: &PublicKey) -> Vec<u8> {
     key.to_encoded_point(false).as_bytes().to_vec()
 }
 
-/// The AEAD key, nonce and associated data for ephemeral `enc` and
-/// receiver `pk_r`, given their Diffie-Hellman output `dh`.
-fn context(
-    dh: &[u8],
-    enc: &PublicKey,
-    pk_r: &PublicKey,
-) -> Result<([u8; 32], [u8; 12], Vec<u8>), BundleError> {
+/// What the AEAD needs: key, nonce, associated data.
+struct Sealing {
+    key: [u8; 32],
+    nonce: [u8; 12],
+    aad: Vec<u8>,
+}
+
+/// The AEAD inputs for ephemeral `enc` and receiver `pk_r`, given their
+/// Diffie-Hellman output `dh`.
+fn context(dh: &[u8], enc: &PublicKey, pk_r: &PublicKey) -> Result<Sealing, BundleError> {
     let (enc, pk_r) = (uncompressed(enc), uncompressed(pk_r));
     let shared = kem_secret(dh, &enc, &pk_r)?;
     let (key, nonce) = key_schedule(&shared)?;
-    Ok((key, nonce, [enc, pk_r].concat()))
+    Ok(Sealing {
+        key,
+        nonce,
+        aad: [enc, pk_r].concat(),
+    })
 }
 
 /// Seal `secret` to `receiver` with a fresh ephemeral key.
@@ -130,7 +137,7 @@ pub fn seal_with(
 ) -> Result<String, BundleError> {
     let enc = ephemeral.public_key();
     let dh = p256::ecdh::diffie_hellman(ephemeral.to_nonzero_scalar(), receiver.as_affine());
-    let (key, nonce, aad) = context(dh.raw_secret_bytes(), &enc, receiver)?;
+    let Sealing { key, nonce, aad } = context(dh.raw_secret_bytes(), &enc, receiver)?;
     let sealed = Aes256Gcm::new(&key.into())
         .encrypt(
             Nonce::from_slice(&nonce),
@@ -157,7 +164,7 @@ pub fn open(bundle: &str, receiver: &SecretKey) -> Result<Vec<u8>, BundleError> 
     let enc =
         PublicKey::from_sec1_bytes(enc).map_err(|_| BundleError::Malformed("not a P-256 key"))?;
     let dh = p256::ecdh::diffie_hellman(receiver.to_nonzero_scalar(), enc.as_affine());
-    let (key, nonce, aad) = context(dh.raw_secret_bytes(), &enc, &receiver.public_key())
+    let Sealing { key, nonce, aad } = context(dh.raw_secret_bytes(), &enc, &receiver.public_key())
         .map_err(|_| BundleError::Open)?;
     Aes256Gcm::new(&key.into())
         .decrypt(
