@@ -7,7 +7,7 @@
 //! - `authgate_tools` (feature `tools`, on by default): load tool, echo,
 //!   passthrough, demo.
 
-pub use authgate_core::wallet;
+pub use authgate_core::{bundle, wallet};
 pub use authgate_proxy::{
     admin, assertion, cache, command_runtime, config, credential, error, identity, logging,
     metrics, policy, proxy, runtime, secret, server, settings, signin, store, upstream, verify,

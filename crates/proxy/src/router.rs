@@ -77,6 +77,8 @@ pub enum Builtin {
     WalletWhoami,
     /// Revoke one refresh token, or all of the caller's.
     WalletLogout,
+    /// Extend a session by a signed retry (a new key sealed to the client).
+    SignedRetry,
 }
 
 impl Builtin {
@@ -84,7 +86,7 @@ impl Builtin {
     pub const NAMES: &'static str =
         "whoami, jwks, health, session_challenge, session_verify, session_refresh, \
          session_revoke, mint_ephemeral, mint_capability, wallet_challenge, wallet_verify, \
-         wallet_api_key, wallet_key_token, wallet_refresh, wallet_whoami, wallet_logout";
+         wallet_api_key, wallet_key_token, wallet_refresh, wallet_whoami, wallet_logout, signed_retry";
 
     /// Parse a config name.
     pub fn parse(name: &str) -> Option<Self> {
@@ -105,6 +107,7 @@ impl Builtin {
             "wallet_refresh" => Some(Builtin::WalletRefresh),
             "wallet_whoami" => Some(Builtin::WalletWhoami),
             "wallet_logout" => Some(Builtin::WalletLogout),
+            "signed_retry" => Some(Builtin::SignedRetry),
             _ => None,
         }
     }
@@ -128,6 +131,7 @@ impl Builtin {
             Builtin::WalletRefresh => "wallet_refresh",
             Builtin::WalletWhoami => "wallet_whoami",
             Builtin::WalletLogout => "wallet_logout",
+            Builtin::SignedRetry => "signed_retry",
         }
     }
 }
@@ -154,6 +158,7 @@ impl Route {
                 Builtin::WalletRefresh => "builtin:wallet_refresh",
                 Builtin::WalletWhoami => "builtin:wallet_whoami",
                 Builtin::WalletLogout => "builtin:wallet_logout",
+                Builtin::SignedRetry => "builtin:signed_retry",
             },
         }
     }

@@ -46,6 +46,8 @@ pub struct Runtime {
     pub signin: Option<Arc<crate::signin::settings::SessionKeys>>,
     /// Wallet-token sign-in (`[signin.wallet_tokens]`), compiled.
     pub wallet_tokens: Option<Arc<crate::signin::wallet_settings::WalletTokens>>,
+    /// Signed-retry sessions (`[signin.signed_retry]`), compiled.
+    pub signed_retry: Option<Arc<crate::signin::retry_settings::SignedRetry>>,
     /// The minting doors (`[minting]`), compiled.
     pub minting: Option<Arc<crate::minting::settings::Minting>>,
     /// Admin API tokens (none: the API is off).

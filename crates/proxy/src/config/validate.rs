@@ -326,6 +326,10 @@ pub fn validate_in(
     for (k, m) in wallet_errs {
         errs.push(&k, m);
     }
+    let (signed_retry, retry_errs) = crate::signin::retry_settings::validate(&file);
+    for (k, m) in retry_errs {
+        errs.push(&k, m);
+    }
     // authgate's own access tokens count on proxied routes like any
     // issuer's.
     if let Some(w) = &wallet_tokens {
@@ -448,6 +452,7 @@ pub fn validate_in(
         admin_tokens,
         signin,
         wallet_tokens,
+        signed_retry,
         minting,
         rate_limits,
         auth_fingerprint,

@@ -36,7 +36,8 @@ pub fn respond(handler: Builtin, rt: &Runtime, identity: Option<&Identity>) -> E
         | Builtin::WalletKeyToken
         | Builtin::WalletRefresh
         | Builtin::WalletWhoami
-        | Builtin::WalletLogout => (404, json!({"error": "not_found"}).to_string()),
+        | Builtin::WalletLogout
+        | Builtin::SignedRetry => (404, json!({"error": "not_found"}).to_string()),
     };
     ErrorResponse {
         status,

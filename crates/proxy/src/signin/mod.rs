@@ -6,8 +6,10 @@
 //! verifier like any registered key) and wallet tokens ([`wallet_tokens`];
 //! authgate's own access JWTs, rotating refresh tokens, namespace API keys).
 
+pub mod retry_settings;
 pub mod session_keys;
 pub mod settings;
+pub mod signed_retry;
 pub mod wallet_keys;
 pub mod wallet_settings;
 pub mod wallet_tokens;
@@ -32,7 +34,8 @@ pub fn handles(handler: Builtin) -> bool {
     wallet_settings::handles(handler)
         || matches!(
             handler,
-            Builtin::SessionChallenge
+            Builtin::SignedRetry
+                | Builtin::SessionChallenge
                 | Builtin::SessionVerify
                 | Builtin::SessionRefresh
                 | Builtin::SessionRevoke
@@ -59,6 +62,49 @@ fn bearer(session: &Session) -> Option<String> {
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim().to_string())
+}
+
+/// The `{id}` of the request's route, percent-decoded (`Session%3A…`).
+fn path_id(session: &Session, rt: &Runtime) -> Option<String> {
+    let req = session.req_header();
+    let host = req
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok());
+    match rt.router.find(host, &req.method, req.uri.path()) {
+        crate::policy::router::RouteMatch::Found(_, params) => params
+            .get("id")
+            .map(|id| id.replace("%3A", ":").replace("%3a", ":")),
+        _ => None,
+    }
+}
+
+/// Answer the signed retry.
+async fn respond_retry(rt: &Runtime, auth: &Authenticator, session: &mut Session) -> ErrorResponse {
+    let (Some(settings), Some(store)) = (rt.signed_retry.as_deref(), rt.keystore.as_deref()) else {
+        return not_configured();
+    };
+    let ctx = signed_retry::Ctx {
+        settings,
+        store,
+        cache: auth.cache(),
+        ip: client_ip(session, rt),
+    };
+    let session_id = path_id(session, rt);
+    let body = match crate::proxy::body::read_all(session, MAX_BODY, BODY_WITHIN).await {
+        Ok(b) => b,
+        Err(refusal) => return refusal.to_response(),
+    };
+    let headers = &session.req_header().headers;
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let call = signed_retry::Call {
+        session_id,
+        authorization: text("authorization"),
+        signature: text("grid-wallet-signature"),
+        request_id: text("request-id"),
+        body: &body,
+    };
+    signed_retry::respond(&ctx, call).await
 }
 
 /// Answer a wallet-token handler.
@@ -125,6 +171,9 @@ pub async fn respond(
 ) -> ErrorResponse {
     if wallet_settings::handles(handler) {
         return respond_wallet(handler, rt, auth, session, identity).await;
+    }
+    if handler == Builtin::SignedRetry {
+        return respond_retry(rt, auth, session).await;
     }
     let (Some(settings), Some(store)) = (rt.signin.as_deref(), rt.keystore.as_deref()) else {
         return not_configured();

@@ -1,7 +1,8 @@
 //! `[signin]`: the wallet sign-in dialects authgate answers itself:
 //! `[signin.session_keys]` (a wallet signs an EIP-4361 message that binds a
 //! fresh ed25519 session key; requests are then signed with that key) and
-//! `[signin.wallet_tokens]` (in [`super::wallet_settings`]).
+//! `[signin.wallet_tokens]` (in [`super::wallet_settings`]) and
+//! `[signin.signed_retry]` (in [`super::retry_settings`]).
 //! The file model and its compiled form.
 
 use serde::Deserialize;
@@ -16,6 +17,8 @@ pub struct SigninSection {
     pub session_keys: Option<SessionKeysSection>,
     /// Wallet → access token, refresh token and namespace API keys.
     pub wallet_tokens: Option<super::wallet_settings::WalletTokensSection>,
+    /// Signed retry: a session extended with a new key sealed to the client.
+    pub signed_retry: Option<super::retry_settings::SignedRetrySection>,
 }
 
 /// `[signin.session_keys]`
