@@ -430,3 +430,75 @@ fn signed_retry_config_is_checked() {
     let bad_digest = good.replacen("secret_sha256 = \"", "secret_sha256 = \"zz", 1);
     assert!(check_refuses(&bad_digest).contains("secret_sha256"));
 }
+
+/// A store outage fails the signed retry closed (503 with `Retry-After`)
+/// on both calls, while a session already cached keeps signing requests;
+/// recovery needs nothing.
+#[tokio::test]
+async fn a_store_outage_fails_the_signed_retry_closed() {
+    let db = TempDb::new().await;
+    let proxy = common::pg::CutProxy::start().await;
+    let url = db.url_via(&proxy);
+    let admin_token = format!("agadm_{:032x}", rand::random::<u128>());
+    let stanza = format!(
+        "[[admin.tokens]]\nid = \"ops\"\ndigest = \"sha256:{}\"\nscopes = [\"keys:read\", \"keys:write\"]\n",
+        hex::encode(sha2::Sha256::digest(admin_token.as_bytes()))
+    );
+    let up = Upstream::start();
+    let cfg = config(&url, &stanza).replace("[store]\n", "[store]\ntimeout = \"500ms\"\n");
+    let g = Gate::start(&up, &cfg);
+    store_ready(&g, &url).await;
+    let key = p256::SecretKey::from_slice(&[0x52; 32]).unwrap();
+    let r = client()
+        .post(format!("http://127.0.0.1:{}/admin/v1/stamp-keys", g.admin))
+        .bearer_auth(&admin_token)
+        .json(&json!({
+            "id": "grid_session_2", "scheme": "p256", "subject": "Account:bob", "workspace": "acme",
+            "public_key": hex::encode(key.public_key().to_encoded_point(true).as_bytes()),
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (s, _) = stamped(&g, &up, &key).await;
+    assert_eq!(s, 200, "cached now");
+    let grid = Retry {
+        gate: &g,
+        auth: basic("grid", "s3cret"),
+    };
+    let client_key = uncompressed(&p256::SecretKey::from_slice(&[0x62; 32]).unwrap());
+    let (s, ch, _) = grid.call("grid_session_2", &client_key, None).await;
+    assert_eq!(s, 202);
+
+    proxy.cut();
+    let (s, _, h) = grid.call("grid_session_2", &client_key, None).await;
+    assert_eq!(s, 503);
+    assert!(h.contains_key("retry-after"));
+    let payload = ch["payloadToSign"].as_str().unwrap();
+    let (s, _, _) = grid
+        .call(
+            "grid_session_2",
+            &client_key,
+            Some((&stamp(&key, payload), ch["requestId"].as_str().unwrap())),
+        )
+        .await;
+    assert_eq!(s, 503, "the signed call too");
+    let (s, _) = stamped(&g, &up, &key).await;
+    assert_eq!(s, 200, "a cached session survives the outage");
+
+    proxy.restore();
+    let back = eventually(std::time::Duration::from_secs(10), || async {
+        grid.call("grid_session_2", &client_key, None).await.0 == 202
+    })
+    .await;
+    assert!(back, "the signed retry did not recover with the store");
+    // The request issued before the outage is still good.
+    let (s, _, _) = grid
+        .call(
+            "grid_session_2",
+            &client_key,
+            Some((&stamp(&key, payload), ch["requestId"].as_str().unwrap())),
+        )
+        .await;
+    assert_eq!(s, 201);
+}
