@@ -35,6 +35,10 @@ pub struct AuthRuntime {
     /// Stamp signatures seen within the freshness window; carried across
     /// reloads (resized, never emptied).
     pub replay: ReplayGuard,
+    /// Whether a stamp or message signature is also claimed in the store,
+    /// so that every instance sharing it refuses the replay
+    /// ([`crate::store::Store::claim_once`]).
+    pub shared_replay: bool,
     /// The post-authentication stages, in order.
     pub stages: Stages,
     /// Changes whenever anything that decides authentication changes; part of
@@ -60,6 +64,7 @@ impl AuthRuntime {
             issuers: Vec::new(),
             stamps,
             replay,
+            shared_replay: false,
             stages: Stages::decide_only("workspace", false),
             auth_generation: 0,
         }

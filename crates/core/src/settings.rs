@@ -33,6 +33,12 @@ pub struct StampsSection {
     /// Accepted schemes, by wire label (default: all three).
     #[serde(default = "default_schemes")]
     pub schemes: Vec<StampScheme>,
+    /// Refuse a replayed stamp or message signature across every instance
+    /// sharing the database store (one write per signed request), not only
+    /// on the instance that saw it first. Default: on with PostgreSQL, off
+    /// otherwise.
+    #[serde(default)]
+    pub shared_replay: Option<bool>,
 }
 
 impl Default for StampsSection {
@@ -45,6 +51,7 @@ impl Default for StampsSection {
             leeway: default_leeway(),
             replay_capacity: default_replay_capacity(),
             schemes: default_schemes(),
+            shared_replay: None,
         }
     }
 }

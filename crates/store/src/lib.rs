@@ -17,6 +17,7 @@ pub mod nonce;
 pub mod postgres;
 mod postgres_refresh;
 pub mod refresh;
+mod replay;
 pub mod schema;
 pub mod sqlite;
 mod sqlite_refresh;
@@ -52,6 +53,8 @@ pub struct Purged {
     pub keys: usize,
     /// Change-feed entries older than the retention.
     pub changes: usize,
+    /// Expired replay claims.
+    pub replays: usize,
 }
 
 /// Most rows one purge deletes of each table (the next run takes the rest),
@@ -99,8 +102,8 @@ pub trait KeyStore: Store {
     async fn children(&self, parent_id: &str) -> Result<Vec<[u8; 32]>, StoreError>;
     /// Delete minted keys that expired or were revoked before
     /// `minted_before`, and change-feed entries older than
-    /// `changes_before` (the newest is always kept), at most
-    /// [`PURGE_BATCH`] of each.
+    /// `changes_before` (the newest is always kept), and expired replay
+    /// claims, at most [`PURGE_BATCH`] of each.
     async fn purge(&self, minted_before: i64, changes_before: i64) -> Result<Purged, StoreError>;
     /// Changes after `seq`, in order.
     async fn changes_since(&self, seq: i64) -> Result<Vec<Change>, StoreError>;

@@ -350,6 +350,17 @@ impl Store for PgStore {
     fn name(&self) -> &'static str {
         "postgres"
     }
+
+    async fn claim_once(
+        &self,
+        key: &[u8; 32],
+        expires_at: i64,
+    ) -> Result<Option<bool>, StoreError> {
+        let c = self.client().await?;
+        crate::replay::claim_postgres(&c, key, expires_at)
+            .await
+            .map(Some)
+    }
 }
 
 #[async_trait]
@@ -594,9 +605,18 @@ impl KeyStore for PgStore {
             )
             .await
             .map_err(err)?;
+        let replays = c
+            .execute(
+                "DELETE FROM authgate_replay WHERE digest IN (SELECT digest FROM \
+                 authgate_replay WHERE expires_at <= $1 LIMIT $2)",
+                &[&now(), &PURGE_BATCH],
+            )
+            .await
+            .map_err(err)?;
         Ok(Purged {
             keys: keys as usize,
             changes: changes as usize,
+            replays: replays as usize,
         })
     }
 

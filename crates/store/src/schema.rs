@@ -4,7 +4,7 @@
 //! leaves the previous version whole. Version 1: keys and the change feed;
 //! version 2: sign-in nonces; version 3: minted keys (actor and parent
 //! columns, the indexes the cascade and the purge use); version 4: refresh
-//! tokens of the wallet-token sign-in.
+//! tokens of the wallet-token sign-in; version 5: fleet-wide replay claims.
 
 /// Version 3, the same in both dialects: minted keys' actor and parent,
 /// and the indexes the cascade and the purge use.
@@ -33,6 +33,16 @@ CREATE TABLE authgate_refresh_tokens (
 CREATE INDEX authgate_refresh_family ON authgate_refresh_tokens (family);
 CREATE INDEX authgate_refresh_subject ON authgate_refresh_tokens (subject, namespace);
 CREATE INDEX authgate_refresh_expires ON authgate_refresh_tokens (expires_at);
+"#;
+
+/// Version 5, the same in both dialects: replay claims of signed requests
+/// (digest in hex, until when).
+const REPLAY: &str = r#"
+CREATE TABLE authgate_replay (
+    digest     TEXT PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX authgate_replay_expires ON authgate_replay (expires_at);
 "#;
 
 /// SQLite migrations.
@@ -85,6 +95,7 @@ CREATE INDEX authgate_nonces_ip ON authgate_nonces (ip);
 "#,
     MINTED_KEYS,
     REFRESH_TOKENS,
+    REPLAY,
 ];
 
 /// PostgreSQL migrations.
@@ -137,6 +148,7 @@ CREATE INDEX authgate_nonces_ip ON authgate_nonces (ip);
 "#,
     MINTED_KEYS,
     REFRESH_TOKENS,
+    REPLAY,
 ];
 
 /// The version table, created before any migration.

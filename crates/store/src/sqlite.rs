@@ -375,6 +375,16 @@ impl Store for SqliteStore {
     fn name(&self) -> &'static str {
         "sqlite"
     }
+
+    async fn claim_once(
+        &self,
+        key: &[u8; 32],
+        expires_at: i64,
+    ) -> Result<Option<bool>, StoreError> {
+        let key = *key;
+        self.run(move |c| crate::replay::claim_sqlite(c, &key, expires_at).map(Some))
+            .await
+    }
 }
 
 #[async_trait]
@@ -552,8 +562,19 @@ impl KeyStore for SqliteStore {
                     params![changes_before, PURGE_BATCH],
                 )
                 .map_err(err)?;
+            let replays = tx
+                .execute(
+                    "DELETE FROM authgate_replay WHERE digest IN (SELECT digest FROM \
+                     authgate_replay WHERE expires_at <= ?1 LIMIT ?2)",
+                    params![now(), PURGE_BATCH],
+                )
+                .map_err(err)?;
             tx.commit().map_err(err)?;
-            Ok(Purged { keys, changes })
+            Ok(Purged {
+                keys,
+                changes,
+                replays,
+            })
         })
         .await
     }

@@ -229,14 +229,49 @@ async fn refresh_tokens(s: &Arc<dyn KeyStore>) {
     );
 }
 
+/// Replay claims: the first claim of a digest wins, a second (as from
+/// another instance) is a replay while the claim lives; an expired claim
+/// is taken over; eight racing claims have one winner; the purge deletes
+/// expired claims.
+async fn replay_claims(s: &Arc<dyn KeyStore>) {
+    use authgate_core::store::Store;
+    let now = authgate_store::now();
+    assert_eq!(s.claim_once(&[1; 32], now + 60).await.unwrap(), Some(true));
+    assert_eq!(s.claim_once(&[1; 32], now + 60).await.unwrap(), Some(false));
+    assert_eq!(s.claim_once(&[2; 32], now + 60).await.unwrap(), Some(true));
+    // An expired claim is taken over, once.
+    assert_eq!(s.claim_once(&[3; 32], now - 1).await.unwrap(), Some(true));
+    assert_eq!(s.claim_once(&[3; 32], now + 60).await.unwrap(), Some(true));
+    assert_eq!(s.claim_once(&[3; 32], now + 60).await.unwrap(), Some(false));
+    let racers = (0..8).map(|_| {
+        let s = s.clone();
+        tokio::spawn(async move { s.claim_once(&[4; 32], now + 60).await.unwrap() })
+    });
+    let wins = futures_util::future::join_all(racers)
+        .await
+        .into_iter()
+        .filter(|o| matches!(o, Ok(Some(true))))
+        .count();
+    assert_eq!(wins, 1);
+    assert_eq!(s.claim_once(&[5; 32], now - 10).await.unwrap(), Some(true));
+    let purged = s.purge(0, 0).await.unwrap();
+    assert!(purged.replays >= 1, "{purged:?}");
+    assert_eq!(
+        s.claim_once(&[1; 32], now + 60).await.unwrap(),
+        Some(false),
+        "live claims stay"
+    );
+}
+
 async fn exercise(s: Arc<dyn KeyStore>) {
     let v = s.migrate().await.unwrap();
-    assert_eq!(v, 4);
-    assert_eq!(s.migrate().await.unwrap(), 4, "migrations run once");
-    assert_eq!(s.schema_version().await.unwrap(), 4);
+    assert_eq!(v, 5);
+    assert_eq!(s.migrate().await.unwrap(), 5, "migrations run once");
+    assert_eq!(s.schema_version().await.unwrap(), 5);
     let head0 = s.head().await.unwrap();
     nonces(&s).await;
     refresh_tokens(&s).await;
+    replay_claims(&s).await;
 
     let a = s.create(key("k_a", "acme", "alice", 1)).await.unwrap();
     assert_eq!(a.metadata["team"], "infra");
@@ -469,7 +504,7 @@ async fn sqlite_store() {
     }
     // Reopened: the data and the schema version are still there.
     let again = authgate_store::open(&format!("sqlite:{}", path.display()), dir.path()).unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 4);
+    assert_eq!(again.schema_version().await.unwrap(), 5);
     assert!(again.get("k_a2").await.unwrap().is_some());
 }
 

@@ -117,6 +117,32 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// A short name for logs and metrics.
     fn name(&self) -> &'static str;
+
+    /// Claim `key` (the digest of a one-time value: a stamp's or a message
+    /// signature's) until `expires_at` (Unix seconds) for every instance
+    /// sharing this store: `Some(true)` for the first claim, `Some(false)`
+    /// when it is claimed already (a replay), `None` when the store is not
+    /// shared (each instance's own replay guard decides alone).
+    async fn claim_once(
+        &self,
+        _key: &[u8; 32],
+        _expires_at: i64,
+    ) -> Result<Option<bool>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// [`Store::claim_once`] bounded by `timeout`, like [`lookup`].
+pub async fn claim_once(
+    store: &dyn Store,
+    key: &[u8; 32],
+    expires_at: i64,
+    timeout: Duration,
+) -> Result<Option<bool>, StoreError> {
+    match tokio::time::timeout(timeout, store.claim_once(key, expires_at)).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::timeout(timeout)),
+    }
 }
 
 #[cfg(test)]

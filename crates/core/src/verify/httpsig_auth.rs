@@ -17,7 +17,7 @@
 //!   anything is forwarded); `created` is required and within
 //!   `[stamps] window` (± `leeway`), `expires` is honoured.
 //! - A signature is accepted once within the window (the stamps' replay
-//!   guard).
+//!   guard, and across instances when `[stamps] shared_replay`).
 //!
 //! Refusals are 401 `invalid_signature` with a precise reason.
 
@@ -232,9 +232,13 @@ impl Authenticator {
         let mut h = Sha256::new();
         h.update(b"httpsig\0");
         h.update(&input.signature);
+        let seen: [u8; 32] = h.finalize().into();
         rt.replay
-            .check_and_remember_digest(h.finalize().into())
+            .check_and_remember_digest(seen)
             .map_err(|_| refuse("replayed"))?;
+        if !super::claim_across_instances(rt, &seen).await? {
+            return Err(refuse("replayed"));
+        }
         METRICS
             .verifications
             .with_label_values(&["httpsig", "valid"])

@@ -91,6 +91,26 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// The fleet-wide half of replay refusal: when `rt.shared_replay`, claim
+/// `digest` (a stamp's or a message signature's) in the store for the
+/// replay window. `Ok(false)`: another instance (or this one) claimed it
+/// already. A store that does not answer is a 503, never a pass.
+pub async fn claim_across_instances(rt: &AuthRuntime, digest: &[u8; 32]) -> Result<bool, Refusal> {
+    if !rt.shared_replay {
+        return Ok(true);
+    }
+    let ttl = rt
+        .stamps
+        .window
+        .saturating_add(rt.stamps.leeway.saturating_mul(2));
+    let until = unix_now().saturating_add(ttl.as_secs()) as i64;
+    match crate::store::claim_once(rt.store.as_ref(), digest, until, rt.store_timeout).await {
+        Ok(Some(first)) => Ok(first),
+        Ok(None) => Ok(true),
+        Err(_) => Err(Refusal::StoreUnavailable),
+    }
+}
+
 impl Authenticator {
     /// An authenticator over `cache` with the built-in verifiers (tokens,
     /// stamps, RFC 9421 message signatures). The stamp replay guard lives in

@@ -89,8 +89,12 @@ impl Authenticator {
                 accepts: accept.describe(),
             });
         }
-        // Last: only a stamp that passed everything else is remembered.
+        // Last: only a stamp that passed everything else is remembered,
+        // here and (when shared) in the store for the other instances.
         rt.replay.check_and_remember(&stamp).map_err(refuse)?;
+        if !super::claim_across_instances(rt, &stamp.replay_digest()).await? {
+            return Err(refuse(StampError::Replayed));
+        }
         METRICS
             .verifications
             .with_label_values(&["stamp", "valid"])

@@ -32,6 +32,14 @@ impl Store for LayeredStore {
     fn name(&self) -> &'static str {
         self.db.name()
     }
+
+    async fn claim_once(
+        &self,
+        key: &[u8; 32],
+        expires_at: i64,
+    ) -> Result<Option<bool>, StoreError> {
+        self.db.claim_once(key, expires_at).await
+    }
 }
 
 /// What verification reads, and the database behind it (if any).

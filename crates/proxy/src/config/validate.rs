@@ -293,6 +293,12 @@ pub fn validate_in(
     if st.replay_capacity == 0 {
         errs.push("stamps.replay_capacity", "must be at least 1");
     }
+    if st.shared_replay == Some(true) && file.store.url.is_none() {
+        errs.push(
+            "stamps.shared_replay",
+            "needs a database store (store.url): the claims live there",
+        );
+    }
     if file.store.poll_interval < std::time::Duration::from_millis(10) {
         errs.push("store.poll_interval", "must be at least 10ms");
     }
@@ -423,6 +429,7 @@ pub fn validate_in(
             store_timeout: file.store.timeout,
             issuers,
             stamps: file.stamps.clone(),
+            shared_replay: shared_replay(&file),
             stages: {
                 let decide = Stages::decide_only(
                     &file.identity.workspace_param,
@@ -520,4 +527,16 @@ fn check_server(file: &FileConfig, base: &Path, errs: &mut Errors) {
             format!("'{}' is not an ip:port address", file.admin.listen),
         );
     }
+}
+
+/// Whether replays are refused across instances: `[stamps] shared_replay`,
+/// by default on exactly when the database store is PostgreSQL (the store
+/// instances share).
+fn shared_replay(file: &FileConfig) -> bool {
+    let postgres = file
+        .store
+        .url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"));
+    file.stamps.shared_replay.unwrap_or(postgres) && file.store.url.is_some()
 }
