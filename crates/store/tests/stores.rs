@@ -234,7 +234,6 @@ async fn refresh_tokens(s: &Arc<dyn KeyStore>) {
 /// is taken over; eight racing claims have one winner; the purge deletes
 /// expired claims.
 async fn replay_claims(s: &Arc<dyn KeyStore>) {
-    use authgate_core::store::Store;
     let now = authgate_store::now();
     assert_eq!(s.claim_once(&[1; 32], now + 60).await.unwrap(), Some(true));
     assert_eq!(s.claim_once(&[1; 32], now + 60).await.unwrap(), Some(false));
