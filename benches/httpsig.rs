@@ -120,6 +120,7 @@ fn bench(c: &mut Criterion) {
                 carrier: CARRIER,
             },
             body: Some(&[]),
+            body_streams: false,
         };
         tokio.block_on(auth.authenticate_message_signature(&v, now()))
     };

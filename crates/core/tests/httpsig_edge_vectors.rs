@@ -127,6 +127,7 @@ async fn verify(rt: &AuthRuntime, c: &Case, now: i64) -> Result<CredentialKind, 
             carrier: CARRIER,
         },
         body: Some(&c.body),
+        body_streams: false,
     };
     auth.authenticate_message_signature(&v, now)
         .await

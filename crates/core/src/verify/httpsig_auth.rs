@@ -14,7 +14,9 @@
 //!   It must cover `@method`, `@authority`, `@path`, `@query` when the
 //!   request has a query, and `content-digest` when it has a body (the
 //!   digest is then checked against the body, which is read before
-//!   anything is forwarded); `created` is required and within
+//!   anything is forwarded, or, for a body larger than `[stamps]
+//!   max_body`, by the proxy as it streams: [`Verification::body_streams`]);
+//!   `created` is required and within
 //!   `[stamps] window` (± `leeway`), `expires` is honoured.
 //! - A signature is accepted once within the window (the stamps' replay
 //!   guard, and across instances when `[stamps] shared_replay`).
@@ -180,11 +182,12 @@ impl Authenticator {
             .ok_or_else(|| refuse("signature_keyid_missing"))?;
         let keyid = input.keyid.as_deref().unwrap_or_default();
         let body = v.body.unwrap_or_default();
+        let has_body = !body.is_empty() || v.body_streams;
         check_coverage(
             input,
             &v.requirements.signature,
             req.query.is_some(),
-            !body.is_empty(),
+            has_body,
         )?;
         let st = &rt.stamps;
         check_time(
@@ -205,10 +208,16 @@ impl Authenticator {
             return Err(refuse("scheme_not_allowed"));
         }
         let (key, normal) = public_key(scheme, keyid).map_err(|_| refuse("unknown_key"))?;
-        if input.components.iter().any(|c| c.name == "content-digest") || !body.is_empty() {
+        if input.components.iter().any(|c| c.name == "content-digest") || has_body {
             let field = text(req.headers, &CONTENT_DIGEST)
                 .map_err(|_| refuse("signature_missing_component"))?;
-            digest::verify(field, body).map_err(sig_error)?;
+            if v.body_streams {
+                // Judged by the caller as the body streams; parsed now so a
+                // malformed field is refused before anything is forwarded.
+                digest::StreamingDigest::new(field).map_err(sig_error)?;
+            } else {
+                digest::verify(field, body).map_err(sig_error)?;
+            }
         }
         let parts = RequestParts {
             method: req.method.as_str(),

@@ -26,6 +26,9 @@ pub(super) enum Admission {
     /// The credential's verifier needs the body: read it, then verify and
     /// run the stages.
     NeedsBody(Box<Pending>),
+    /// Forward with an identity from a message signature whose body is too
+    /// large to buffer: its `Content-Digest` is checked as it streams.
+    Stream(Arc<Route>, Arc<Identity>),
 }
 
 /// A request waiting for its body before verification.
@@ -141,7 +144,12 @@ impl AuthGate {
         let Some(verifier) = self.auth.verifier_for(presented.carrier) else {
             return Err(fail(Refusal::Malformed("carrier")));
         };
-        if verifier.needs() == Needs::Body {
+        // A message signature over a body larger than the buffer: verified
+        // now, its digest judged as the body streams.
+        let streams = presented.carrier == authgate_core::verify::httpsig_auth::CARRIER
+            && body::declared_length_of(&req.headers)
+                .is_some_and(|n| n > rt.auth.stamps.max_body as u64);
+        if verifier.needs() == Needs::Body && !streams {
             if !reqs.accept.intersects(verifier.kinds()) {
                 return Err(fail(Refusal::KindNotAccepted {
                     accepts: reqs.accept.describe(),
@@ -166,6 +174,7 @@ impl AuthGate {
             request: view(req, tls, method, path),
             presented,
             body: None,
+            body_streams: streams,
         };
         let identity = self
             .auth
@@ -182,6 +191,9 @@ impl AuthGate {
                 params: &Matched(&params),
             })
             .map_err(fail)?;
+        if streams {
+            return Ok(Admission::Stream(route.clone(), identity));
+        }
         Ok(Admission::Pass(route.clone(), Some(identity)))
     }
 
@@ -210,6 +222,7 @@ impl AuthGate {
                 carrier: pending.carrier,
             },
             body: Some(&body),
+            body_streams: false,
         };
         let identity = self
             .auth

@@ -83,7 +83,12 @@ pub async fn read_all(
 
 /// The request's `Content-Length`, unless the body is chunked.
 fn declared_length(session: &Session) -> Option<u64> {
-    let headers = &session.req_header().headers;
+    declared_length_of(&session.req_header().headers)
+}
+
+/// The `Content-Length` of a request with these headers, unless it is
+/// chunked.
+pub(crate) fn declared_length_of(headers: &http::HeaderMap) -> Option<u64> {
     if headers.contains_key(http::header::TRANSFER_ENCODING) {
         return None;
     }

@@ -10,6 +10,7 @@
 mod admit;
 pub mod body;
 pub mod builtin;
+pub mod digest_stream;
 pub mod forward;
 pub mod respond;
 pub mod spoof;
@@ -54,6 +55,11 @@ pub struct RequestCtx {
     /// A stamp route's verified body, handed to the upstream by
     /// `request_body_filter` (see [`body`]).
     body: Option<bytes::Bytes>,
+    /// A large message-signed body's `Content-Digest`, judged as it streams.
+    stream: Option<digest_stream::DigestStream>,
+    /// A refusal decided after forwarding began (a streamed digest that did
+    /// not match), answered by `fail_to_proxy`.
+    late_refusal: Option<Refusal>,
 }
 
 /// How a request ended, for the access log's `auth` field.
@@ -97,6 +103,8 @@ impl ProxyHttp for AuthGate {
             outcome: Outcome::None,
             request_id: forward::RequestId::default(),
             body: None,
+            stream: None,
+            late_refusal: None,
         }
     }
 
@@ -119,6 +127,23 @@ impl ProxyHttp for AuthGate {
                 }
             }
             Ok(Admission::Pass(route, identity)) => Ok((route, identity)),
+            Ok(Admission::Stream(route, identity)) => {
+                let field = session
+                    .req_header()
+                    .headers
+                    .get(&authgate_core::verify::httpsig_auth::CONTENT_DIGEST)
+                    .and_then(|v| v.to_str().ok());
+                match field.and_then(digest_stream::DigestStream::new) {
+                    Some(stream) => {
+                        ctx.stream = Some(stream);
+                        Ok((route, Some(identity)))
+                    }
+                    None => Err((
+                        Some(route),
+                        Refusal::InvalidSignature("signature_missing_component"),
+                    )),
+                }
+            }
             Err(refused) => Err(refused),
         };
         ctx.rt = Some(rt);
@@ -223,9 +248,20 @@ impl ProxyHttp for AuthGate {
         &self,
         _session: &mut Session,
         body: &mut Option<bytes::Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut Self::CTX,
     ) -> Result<()> {
+        if let Some(stream) = ctx.stream.as_mut() {
+            if let Err(refusal) = stream.filter(body, end_of_stream) {
+                ctx.outcome = Outcome::Refused(refusal.reason());
+                ctx.late_refusal = Some(refusal);
+                return Err(Error::explain(
+                    ErrorType::HTTPStatus(401),
+                    "content-digest does not match the streamed body",
+                ));
+            }
+            return Ok(());
+        }
         // A stamp route's body was read and verified in `request_filter`;
         // pingora replays the retry buffer's tail here, once per upstream
         // attempt, and the whole verified body goes instead.
@@ -244,6 +280,17 @@ impl ProxyHttp for AuthGate {
     where
         Self::CTX: Send + Sync,
     {
+        if let Some(refusal) = ctx.late_refusal.take() {
+            let resp = refusal.to_response();
+            session.set_keepalive(None);
+            if let Err(err) = respond::send(session, &resp, &ctx.request_id).await {
+                tracing::debug!(error = %err, "could not send the refusal");
+            }
+            return FailToProxy {
+                error_code: resp.status,
+                can_reuse_downstream: false,
+            };
+        }
         let code = match e.etype() {
             ErrorType::HTTPStatus(code) => *code,
             _ => match e.esource() {
