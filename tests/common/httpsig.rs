@@ -9,10 +9,20 @@ pub fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
+/// Signs a signature base.
+pub type Signer = Box<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
+
 /// A signing key.
 pub enum Key {
     Ed(ed25519_dalek::SigningKey),
     P256(p256::ecdsa::SigningKey),
+    /// A key registered by name (`[[signing_keys]]`): its keyid, RFC 9421
+    /// algorithm name and signer.
+    Named {
+        keyid: String,
+        alg: &'static str,
+        sign: Signer,
+    },
 }
 
 impl Key {
@@ -21,6 +31,7 @@ impl Key {
         match self {
             Key::Ed(k) => hex::encode(k.verifying_key().to_bytes()),
             Key::P256(k) => hex::encode(k.verifying_key().to_encoded_point(true).as_bytes()),
+            Key::Named { keyid, .. } => keyid.clone(),
         }
     }
     /// The RFC 9421 algorithm name.
@@ -28,6 +39,7 @@ impl Key {
         match self {
             Key::Ed(_) => "ed25519",
             Key::P256(_) => "ecdsa-p256-sha256",
+            Key::Named { alg, .. } => alg,
         }
     }
     /// Sign `base`.
@@ -42,6 +54,7 @@ impl Key {
                 let s: p256::ecdsa::Signature = k.sign(base);
                 s.to_bytes().to_vec()
             }
+            Key::Named { sign, .. } => sign(base),
         }
     }
 }

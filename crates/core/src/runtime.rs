@@ -32,6 +32,9 @@ pub struct AuthRuntime {
     pub issuers: Vec<Arc<Issuer>>,
     /// Stamp settings.
     pub stamps: StampsSection,
+    /// RFC 9421 signing keys named by `keyid` (`[[signing_keys]]`).
+    pub signing_keys:
+        std::collections::HashMap<String, Arc<crate::verify::httpsig_auth::SigningKey>>,
     /// Stamp signatures seen within the freshness window; carried across
     /// reloads (resized, never emptied).
     pub replay: ReplayGuard,
@@ -63,6 +66,7 @@ impl AuthRuntime {
             key_count: 0,
             issuers: Vec::new(),
             stamps,
+            signing_keys: Default::default(),
             replay,
             shared_replay: false,
             stages: Stages::decide_only("workspace", false),

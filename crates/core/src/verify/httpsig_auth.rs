@@ -38,6 +38,16 @@ use http::{HeaderMap, HeaderName};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
+/// A signing key registered by `keyid` (`[[signing_keys]]`): its key
+/// with its algorithm, and the identity its signatures carry.
+#[derive(Debug)]
+pub struct SigningKey {
+    /// The key and its registered algorithm.
+    pub key: httpsig::VerifyKey,
+    /// Who signs with it.
+    pub identity: Arc<Identity>,
+}
+
 /// The carrier name of a message signature.
 pub const CARRIER: Carrier = Carrier::Other("httpsig");
 
@@ -196,29 +206,7 @@ impl Authenticator {
             st.window.as_secs() as i64,
             st.leeway.as_secs() as i64,
         )?;
-        let scheme = scheme_of(keyid).ok_or_else(|| refuse("unknown_key"))?;
-        let rfc_alg = match scheme {
-            StampScheme::Ed25519 => "ed25519",
-            _ => "ecdsa-p256-sha256",
-        };
-        if input.alg.as_deref().is_some_and(|a| a != rfc_alg) {
-            return Err(refuse("algorithm_mismatch"));
-        }
-        if !st.schemes.contains(&scheme) {
-            return Err(refuse("scheme_not_allowed"));
-        }
-        let (key, normal) = public_key(scheme, keyid).map_err(|_| refuse("unknown_key"))?;
-        if input.components.iter().any(|c| c.name == "content-digest") || has_body {
-            let field = text(req.headers, &CONTENT_DIGEST)
-                .map_err(|_| refuse("signature_missing_component"))?;
-            if v.body_streams {
-                // Judged by the caller as the body streams; parsed now so a
-                // malformed field is refused before anything is forwarded.
-                digest::StreamingDigest::new(field).map_err(sig_error)?;
-            } else {
-                digest::verify(field, body).map_err(sig_error)?;
-            }
-        }
+        check_digest(input, req.headers, body, has_body, v.body_streams)?;
         let parts = RequestParts {
             method: req.method.as_str(),
             scheme: req.scheme,
@@ -228,10 +216,36 @@ impl Authenticator {
             headers: req.headers,
         };
         let base = httpsig::signature_base(&parts, input).map_err(sig_error)?;
-        verify_with(&key, base.as_bytes(), &input.signature)?;
-        let id = self
-            .registered_key(rt, key_digest(scheme, &normal), refuse)
-            .await?;
+        let (id, scheme) = match rt.signing_keys.get(keyid) {
+            // A key registered by name: its algorithm, its identity.
+            Some(named) => {
+                named
+                    .key
+                    .verify(input.alg.as_deref(), base.as_bytes(), &input.signature)
+                    .map_err(sig_error)?;
+                (named.identity.clone(), None)
+            }
+            // A stamp or session key named by its public key.
+            None => {
+                let scheme = scheme_of(keyid).ok_or_else(|| refuse("unknown_key"))?;
+                let rfc_alg = match scheme {
+                    StampScheme::Ed25519 => "ed25519",
+                    _ => "ecdsa-p256-sha256",
+                };
+                if input.alg.as_deref().is_some_and(|a| a != rfc_alg) {
+                    return Err(refuse("algorithm_mismatch"));
+                }
+                if !st.schemes.contains(&scheme) {
+                    return Err(refuse("scheme_not_allowed"));
+                }
+                let (key, normal) = public_key(scheme, keyid).map_err(|_| refuse("unknown_key"))?;
+                verify_with(&key, base.as_bytes(), &input.signature)?;
+                let id = self
+                    .registered_key(rt, key_digest(scheme, &normal), refuse)
+                    .await?;
+                (id, Some(scheme))
+            }
+        };
         if !accept.contains(id.kind) {
             return Err(Refusal::KindNotAccepted {
                 accepts: accept.describe(),
@@ -252,8 +266,34 @@ impl Authenticator {
             .verifications
             .with_label_values(&["httpsig", "valid"])
             .inc();
-        Ok(super::stamp_auth::with_scheme(&id, scheme))
+        Ok(match scheme {
+            Some(scheme) => super::stamp_auth::with_scheme(&id, scheme),
+            None => id,
+        })
     }
+}
+
+/// The `Content-Digest` rule: required when covered or when there is a
+/// body; checked against a buffered body, parsed only for a streamed one
+/// (the proxy judges it as the body goes by).
+fn check_digest(
+    input: &SignatureInput,
+    headers: &HeaderMap,
+    body: &[u8],
+    has_body: bool,
+    streams: bool,
+) -> Result<(), Refusal> {
+    if !(input.components.iter().any(|c| c.name == "content-digest") || has_body) {
+        return Ok(());
+    }
+    let field =
+        text(headers, &CONTENT_DIGEST).map_err(|_| refuse("signature_missing_component"))?;
+    if streams {
+        digest::StreamingDigest::new(field).map_err(sig_error)?;
+    } else {
+        digest::verify(field, body).map_err(sig_error)?;
+    }
+    Ok(())
 }
 
 /// The seam's verifier for RFC 9421 message signatures.

@@ -13,6 +13,7 @@ mod parse;
 pub mod reload;
 mod routes;
 pub mod runtime;
+pub mod signing_keys;
 pub mod validate;
 
 pub use model::FileConfig;

@@ -37,6 +37,9 @@ pub struct FileConfig {
     /// Opaque credential records (digests only) held in config.
     #[serde(default)]
     pub keys: Vec<KeySection>,
+    /// RFC 9421 signing keys named by a `keyid` (RSA, P-384, HMAC, … ).
+    #[serde(default)]
+    pub signing_keys: Vec<crate::config::signing_keys::SigningKeySection>,
     /// JWT issuers.
     #[serde(default)]
     pub jwt: JwtSection,

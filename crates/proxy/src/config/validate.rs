@@ -332,6 +332,17 @@ pub fn validate_in(
     for (k, m) in wallet_errs {
         errs.push(&k, m);
     }
+    let (signing_keys, signing_errs) = super::signing_keys::compile(&file.signing_keys, base);
+    for (k, m) in signing_errs {
+        errs.push(&k, m);
+    }
+    for k in &file.signing_keys {
+        for f in [&k.public_key_file, &k.secret_file].into_iter().flatten() {
+            let path = resolve(base, f);
+            file_digests.unchanged(&path, prev);
+            watched.push(path);
+        }
+    }
     let (signed_retry, retry_errs) = crate::signin::retry_settings::validate(&file);
     for (k, m) in retry_errs {
         errs.push(&k, m);
@@ -386,11 +397,12 @@ pub fn validate_in(
 
     let auth_fingerprint = sha256(
         format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}",
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}",
             file.keys,
             file.credentials,
             file.jwt,
             file.signin.wallet_tokens,
+            file.signing_keys,
             file.identity,
             file.store.url,
             hex::encode(keys_file_digest),
@@ -429,6 +441,7 @@ pub fn validate_in(
             store_timeout: file.store.timeout,
             issuers,
             stamps: file.stamps.clone(),
+            signing_keys,
             shared_replay: shared_replay(&file),
             stages: {
                 let decide = Stages::decide_only(

@@ -115,7 +115,11 @@ mod tests {
         let mut s = DigestStream::new(&field(b"ab")).unwrap();
         let mut b = Some(Bytes::from_static(b"ab"));
         s.filter(&mut b, false).unwrap();
-        assert_eq!(b.as_deref(), Some(&b""[..]), "held: an empty piece, not the end");
+        assert_eq!(
+            b.as_deref(),
+            Some(&b""[..]),
+            "held: an empty piece, not the end"
+        );
         let mut end = None;
         s.filter(&mut end, true).unwrap();
         assert_eq!(end.as_deref(), Some(&b"ab"[..]));
