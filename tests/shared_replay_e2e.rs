@@ -3,8 +3,9 @@
 //! an RFC 9421 signed request accepted by one instance is refused when the
 //! same bytes arrive at the other (as they would through a load balancer),
 //! while the switch turned off lets the second instance accept it (only the
-//! instance that saw it refuses it). A store that cannot record the claim
-//! refuses the request (503), never passes it.
+//! instance that saw it refuses it). A store that cannot record the claim:
+//! by default the instance's own guard decides alone (counted), or, with
+//! `replay_outage = "refuse"`, the request is refused (503).
 
 mod common;
 
@@ -160,13 +161,26 @@ async fn with_shared_replay_off_only_the_instance_that_saw_it_refuses() {
     assert_eq!(send_stamped(&g, &body, &stamp).await.0, 401);
 }
 
+/// Store outage, `replay_outage = "refuse"`: a claim the store cannot
+/// record refuses the request (503).
 #[tokio::test]
 async fn a_store_that_cannot_record_the_claim_refuses_the_request() {
+    outage("replay_outage = \"refuse\"", 503).await;
+}
+
+/// Store outage, by default: the instance's own guard decides alone, so a
+/// known key keeps working (and a replay to this instance is still 401).
+#[tokio::test]
+async fn by_default_an_outage_falls_back_to_the_instance_guard() {
+    outage("", 200).await;
+}
+
+async fn outage(stamps: &str, during: u16) {
     let db = TempDb::new().await;
     let proxy = CutProxy::start().await;
     let url = db.url_via(&proxy);
     let up = Upstream::start();
-    let g = Gate::start(&up, &config(&url, ""));
+    let g = Gate::start(&up, &config(&url, stamps));
     store_ready(&g, &url).await;
     let fresh = || {
         let body = format!(
@@ -182,7 +196,19 @@ async fn a_store_that_cannot_record_the_claim_refuses_the_request() {
     proxy.cut();
     let (body, stamp) = fresh();
     let (s, _) = send_stamped(&g, &body, &stamp).await;
-    assert_eq!(s, 503, "fail closed");
+    assert_eq!(s, during);
+    if during == 200 {
+        assert_eq!(
+            send_stamped(&g, &body, &stamp).await.0,
+            401,
+            "replayed here"
+        );
+        let m = metrics(&client(), &g).await;
+        assert!(
+            sample(&m, "authgate_verifications_total{outcome=\"store_unavailable\",verifier=\"shared_replay\"}").unwrap_or(0.0) >= 1.0,
+            "counted"
+        );
+    }
     proxy.restore();
     let back = eventually(std::time::Duration::from_secs(10), || async {
         let (body, stamp) = fresh();

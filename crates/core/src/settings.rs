@@ -39,6 +39,23 @@ pub struct StampsSection {
     /// otherwise.
     #[serde(default)]
     pub shared_replay: Option<bool>,
+    /// What a shared claim the store cannot record does: `local` (the
+    /// default: this instance's own guard decides alone, so sessions and
+    /// keys already cached keep working through a store outage; a metric
+    /// counts each such request) or `refuse` (503).
+    #[serde(default)]
+    pub replay_outage: ReplayOutage,
+}
+
+/// `[stamps] replay_outage`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplayOutage {
+    /// Fall back to the instance's own replay guard.
+    #[default]
+    Local,
+    /// Refuse the request (503).
+    Refuse,
 }
 
 impl Default for StampsSection {
@@ -52,6 +69,7 @@ impl Default for StampsSection {
             replay_capacity: default_replay_capacity(),
             schemes: default_schemes(),
             shared_replay: None,
+            replay_outage: ReplayOutage::Local,
         }
     }
 }

@@ -94,7 +94,11 @@ pub fn unix_now() -> u64 {
 /// The fleet-wide half of replay refusal: when `rt.shared_replay`, claim
 /// `digest` (a stamp's or a message signature's) in the store for the
 /// replay window. `Ok(false)`: another instance (or this one) claimed it
-/// already. A store that does not answer is a 503, never a pass.
+/// already. A store that does not answer: 503 with `[stamps] replay_outage
+/// = "refuse"`; by default the instance's own guard (already passed)
+/// decides alone, counted as `authgate_verifications_total{verifier=
+/// "shared_replay", outcome="store_unavailable"}` and logged once per
+/// outage.
 pub async fn claim_across_instances(rt: &AuthRuntime, digest: &[u8; 32]) -> Result<bool, Refusal> {
     if !rt.shared_replay {
         return Ok(true);
@@ -104,10 +108,28 @@ pub async fn claim_across_instances(rt: &AuthRuntime, digest: &[u8; 32]) -> Resu
         .window
         .saturating_add(rt.stamps.leeway.saturating_mul(2));
     let until = unix_now().saturating_add(ttl.as_secs()) as i64;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static DEGRADED: AtomicBool = AtomicBool::new(false);
     match crate::store::claim_once(rt.store.as_ref(), digest, until, rt.store_timeout).await {
-        Ok(Some(first)) => Ok(first),
-        Ok(None) => Ok(true),
-        Err(_) => Err(Refusal::StoreUnavailable),
+        Ok(claimed) => {
+            if DEGRADED.swap(false, Ordering::Relaxed) {
+                tracing::warn!("shared replay claims recorded again");
+            }
+            Ok(claimed.unwrap_or(true))
+        }
+        Err(e) => {
+            METRICS
+                .verifications
+                .with_label_values(&["shared_replay", "store_unavailable"])
+                .inc();
+            if rt.stamps.replay_outage == crate::settings::ReplayOutage::Refuse {
+                return Err(Refusal::StoreUnavailable);
+            }
+            if !DEGRADED.swap(true, Ordering::Relaxed) {
+                tracing::warn!(error = %e, "shared replay claims unavailable: each instance refuses replays on its own until the store answers");
+            }
+            Ok(true)
+        }
     }
 }
 
