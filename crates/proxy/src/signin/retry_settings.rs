@@ -85,11 +85,7 @@ fn compile(s: &SignedRetrySection) -> Result<SignedRetry, Vec<(String, String)>>
             errs.push((key(name), "more than zero".into()));
         }
     }
-    let l = &s.limits;
-    if [l.max_pending, l.per_address, l.per_client, l.per_ip]
-        .iter()
-        .any(|n| *n < 1)
-    {
+    if !s.limits.valid() {
         errs.push((key("limits"), "every limit is at least 1".into()));
     }
     if s.clients.is_empty() {

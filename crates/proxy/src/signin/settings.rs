@@ -88,6 +88,18 @@ pub struct ClientSection {
 }
 
 impl ChallengeLimits {
+    /// Whether every bound is at least 1.
+    pub fn valid(&self) -> bool {
+        [
+            self.max_pending,
+            self.per_address,
+            self.per_client,
+            self.per_ip,
+        ]
+        .iter()
+        .all(|n| *n >= 1)
+    }
+
     /// The bounds the store enforces when it issues a challenge.
     pub fn caps(&self) -> authgate_store::NonceCaps {
         authgate_store::NonceCaps {
@@ -154,11 +166,7 @@ pub fn compile(s: &SessionKeysSection) -> Result<SessionKeys, Vec<(String, Strin
     if s.max_lifetime < s.session_ttl {
         errs.push((key("max_lifetime"), "at least session_ttl".into()));
     }
-    let l = &s.limits;
-    if [l.max_pending, l.per_address, l.per_client, l.per_ip]
-        .iter()
-        .any(|n| *n < 1)
-    {
+    if !s.limits.valid() {
         errs.push((key("limits"), "every limit is at least 1".into()));
     }
     let mut clients = BTreeMap::new();

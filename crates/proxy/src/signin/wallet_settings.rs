@@ -133,11 +133,7 @@ fn compile(
     if !prefix_ok {
         errs.push((key("api_key_prefix"), "1–32 of A-Z a-z 0-9 _ -".into()));
     }
-    let l = &s.limits;
-    if [l.max_pending, l.per_address, l.per_client, l.per_ip]
-        .iter()
-        .any(|n| *n < 1)
-    {
+    if !s.limits.valid() {
         errs.push((key("limits"), "every limit is at least 1".into()));
     }
     let mut namespaces = BTreeMap::new();
