@@ -126,12 +126,15 @@ pub trait KeyStore: Store {
     async fn consume_nonce(&self, nonce: &str) -> Result<bool, StoreError>;
     /// Store a new refresh token (expired ones are deleted first).
     async fn put_refresh(&self, token: &RefreshToken) -> Result<(), StoreError>;
-    /// Exchange the token with this digest, in one transaction: an active
-    /// one is spent and `successor` (same family) stored in its place, or,
-    /// with no successor, left active; a spent one revokes its family.
+    /// Exchange the token with this digest for `namespace`, in one
+    /// transaction: an active one of that namespace is spent and
+    /// `successor` (which takes its family and subject) stored in its
+    /// place, or, with no successor, left active; a spent one revokes its
+    /// family; one of another namespace is invalid (and left as it is).
     async fn use_refresh(
         &self,
         digest: &str,
+        namespace: &str,
         successor: Option<&RefreshToken>,
     ) -> Result<RefreshUse, StoreError>;
     /// Revoke the active token with this digest in `namespace`: `false`

@@ -771,9 +771,10 @@ impl KeyStore for PgStore {
     async fn use_refresh(
         &self,
         digest: &str,
+        namespace: &str,
         successor: Option<&crate::RefreshToken>,
     ) -> Result<crate::RefreshUse, StoreError> {
-        self.refresh_use(digest, successor).await
+        self.refresh_use(digest, namespace, successor).await
     }
 
     async fn revoke_refresh(&self, digest: &str, namespace: &str) -> Result<bool, StoreError> {

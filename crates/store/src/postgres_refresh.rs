@@ -37,6 +37,7 @@ impl PgStore {
     pub(crate) async fn refresh_use(
         &self,
         digest: &str,
+        namespace: &str,
         successor: Option<&RefreshToken>,
     ) -> Result<RefreshUse, StoreError> {
         let mut c = self.client().await?;
@@ -63,7 +64,7 @@ impl PgStore {
                 r.try_get::<_, Option<i64>>(6).map_err(corrupt)?,
             )),
         };
-        let outcome = match refresh::step(row, at) {
+        let outcome = match refresh::step(row, namespace, at) {
             Step::Invalid => RefreshUse::Invalid,
             Step::RevokeFamily(family) => {
                 let n = tx

@@ -50,12 +50,13 @@ pub(crate) enum Step {
     Spend(RefreshToken),
 }
 
-/// Decide the [`Step`] for `row`.
-pub(crate) fn step(row: Option<Row>, at: i64) -> Step {
+/// Decide the [`Step`] for `row`, exchanged for `namespace` at `at`.
+pub(crate) fn step(row: Option<Row>, namespace: &str, at: i64) -> Step {
     match row {
         None | Some((_, _, Some(_))) => Step::Invalid,
         Some((t, _, None)) if t.expires_at <= at => Step::Invalid,
         Some((t, Some(_), None)) => Step::RevokeFamily(t.family),
+        Some((t, None, None)) if t.namespace != namespace => Step::Invalid,
         Some((t, None, None)) => Step::Spend(t),
     }
 }
@@ -65,6 +66,8 @@ pub(crate) fn step(row: Option<Row>, at: i64) -> Step {
 pub(crate) fn successor(spent: &RefreshToken, next: &RefreshToken) -> RefreshToken {
     RefreshToken {
         family: spent.family.clone(),
+        subject: spent.subject.clone(),
+        namespace: spent.namespace.clone(),
         ..next.clone()
     }
 }

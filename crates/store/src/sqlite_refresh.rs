@@ -35,9 +35,14 @@ impl SqliteStore {
     pub(crate) async fn refresh_use(
         &self,
         digest: &str,
+        namespace: &str,
         successor: Option<&RefreshToken>,
     ) -> Result<RefreshUse, StoreError> {
-        let (digest, successor) = (digest.to_string(), successor.cloned());
+        let (digest, namespace, successor) = (
+            digest.to_string(),
+            namespace.to_string(),
+            successor.cloned(),
+        );
         self.run(move |c| {
             let at = now();
             let tx = c.transaction().map_err(err)?;
@@ -61,7 +66,7 @@ impl SqliteStore {
                 )
                 .optional()
                 .map_err(err)?;
-            let outcome = match refresh::step(row, at) {
+            let outcome = match refresh::step(row, &namespace, at) {
                 Step::Invalid => RefreshUse::Invalid,
                 Step::RevokeFamily(family) => RefreshUse::Reused(
                     tx.execute(

@@ -128,26 +128,26 @@ async fn refresh_tokens(s: &Arc<dyn KeyStore>) {
     let t1 = refresh("d1", "fam1", "0xA", later);
     s.put_refresh(&t1).await.unwrap();
     let t2 = refresh("d2", "other", "0xA", later);
-    let used = s.use_refresh("d1", Some(&t2)).await.unwrap();
+    let used = s.use_refresh("d1", "app", Some(&t2)).await.unwrap();
     assert_eq!(used, RefreshUse::Valid(t1.clone()));
     // The successor joined t1's family, whatever family it was given.
     let t3 = refresh("d3", "x", "0xA", later);
     assert!(matches!(
-        s.use_refresh("d2", Some(&t3)).await.unwrap(),
+        s.use_refresh("d2", "app", Some(&t3)).await.unwrap(),
         RefreshUse::Valid(t) if t.family == "fam1"
     ));
     // d1 again: reuse of a spent token revokes the whole family (d1, d2
     // spent, d3 active).
     assert_eq!(
-        s.use_refresh("d1", None).await.unwrap(),
+        s.use_refresh("d1", "app", None).await.unwrap(),
         RefreshUse::Reused(3)
     );
     assert_eq!(
-        s.use_refresh("d3", None).await.unwrap(),
+        s.use_refresh("d3", "app", None).await.unwrap(),
         RefreshUse::Invalid
     );
     assert_eq!(
-        s.use_refresh("nope", None).await.unwrap(),
+        s.use_refresh("nope", "app", None).await.unwrap(),
         RefreshUse::Invalid
     );
 
@@ -156,16 +156,27 @@ async fn refresh_tokens(s: &Arc<dyn KeyStore>) {
     s.put_refresh(&k).await.unwrap();
     for _ in 0..2 {
         assert_eq!(
-            s.use_refresh("k1", None).await.unwrap(),
+            s.use_refresh("k1", "app", None).await.unwrap(),
             RefreshUse::Valid(k.clone())
         );
     }
+    // Exchanged for another namespace: invalid, and the token is untouched.
+    assert_eq!(
+        s.use_refresh("k1", "other", Some(&refresh("k2", "x", "0xB", later)))
+            .await
+            .unwrap(),
+        RefreshUse::Invalid
+    );
+    assert_eq!(
+        s.use_refresh("k1", "app", None).await.unwrap(),
+        RefreshUse::Valid(k.clone())
+    );
     // Logout one: wrong namespace does nothing, the right one revokes.
     assert!(!s.revoke_refresh("k1", "elsewhere").await.unwrap());
     assert!(s.revoke_refresh("k1", "app").await.unwrap());
     assert!(!s.revoke_refresh("k1", "app").await.unwrap(), "once");
     assert_eq!(
-        s.use_refresh("k1", None).await.unwrap(),
+        s.use_refresh("k1", "app", None).await.unwrap(),
         RefreshUse::Invalid
     );
 
@@ -178,11 +189,11 @@ async fn refresh_tokens(s: &Arc<dyn KeyStore>) {
     s.put_refresh(&elsewhere).await.unwrap();
     assert_eq!(s.revoke_refresh_all("0xC", "app").await.unwrap(), 2);
     assert_eq!(
-        s.use_refresh("m1", None).await.unwrap(),
+        s.use_refresh("m1", "app", None).await.unwrap(),
         RefreshUse::Invalid
     );
     assert!(matches!(
-        s.use_refresh("m3", None).await.unwrap(),
+        s.use_refresh("m3", "other", None).await.unwrap(),
         RefreshUse::Valid(_)
     ));
 
@@ -196,7 +207,7 @@ async fn refresh_tokens(s: &Arc<dyn KeyStore>) {
         let s = s.clone();
         tokio::spawn(async move {
             let next = refresh(&format!("c{}", i + 1), "x", "0xE", later);
-            s.use_refresh("c0", Some(&next)).await.unwrap()
+            s.use_refresh("c0", "app", Some(&next)).await.unwrap()
         })
     });
     let outcomes = futures_util::future::join_all(racers).await;
@@ -214,7 +225,7 @@ async fn refresh_tokens(s: &Arc<dyn KeyStore>) {
     assert!(outcomes.iter().all(|o| o.is_ok()));
     for i in 1..=8 {
         assert_eq!(
-            s.use_refresh(&format!("c{i}"), None).await.unwrap(),
+            s.use_refresh(&format!("c{i}"), "app", None).await.unwrap(),
             RefreshUse::Invalid,
             "the winner's successor went with the family"
         );
@@ -224,7 +235,7 @@ async fn refresh_tokens(s: &Arc<dyn KeyStore>) {
     let old = refresh("e1", "e1", "0xD", authgate_store::now() - 1);
     s.put_refresh(&old).await.unwrap();
     assert_eq!(
-        s.use_refresh("e1", None).await.unwrap(),
+        s.use_refresh("e1", "app", None).await.unwrap(),
         RefreshUse::Invalid
     );
 }

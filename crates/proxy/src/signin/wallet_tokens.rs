@@ -309,37 +309,29 @@ pub async fn refresh(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
         Ok(ns) => ns,
         Err(r) => return r,
     };
-    let rotate = ctx.settings.section.rotate_refresh_tokens;
     let digest = refresh_digest(&b.refresh_token);
-    // The successor's subject is only known once the token is found; it
-    // is filled in from the stored token below (same family, subject and
-    // namespace), so only its digest and expiry matter here.
-    let (next, mut record) = new_refresh(ctx, "", &ns.name);
-    let found = ctx.store.use_refresh(&digest, None).await;
-    let token = match found {
-        Ok(RefreshUse::Valid(t)) if t.namespace == ns.name => t,
-        Ok(RefreshUse::Valid(_)) | Ok(RefreshUse::Invalid) => {
-            return fail(401, "invalid or expired refresh token")
-        }
+    // With rotation, the successor is stored in the same transaction that
+    // spends the token (the store gives it the token's family and
+    // subject); without, the token is only checked.
+    let successor = ctx
+        .settings
+        .section
+        .rotate_refresh_tokens
+        .then(|| new_refresh(ctx, "", &ns.name));
+    let used = ctx
+        .store
+        .use_refresh(&digest, &ns.name, successor.as_ref().map(|(_, r)| r))
+        .await;
+    let token = match used {
+        Ok(RefreshUse::Valid(t)) => t,
+        Ok(RefreshUse::Invalid) => return fail(401, "invalid or expired refresh token"),
         Ok(RefreshUse::Reused(n)) => {
             tracing::warn!(target: "signin", revoked = n, "wallet sign-in: a spent refresh token was presented again; its family is revoked");
             return fail(401, "refresh token reuse detected; sign in again");
         }
         Err(e) => return unavailable(e),
     };
-    let mut reply_refresh = None;
-    if rotate {
-        record.subject = token.subject.clone();
-        match ctx.store.use_refresh(&digest, Some(&record)).await {
-            Ok(RefreshUse::Valid(_)) => reply_refresh = Some(next),
-            // Spent by a concurrent exchange in between: that is reuse.
-            Ok(RefreshUse::Reused(_)) => {
-                return fail(401, "refresh token reuse detected; sign in again")
-            }
-            Ok(RefreshUse::Invalid) => return fail(401, "invalid or expired refresh token"),
-            Err(e) => return unavailable(e),
-        }
-    }
+    let reply_refresh = successor.map(|(next, _)| next);
     match access_token(ctx, &token.subject, &ns.name, &ns.scopes, "wallet") {
         Ok(access) => token_reply(access, reply_refresh, &token.subject, &ns.name, ctx),
         Err(r) => r,
