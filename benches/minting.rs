@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{cpu_seconds, env_or, free_port, pct, Kill};
+use support::{cpu_seconds, env_or, free_port, pct, serve_pinned, Kill};
 
 /// Start authgate on `store_url`; returns (child, port, admin port).
 fn start(
@@ -79,20 +79,7 @@ auth = {{ accept = ["ephemeral_key"] }}
     );
     let path = dir.join(format!("g{port}.toml"));
     std::fs::write(&path, cfg).expect("config");
-    let pinned = Command::new("taskset").arg("--version").output().is_ok();
-    let mut cmd = if pinned {
-        let mut c = Command::new("taskset");
-        c.args(["-c", "0", bin]);
-        c
-    } else {
-        Command::new(bin)
-    };
-    let child = cmd
-        .args(["serve", "--config"])
-        .arg(&path)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("authgate");
+    let child = serve_pinned(bin, &path);
     (child, port, admin)
 }
 

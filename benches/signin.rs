@@ -20,14 +20,13 @@
 //! trust auth; `AUTHGATE_TEST_PG` overrides the server).
 
 use serde_json::{json, Value};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[path = "support/mod.rs"]
 mod support;
-use support::{cpu_seconds, env_or, free_port, pct, Kill};
+use support::{cpu_seconds, env_or, free_port, pct, serve_pinned, Kill};
 
 fn config(port: u16, admin: u16, store_url: &str, pem: &std::path::Path) -> String {
     format!(
@@ -147,24 +146,11 @@ async fn sign_in(c: &reqwest::Client, port: u16, dialect: Dialect) -> Option<Sam
 async fn run(bin: &str, store: &str, store_url: &str, dialect: Dialect) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let pem = dir.path().join("assertion.pem");
-    write_key(&pem);
+    authgate::assertion::generate_key(&pem).expect("assertion key");
     let (port, admin) = (free_port(), free_port());
     let path = dir.path().join("g.toml");
     std::fs::write(&path, config(port, admin, store_url, &pem)).expect("config");
-    let pinned = Command::new("taskset").arg("--version").output().is_ok();
-    let mut cmd = if pinned {
-        let mut c = Command::new("taskset");
-        c.args(["-c", "0", bin]);
-        c
-    } else {
-        Command::new(bin)
-    };
-    let child = cmd
-        .args(["serve", "--config"])
-        .arg(&path)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("authgate");
+    let child = serve_pinned(bin, &path);
     let pid = child.id();
     let _kill = Kill(vec![child]);
     let c = reqwest::Client::builder()
@@ -235,14 +221,6 @@ async fn run(bin: &str, store: &str, store_url: &str, dialect: Dialect) -> Strin
         pct(&ve, 0.99),
         failed.load(Ordering::Relaxed)
     )
-}
-
-/// A fresh PKCS#8 Ed25519 key for the access tokens.
-fn write_key(path: &std::path::Path) {
-    use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePrivateKey};
-    let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-    let pem = key.to_pkcs8_pem(LineEnding::LF).expect("pem");
-    std::fs::write(path, pem.as_bytes()).expect("key file");
 }
 
 #[tokio::main]

@@ -3,7 +3,7 @@
 //! and a process's CPU time.
 #![allow(dead_code)]
 
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A free loopback port.
@@ -52,4 +52,22 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // utime and stime are fields 14 and 15 (1-based), 12 and 13 here.
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Start `authgate serve --config config`, pinned to core 0 with `taskset`
+/// when it exists, its stderr discarded.
+pub fn serve_pinned(bin: &str, config: &std::path::Path) -> Child {
+    let pinned = Command::new("taskset").arg("--version").output().is_ok();
+    let mut cmd = if pinned {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0", bin]);
+        c
+    } else {
+        Command::new(bin)
+    };
+    cmd.args(["serve", "--config"])
+        .arg(config)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("authgate")
 }
