@@ -5,7 +5,7 @@
 //! are compared in constant time.
 
 use super::HttpSigError;
-use aws_lc_rs::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
+use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 
@@ -55,6 +55,18 @@ impl Algorithm {
     }
 }
 
+/// aws-lc-rs's verification algorithm for `alg`: the ECDSA and RSA ones
+/// (ed25519-dalek checks ed25519 strictly; HMAC is not a public key).
+fn verification_algorithm(alg: Algorithm) -> Option<&'static dyn VerificationAlgorithm> {
+    match alg {
+        Algorithm::EcdsaP256Sha256 => Some(&signature::ECDSA_P256_SHA256_FIXED),
+        Algorithm::EcdsaP384Sha384 => Some(&signature::ECDSA_P384_SHA384_FIXED),
+        Algorithm::RsaPssSha512 => Some(&signature::RSA_PSS_2048_8192_SHA512),
+        Algorithm::RsaV15Sha256 => Some(&signature::RSA_PKCS1_2048_8192_SHA256),
+        Algorithm::Ed25519 | Algorithm::HmacSha256 => None,
+    }
+}
+
 /// A verification key with its registered algorithm.
 #[derive(Clone)]
 pub struct VerifyKey {
@@ -65,8 +77,8 @@ pub struct VerifyKey {
 #[derive(Clone)]
 enum Material {
     Ed25519(ed25519_dalek::VerifyingKey),
-    /// SPKI (or PKCS#1 RSAPublicKey) DER.
-    Der(Vec<u8>),
+    /// SPKI (or PKCS#1 RSAPublicKey) DER, parsed once.
+    Parsed(ParsedPublicKey),
     Hmac(Vec<u8>),
 }
 
@@ -90,7 +102,7 @@ fn pem_der(pem: &str) -> Result<Vec<u8>, String> {
 
 impl VerifyKey {
     /// A public key in PEM (SPKI `PUBLIC KEY`, or `RSA PUBLIC KEY` for RSA)
-    /// for `alg`; checked by a trial parse.
+    /// for `alg`, parsed (and so checked) here, not per request.
     pub fn from_pem(alg: Algorithm, pem: &str) -> Result<Self, String> {
         let material = match alg {
             Algorithm::HmacSha256 => return Err("hmac-sha256 keys are secrets, not PEM".into()),
@@ -101,7 +113,14 @@ impl VerifyKey {
                         .map_err(|e| format!("not an ed25519 public key: {e}"))?,
                 )
             }
-            _ => Material::Der(pem_der(pem)?),
+            other => {
+                let verifier = verification_algorithm(other)
+                    .ok_or_else(|| format!("{} keys are not PEM", other.name()))?;
+                Material::Parsed(
+                    ParsedPublicKey::new(verifier, pem_der(pem)?)
+                        .map_err(|e| format!("not a {} public key: {e}", other.name()))?,
+                )
+            }
         };
         Ok(Self { alg, material })
     }
@@ -144,18 +163,7 @@ impl VerifyKey {
                 mac.update(base);
                 mac.verify_slice(sig).is_ok()
             }
-            Material::Der(der) => {
-                let alg: &'static dyn VerificationAlgorithm = match self.alg {
-                    Algorithm::EcdsaP256Sha256 => &signature::ECDSA_P256_SHA256_FIXED,
-                    Algorithm::EcdsaP384Sha384 => &signature::ECDSA_P384_SHA384_FIXED,
-                    Algorithm::RsaPssSha512 => &signature::RSA_PSS_2048_8192_SHA512,
-                    Algorithm::RsaV15Sha256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-                    Algorithm::Ed25519 | Algorithm::HmacSha256 => {
-                        return Err(HttpSigError::BadSignature)
-                    }
-                };
-                UnparsedPublicKey::new(alg, der).verify(base, sig).is_ok()
-            }
+            Material::Parsed(key) => key.verify_sig(base, sig).is_ok(),
         };
         if ok {
             Ok(())
