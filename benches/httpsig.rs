@@ -71,6 +71,7 @@ fn bench(c: &mut Criterion) {
         expires_at: None,
         disabled: false,
         minted: None,
+        signing: None,
     };
     let store = Arc::new(MemoryStore::new([(
         key_digest(StampScheme::Ed25519, &normalised),

@@ -30,6 +30,7 @@ fn bench(c: &mut Criterion) {
                     expires_at: None,
                     disabled: false,
                     minted: None,
+                    signing: None,
                 },
                 None,
             )

@@ -67,6 +67,7 @@ fn mint(id: &str) -> (String, [u8; 32], KeyRecord) {
         expires_at: None,
         disabled: false,
         minted: None,
+        signing: None,
     };
     (cred.clone(), sha256(cred.as_bytes()), rec)
 }

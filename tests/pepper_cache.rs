@@ -43,6 +43,7 @@ async fn a_peppered_digest_invalidates_its_cached_verdict() {
         expires_at: None,
         disabled: false,
         minted: None,
+        signing: None,
     };
     let with_key = runtime(&pepper, vec![(digest, rec)]);
     // The same generation without the key: what a revocation leaves behind.

@@ -79,6 +79,7 @@ impl RequestVerifier for TestSig {
             expires_at: None,
             disabled: false,
             minted: None,
+            signing: None,
         };
         Ok(Arc::new(Identity::from_record(&rec, None)))
     }

@@ -8,107 +8,25 @@
 
 mod common;
 
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
-use base64::Engine;
 use common::httpsig::{sign, Key, Req};
+use common::named_keys::{hmac, one_of_each, p384, params, Material};
 use common::*;
 use std::path::Path;
 
-fn pem(der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    format!(
-        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-        lines.join("\n")
-    )
-}
-
-fn rsa(alg: &'static str, keyid: &str, dir: &Path) -> (Key, String) {
-    let pair = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-    let spki = pair.public_key().as_der().unwrap();
-    std::fs::write(dir.join(format!("{keyid}.pem")), pem(spki.as_ref())).unwrap();
-    let pair = std::sync::Arc::new(pair);
-    let padding: &'static dyn signature::RsaEncoding = if alg == "rsa-pss-sha512" {
-        &signature::RSA_PSS_SHA512
-    } else {
-        &signature::RSA_PKCS1_SHA256
-    };
-    let key = Key::Named {
-        keyid: keyid.into(),
-        alg,
-        sign: Box::new(move |base| {
-            let mut sig = vec![0; pair.public_modulus_len()];
-            pair.sign(padding, &SystemRandom::new(), base, &mut sig)
-                .unwrap();
-            sig
-        }),
-    };
-    (
-        key,
-        format!(
-            "public_key_file = \"{}\"",
-            dir.join(format!("{keyid}.pem")).display()
-        ),
-    )
-}
-
-fn p384(keyid: &str, dir: &Path) -> (Key, String) {
-    let pair = EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).unwrap();
-    let spki = pair.public_key().as_der().unwrap();
-    std::fs::write(dir.join(format!("{keyid}.pem")), pem(spki.as_ref())).unwrap();
-    let key = Key::Named {
-        keyid: keyid.into(),
-        alg: "ecdsa-p384-sha384",
-        sign: Box::new(move |base| {
-            pair.sign(&SystemRandom::new(), base)
-                .unwrap()
-                .as_ref()
-                .to_vec()
-        }),
-    };
-    (
-        key,
-        format!(
-            "public_key_file = \"{}\"",
-            dir.join(format!("{keyid}.pem")).display()
-        ),
-    )
-}
-
-fn hmac(keyid: &str, dir: &Path) -> (Key, String) {
-    let secret: Vec<u8> = (0..48).map(|_| rand::random::<u8>()).collect();
-    std::fs::write(dir.join(format!("{keyid}.secret")), &secret).unwrap();
-    let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret);
-    let key = Key::Named {
-        keyid: keyid.into(),
-        alg: "hmac-sha256",
-        sign: Box::new(move |base| aws_lc_rs::hmac::sign(&k, base).as_ref().to_vec()),
-    };
-    (
-        key,
-        format!(
-            "secret_file = \"{}\"",
-            dir.join(format!("{keyid}.secret")).display()
-        ),
-    )
-}
-
-fn params(k: &Key, alg: &str) -> String {
-    let created = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    format!(
-        ";created={created};keyid=\"{}\";alg=\"{alg}\";nonce=\"{:016x}\"",
-        k.keyid(),
-        rand::random::<u64>()
-    )
+/// The `[[signing_keys]]` lines of `material`, written to files in `dir`.
+fn material_lines(k: &Key, material: &Material, dir: &Path) -> String {
+    match material {
+        Material::Pem(pem) => {
+            let f = dir.join(format!("{}.pem", k.keyid()));
+            std::fs::write(&f, pem).unwrap();
+            format!("public_key_file = \"{}\"", f.display())
+        }
+        Material::Secret(secret) => {
+            let f = dir.join(format!("{}.secret", k.keyid()));
+            std::fs::write(&f, secret).unwrap();
+            format!("secret_file = \"{}\"", f.display())
+        }
+    }
 }
 
 async fn send(
@@ -130,12 +48,7 @@ async fn send(
 #[tokio::test]
 async fn keys_registered_by_name_sign_at_the_edge() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = [
-        rsa("rsa-pss-sha512", "partner-pss", dir.path()),
-        rsa("rsa-v1_5-sha256", "partner-v15", dir.path()),
-        p384("partner-p384", dir.path()),
-        hmac("partner-hmac", dir.path()),
-    ];
+    let keys = one_of_each("partner");
     let mut cfg = String::from(
         "[[routes]]\npath = \"/api/v1/workspaces/{workspace}/items\"\nmethods = [\"GET\"]\nupstream = \"echo\"\nauth = { accept = [\"stamp\"] }\n",
     );
@@ -144,6 +57,7 @@ async fn keys_registered_by_name_sign_at_the_edge() {
             "[[signing_keys]]\nkeyid = \"{id}\"\nalg = \"{alg}\"\n{material}\nsubject = \"svc-{id}\"\nworkspace = \"acme\"\n",
             id = k.keyid(),
             alg = k.alg(),
+            material = material_lines(k, material, dir.path()),
         ));
     }
     let up = Upstream::start();
@@ -199,7 +113,7 @@ async fn keys_registered_by_name_sign_at_the_edge() {
         );
     }
     // Another key under a registered keyid: refused.
-    let (impostor, _) = p384("partner-p384", tempfile::tempdir().unwrap().path());
+    let (impostor, _) = p384("partner-p384");
     let signed = sign(
         &impostor,
         &authority,
@@ -209,7 +123,7 @@ async fn keys_registered_by_name_sign_at_the_edge() {
     );
     assert_eq!(send(&g, path, &signed).await.0, 401);
     // An unknown keyid.
-    let (stranger, _) = hmac("nobody", dir.path());
+    let (stranger, _) = hmac("nobody");
     let signed = sign(
         &stranger,
         &authority,

@@ -131,6 +131,7 @@ fn orchestrator(vectors: &[Vector]) -> (Authenticator, AuthRuntime) {
                 expires_at: None,
                 disabled: false,
                 minted: None,
+                signing: None,
             };
             (key_digest(s.scheme(), s.public_key()), rec)
         })

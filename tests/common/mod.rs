@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod httpsig;
+pub mod named_keys;
 pub mod pg;
 pub mod raw;
 pub mod terminator;

@@ -35,6 +35,9 @@ pub struct AuthRuntime {
     /// RFC 9421 signing keys named by `keyid` (`[[signing_keys]]`).
     pub signing_keys:
         std::collections::HashMap<String, Arc<crate::verify::httpsig_auth::SigningKey>>,
+    /// Where the HMAC secrets of signing keys registered in the store are
+    /// read from (`[store] hmac_secrets_dir`).
+    pub hmac_secrets_dir: Option<std::path::PathBuf>,
     /// Stamp signatures seen within the freshness window; carried across
     /// reloads (resized, never emptied).
     pub replay: ReplayGuard,
@@ -67,6 +70,7 @@ impl AuthRuntime {
             issuers: Vec::new(),
             stamps,
             signing_keys: Default::default(),
+            hmac_secrets_dir: None,
             replay,
             shared_replay: false,
             stages: Stages::decide_only("workspace", false),

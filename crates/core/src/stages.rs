@@ -160,6 +160,7 @@ mod tests {
             expires_at: None,
             disabled: false,
             minted: None,
+            signing: None,
         };
         let id = Identity::from_record(&rec, None);
         let own: Vec<(String, String)> = vec![("workspace".into(), "acme".into())];

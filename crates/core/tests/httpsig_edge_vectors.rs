@@ -53,6 +53,7 @@ fn runtime(cases: &[Value]) -> AuthRuntime {
                 expires_at: None,
                 disabled: false,
                 minted: None,
+                signing: None,
             },
         )
     });

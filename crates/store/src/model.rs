@@ -5,7 +5,7 @@
 
 use authgate_core::actor::{ActorKind, Minted};
 use authgate_core::credential::CredentialKind;
-use authgate_core::store::KeyRecord;
+use authgate_core::store::{KeyRecord, SigningMaterial};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -99,6 +99,25 @@ impl StoredKey {
             expires_at: self.expires_at.map(|e| e.max(0) as u64),
             disabled: self.disabled || self.revoked_at.is_some() || broken,
             minted: minted.map(Arc::new),
+            signing: self.signing_material().map(Arc::new),
+        }
+    }
+
+    /// An RFC 9421 signing key's algorithm and key: a stamp-kind key whose
+    /// scheme is an RFC 9421 algorithm name (stamp keys carry stamp scheme
+    /// labels instead).
+    pub fn signing_material(&self) -> Option<SigningMaterial> {
+        use authgate_core::verify::httpsig::Algorithm;
+        match (&self.scheme, &self.public_key) {
+            (Some(alg), Some(key))
+                if self.kind == CredentialKind::Stamp && Algorithm::parse(alg).is_some() =>
+            {
+                Some(SigningMaterial {
+                    alg: alg.clone(),
+                    key: key.clone(),
+                })
+            }
+            _ => None,
         }
     }
 

@@ -35,6 +35,20 @@ pub struct KeyRecord {
     pub disabled: bool,
     /// Minted keys (`ek_`, `rk_`): the actor and the minting server key.
     pub minted: Option<Arc<Minted>>,
+    /// RFC 9421 signing keys registered in a database by `keyid`: the
+    /// registered algorithm and key.
+    pub signing: Option<Arc<SigningMaterial>>,
+}
+
+/// The key of an RFC 9421 signing key stored in a database: its algorithm
+/// name and either a PEM public key or, for `hmac-sha256`, the name of a
+/// secret file each instance reads itself (the secret is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningMaterial {
+    /// `rsa-pss-sha512`, `ecdsa-p384-sha384`, `hmac-sha256`, …
+    pub alg: String,
+    /// PEM text, or `secret:<name>` for an HMAC secret.
+    pub key: String,
 }
 
 /// What kind of store failure happened.

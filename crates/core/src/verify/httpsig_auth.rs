@@ -5,11 +5,13 @@
 //! authority, the path and the query, the body through `Content-Digest`
 //! (RFC 9530), and a creation time.
 //!
-//! - `keyid` is the key's public key in hex, as a stamp carries it: 64 hex
-//!   digits for ed25519, 66 or 130 (SEC1) for P-256. The key is found in the
-//!   store by the same digest as its stamps (scheme and key), so the
-//!   algorithm is the registration's: `ed25519` or `ecdsa-p256-sha256`. A
-//!   message whose `alg` names another is refused (RFC 9421 §3.3.7).
+//! - `keyid` names a key registered by name in the config
+//!   (`[[signing_keys]]`) or, failing that, either the key's public key in
+//!   hex, as a stamp carries it (64 hex digits for ed25519, 66 or 130 SEC1
+//!   for P-256; found in the store by the same digest as its stamps), or a
+//!   key registered by name in the store ([`super::httpsig_keys`]). The
+//!   algorithm is always the registration's; a message whose `alg` names
+//!   another is refused (RFC 9421 §3.3.7).
 //! - The first signature in `Signature-Input` that has a `keyid` is checked.
 //!   It must cover `@method`, `@authority`, `@path`, `@query` when the
 //!   request has a query, and `content-digest` when it has a body (the
@@ -137,8 +139,9 @@ fn check_time(input: &SignatureInput, now: i64, window: i64, leeway: i64) -> Res
     Ok(())
 }
 
-/// The scheme a `keyid` names by its length.
-fn scheme_of(keyid: &str) -> Option<StampScheme> {
+/// The scheme a `keyid` names by its length (a stamp or session key's
+/// public key in hex); any other `keyid` is a key registered by name.
+pub fn scheme_of(keyid: &str) -> Option<StampScheme> {
     match keyid.len() {
         64 => Some(StampScheme::Ed25519),
         66 | 130 => Some(StampScheme::P256),
@@ -216,9 +219,10 @@ impl Authenticator {
             headers: req.headers,
         };
         let base = httpsig::signature_base(&parts, input).map_err(sig_error)?;
-        let (id, scheme) = match rt.signing_keys.get(keyid) {
+        let named = rt.signing_keys.get(keyid);
+        let (id, scheme) = match (named, scheme_of(keyid)) {
             // A key registered by name: its algorithm, its identity.
-            Some(named) => {
+            (Some(named), _) => {
                 named
                     .key
                     .verify(input.alg.as_deref(), base.as_bytes(), &input.signature)
@@ -226,8 +230,7 @@ impl Authenticator {
                 (named.identity.clone(), None)
             }
             // A stamp or session key named by its public key.
-            None => {
-                let scheme = scheme_of(keyid).ok_or_else(|| refuse("unknown_key"))?;
+            (None, Some(scheme)) => {
                 let rfc_alg = match scheme {
                     StampScheme::Ed25519 => "ed25519",
                     _ => "ecdsa-p256-sha256",
@@ -244,6 +247,13 @@ impl Authenticator {
                     .registered_key(rt, key_digest(scheme, &normal), refuse)
                     .await?;
                 (id, Some(scheme))
+            }
+            // A key registered in the store by name.
+            (None, None) => {
+                let (id, key) = self.stored_signing_key(rt, keyid, refuse).await?;
+                key.verify(input.alg.as_deref(), base.as_bytes(), &input.signature)
+                    .map_err(sig_error)?;
+                (id, None)
             }
         };
         if !accept.contains(id.kind) {

@@ -9,6 +9,7 @@
 pub mod claims;
 pub mod httpsig;
 pub mod httpsig_auth;
+pub mod httpsig_keys;
 pub mod jwks;
 pub mod jws;
 pub mod jwt;
@@ -53,6 +54,8 @@ pub struct Authenticator {
     /// Every header that carries a credential: the built-in ones, then
     /// what registered verifiers read (removed before forwarding).
     credential_headers: Arc<Vec<HeaderName>>,
+    /// Parsed RFC 9421 keys registered in the store.
+    stored_keys: httpsig_keys::StoredKeys,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -146,6 +149,7 @@ impl Authenticator {
                 Arc::new(httpsig_auth::MessageSignatureVerifier),
             ]),
             credential_headers: Arc::default(),
+            stored_keys: Default::default(),
         };
         auth.credential_headers = Arc::new(auth.collect_credential_headers());
         auth

@@ -149,6 +149,70 @@ pub struct StampBody {
     pub id: Option<String>,
 }
 
+/// The RFC 9421 algorithms a signing key can be registered with.
+pub const SIGNING_ALGS: [&str; 6] = [
+    "rsa-pss-sha512",
+    "rsa-v1_5-sha256",
+    "ecdsa-p384-sha384",
+    "ecdsa-p256-sha256",
+    "ed25519",
+    "hmac-sha256",
+];
+
+fn signing_alg_schema() -> Schema {
+    string_enum(&SIGNING_ALGS, false)
+}
+
+/// `POST /admin/v1/signing-keys`: an RFC 9421 signing key to register
+/// under the `keyid` its signatures name. Asymmetric keys bring their PEM
+/// public key; an `hmac-sha256` key names its secret file in the
+/// instances' `[store] hmac_secrets_dir` (the secret never goes through
+/// the API or into the database).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = NewSigningKey)]
+pub struct SigningKeyBody {
+    /// The `keyid` signers send: 1–256 visible ASCII characters, not a
+    /// hex public key (those name stamp keys).
+    #[schema(pattern = "^[!-~]{1,256}$")]
+    pub keyid: String,
+    /// The algorithm; a message's `alg` may only repeat it.
+    #[schema(schema_with = signing_alg_schema)]
+    pub alg: String,
+    /// PEM public key (every algorithm but `hmac-sha256`).
+    pub public_key: Option<String>,
+    /// `hmac-sha256`: the secret's file name in `hmac_secrets_dir`.
+    #[schema(pattern = "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")]
+    pub secret_name: Option<String>,
+    /// Whom the key signs for.
+    #[schema(pattern = "^[!-~]([ -~]{0,254}[!-~])?$")]
+    pub subject: String,
+    /// Workspace slug the key is bound to.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,128}$")]
+    pub workspace: Option<String>,
+    /// Scopes.
+    #[serde(default)]
+    #[schema(schema_with = list_schema)]
+    pub scopes: Vec<String>,
+    /// Allow-list of sub-resources.
+    #[serde(default)]
+    #[schema(schema_with = list_schema)]
+    pub allow: Vec<String>,
+    /// Usage tag.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,128}$")]
+    pub usage: Option<String>,
+    /// Unix seconds after which the key is refused.
+    #[serde(default, deserialize_with = "authgate_store::model::whole_seconds")]
+    #[schema(minimum = 0, maximum = 99999999999_i64)]
+    pub expires_at: Option<i64>,
+    /// Free-form JSON object (at most 16 KiB).
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    /// Key id (generated when absent).
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,128}$")]
+    pub id: Option<String>,
+}
+
 /// `GET /admin/v1/keys` filters and paging.
 #[derive(Deserialize, IntoParams, Default)]
 #[serde(deny_unknown_fields)]

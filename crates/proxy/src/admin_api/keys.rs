@@ -29,7 +29,7 @@ pub struct Ctx<'a> {
     pub caller: &'a str,
 }
 
-fn bad(message: impl Into<String>) -> Reply {
+pub(super) fn bad(message: impl Into<String>) -> Reply {
     Reply::error(400, "invalid_request", message)
 }
 
@@ -37,7 +37,7 @@ fn not_found(id: &str) -> Reply {
     Reply::error(404, "not_found", format!("No key '{id}'"))
 }
 
-fn write_failed(e: WriteError) -> Reply {
+pub(super) fn write_failed(e: WriteError) -> Reply {
     match e {
         WriteError::Conflict(m) => Reply::error(409, "conflict", m),
         WriteError::ParentInactive(m) => Reply::error(409, "parent_inactive", m),
@@ -101,7 +101,7 @@ fn check_metadata(m: &Value) -> Result<(), Reply> {
     Ok(())
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, Reply> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, Reply> {
     serde_json::from_value(body).map_err(|e| bad(e.to_string()))
 }
 
@@ -149,7 +149,7 @@ async fn drop_children(ctx: &Ctx<'_>, parent: &str) {
     }
 }
 
-fn audit(ctx: &Ctx<'_>, op: &str, k: &StoredKey) {
+pub(super) fn audit(ctx: &Ctx<'_>, op: &str, k: &StoredKey) {
     tracing::info!(target: "admin", caller = ctx.caller, op, key_id = %k.id, kind = k.kind.as_str(), "admin change");
 }
 
@@ -207,19 +207,19 @@ pub async fn get(ctx: &Ctx<'_>, id: &str) -> Reply {
 }
 
 /// The fields every new key shares, checked.
-struct Common {
-    subject: String,
-    workspace: Option<String>,
-    scopes: Vec<String>,
-    allow: Vec<String>,
-    usage: Option<String>,
-    expires_at: Option<i64>,
-    metadata: Value,
-    id: String,
+pub(super) struct Common {
+    pub(super) subject: String,
+    pub(super) workspace: Option<String>,
+    pub(super) scopes: Vec<String>,
+    pub(super) allow: Vec<String>,
+    pub(super) usage: Option<String>,
+    pub(super) expires_at: Option<i64>,
+    pub(super) metadata: Value,
+    pub(super) id: String,
 }
 
 #[allow(clippy::too_many_arguments)]
-fn common(
+pub(super) fn common(
     subject: String,
     workspace: Option<String>,
     scopes: Vec<String>,
@@ -301,7 +301,7 @@ fn created(key: StoredKey, secret: String, previous: Option<StoredKey>) -> Reply
     )
 }
 
-fn one(status: u16, key: StoredKey) -> Reply {
+pub(super) fn one(status: u16, key: StoredKey) -> Reply {
     Reply::body(status, &KeyReply { key })
 }
 

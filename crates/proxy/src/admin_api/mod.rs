@@ -12,6 +12,7 @@
 pub mod bodies;
 pub mod keys;
 pub mod openapi;
+pub mod signing_keys;
 
 use crate::cache::IdentityCache;
 use crate::config::database::AdminToken;
@@ -266,13 +267,16 @@ impl AdminApi {
             ("POST", ["keys", _, "revoke"]) => ("revoke", true),
             ("POST", ["keys", _, "rotate"]) => ("rotate", true),
             ("POST", ["stamp-keys"]) => ("register_stamp_key", true),
+            ("POST", ["signing-keys"]) => ("register_signing_key", true),
             _ => ("unknown", false),
         };
         if !known {
             let allow = match parts.as_slice() {
                 ["keys"] => Some("GET, POST"),
                 ["keys", _] => Some("GET, PATCH"),
-                ["keys", _, "revoke" | "rotate"] | ["stamp-keys"] => Some("POST"),
+                ["keys", _, "revoke" | "rotate"] | ["stamp-keys"] | ["signing-keys"] => {
+                    Some("POST")
+                }
                 _ => None,
             };
             return match allow {
@@ -301,7 +305,10 @@ impl AdminApi {
                 ),
             );
         };
-        let body = if matches!(op, "create" | "update" | "rotate" | "register_stamp_key") {
+        let body = if matches!(
+            op,
+            "create" | "update" | "rotate" | "register_stamp_key" | "register_signing_key"
+        ) {
             match read_json(session, op != "rotate").await {
                 Ok(b) => b,
                 Err(r) => return (op, r),
@@ -327,6 +334,7 @@ impl AdminApi {
                 "update" => keys::update(&ctx, id, body).await,
                 "revoke" => keys::revoke(&ctx, id).await,
                 "rotate" => keys::rotate(&ctx, id, body).await,
+                "register_signing_key" => signing_keys::register_signing_key(&ctx, body).await,
                 _ => keys::register_stamp_key(&ctx, body).await,
             }
         };

@@ -6,7 +6,7 @@
 //! may have (those with a family in `credentials.prefixes`). CI runs
 //! schemathesis against a live instance with it (`.ci/schemathesis`).
 
-use super::keys;
+use super::{keys, signing_keys};
 use crate::config::Runtime;
 use crate::credential::sniff::PrefixAction;
 use serde_json::{json, Value};
@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
 /// The derived document, before the config's part.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "authgate admin API", version = "1", description = "Issue, list, update, revoke and rotate keys; register stamp public keys."),
+    info(title = "authgate admin API", version = "1", description = "Issue, list, update, revoke and rotate keys; register stamp public keys and RFC 9421 signing keys."),
     paths(
         keys::list,
         keys::create,
@@ -24,7 +24,8 @@ use utoipa::{Modify, OpenApi};
         keys::update,
         keys::revoke,
         keys::rotate,
-        keys::register_stamp_key
+        keys::register_stamp_key,
+        signing_keys::register_signing_key
     ),
     security(("bearer" = [])),
     modifiers(&Bearer)

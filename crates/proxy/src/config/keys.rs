@@ -206,6 +206,7 @@ impl<'a> KeyBuilder<'a> {
                     expires_at,
                     disabled: k.disabled,
                     minted: None,
+                    signing: None,
                 },
             ));
         }

@@ -84,6 +84,10 @@ pub struct StoreSection {
     /// (PostgreSQL pushes changes; this is the safety net).
     #[serde(default = "default_poll", with = "humantime_serde")]
     pub poll_interval: Duration,
+    /// Directory of the HMAC secrets of RFC 9421 signing keys registered
+    /// through the admin API: such a key names a file here, which every
+    /// instance reads itself (the database never holds the secret).
+    pub hmac_secrets_dir: Option<String>,
 }
 
 impl Default for StoreSection {
@@ -94,6 +98,7 @@ impl Default for StoreSection {
             url: None,
             auto_migrate: false,
             poll_interval: default_poll(),
+            hmac_secrets_dir: None,
         }
     }
 }

@@ -104,6 +104,7 @@ pub fn compile(
             expires_at: None,
             disabled: false,
             minted: None,
+            signing: None,
         };
         let entry = SigningKey {
             key,

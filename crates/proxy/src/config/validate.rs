@@ -293,6 +293,19 @@ pub fn validate_in(
     if st.replay_capacity == 0 {
         errs.push("stamps.replay_capacity", "must be at least 1");
     }
+    if let Some(d) = &file.store.hmac_secrets_dir {
+        if file.store.url.is_none() {
+            errs.push(
+                "store.hmac_secrets_dir",
+                "needs a database store (store.url): it serves signing keys registered there",
+            );
+        } else if !resolve(base, d).is_dir() {
+            errs.push(
+                "store.hmac_secrets_dir",
+                format!("'{d}' is not a directory"),
+            );
+        }
+    }
     if st.shared_replay == Some(true) && file.store.url.is_none() {
         errs.push(
             "stamps.shared_replay",
@@ -404,7 +417,7 @@ pub fn validate_in(
             file.signin.wallet_tokens,
             file.signing_keys,
             file.identity,
-            file.store.url,
+            (&file.store.url, &file.store.hmac_secrets_dir),
             hex::encode(keys_file_digest),
             file_digests.0,
         )
@@ -442,6 +455,11 @@ pub fn validate_in(
             issuers,
             stamps: file.stamps.clone(),
             signing_keys,
+            hmac_secrets_dir: file
+                .store
+                .hmac_secrets_dir
+                .as_deref()
+                .map(|d| resolve(base, d)),
             shared_replay: shared_replay(&file),
             stages: {
                 let decide = Stages::decide_only(

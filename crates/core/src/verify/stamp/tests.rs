@@ -326,6 +326,7 @@ fn orchestrator(
             expires_at: None,
             disabled: false,
             minted: None,
+            signing: None,
         };
         (key_digest(s.scheme(), s.public_key()), rec)
     });
