@@ -60,8 +60,8 @@ pub struct Verification<'a> {
     pub presented: Presented<'a>,
     /// The body, when the verifier asked for it.
     pub body: Option<&'a [u8]>,
-    /// A body follows that is too large to read here: it streams to the
-    /// upstream and the caller checks its `Content-Digest` on the way
+    /// A body follows that is not read here (too large, or of no declared
+    /// length): it streams to the upstream and the caller checks its `Content-Digest` on the way
     /// (message signatures only; the signature must cover the digest).
     pub body_streams: bool,
 }

@@ -144,11 +144,14 @@ impl AuthGate {
         let Some(verifier) = self.auth.verifier_for(presented.carrier) else {
             return Err(fail(Refusal::Malformed("carrier")));
         };
-        // A message signature over a body larger than the buffer: verified
-        // now, its digest judged as the body streams.
+        // A message signature over a body larger than the buffer, or sent
+        // in chunks of no declared length: verified now, its digest judged
+        // as the body streams.
         let streams = presented.carrier == authgate_core::verify::httpsig_auth::CARRIER
-            && body::declared_length_of(&req.headers)
-                .is_some_and(|n| n > rt.auth.stamps.max_body as u64);
+            && match body::declared_length_of(&req.headers) {
+                Some(n) => n > rt.auth.stamps.max_body as u64,
+                None => body::is_chunked(&req.headers),
+            };
         if verifier.needs() == Needs::Body && !streams {
             if !reqs.accept.intersects(verifier.kinds()) {
                 return Err(fail(Refusal::KindNotAccepted {
