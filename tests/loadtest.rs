@@ -49,7 +49,7 @@ fn prepare_writes_a_config_that_loads_and_distinct_credentials() {
     let dir = tempfile::tempdir().unwrap();
     let p = prepare::prepare(&prepare_args(dir.path())).unwrap();
     let rt = authgate::config::load(&p.config).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(rt.auth.key_count, 3 * 25 + 10);
+    assert_eq!(rt.auth.key_count, 3 * 25 + 2 * 10, "opaque keys and both signing kinds");
     assert_eq!(rt.auth.issuers.len(), 4);
     let iss: HashSet<_> = rt
         .auth
@@ -322,6 +322,50 @@ async fn stamps_pass_the_real_proxy_once_each_and_forgeries_get_401() {
     assert_eq!(report.status.get("401"), Some(&bad.requests));
     let posts = up.seen().iter().filter(|r| r["method"] == "POST").count();
     assert_eq!(posts as u64, good.requests);
+}
+
+/// RFC 9421 message signatures made by the load tool pass the real proxy,
+/// each once; forgeries (valid signatures by unregistered keys) get 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_signatures_pass_the_real_proxy_and_forgeries_get_401() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, gate, p) = prepared_gate(dir.path());
+    let mut args = run_args(&gate.url(""));
+    args.credentials = Some(p.credentials.clone());
+    args.mix = Some("httpsig_ed25519=1".into());
+    args.requests = Some(120);
+    let report = driver::run(plan(&args).unwrap()).await;
+    assert_eq!(report.errors, 0);
+    assert_eq!(report.status.get("200"), Some(&120), "{:?}", report.status);
+    let seen: Vec<_> = up
+        .seen()
+        .into_iter()
+        .filter(|r| r["method"] == "POST")
+        .collect();
+    assert_eq!(seen.len(), 120);
+    let mut subjects = HashSet::new();
+    for r in &seen {
+        let h = &r["headers"];
+        assert!(h.get("signature-input").is_none(), "stripped: {r}");
+        assert!(h["content-digest"].as_str().unwrap().starts_with("sha-256=:"));
+        subjects.insert(h["x-auth-subject"].as_str().unwrap().to_string());
+    }
+    assert_eq!(subjects.len(), 10, "{subjects:?}");
+    assert!(subjects
+        .iter()
+        .all(|s| s.starts_with("httpsig_ed25519-subject-")));
+
+    up.recorder.clear();
+    args.invalid = 0.5;
+    args.requests = Some(100);
+    let report = driver::run(plan(&args).unwrap()).await;
+    let (good, bad) = (
+        &report.by_kind["httpsig_ed25519"],
+        &report.by_kind["httpsig_ed25519:invalid"],
+    );
+    assert!(bad.requests > 0 && good.requests > 0);
+    assert_eq!(good.status.get("200"), Some(&good.requests), "{:?}", good.status);
+    assert_eq!(bad.status.get("401"), Some(&bad.requests), "{:?}", bad.status);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -187,12 +187,12 @@ pub fn request(
     req
 }
 
-/// A POST of the JSON `body` to `path` with `Host` and one credential
-/// header; hyper adds `Content-Length`.
+/// A POST of the JSON `body` to `path` with `Host` and the credential's
+/// headers; hyper adds `Content-Length`.
 pub fn post_json(
     target: &Target,
     path: Uri,
-    credential: (http::HeaderName, HeaderValue),
+    credential: Vec<(http::HeaderName, HeaderValue)>,
     body: Bytes,
 ) -> Request<Full<Bytes>> {
     let mut req = Request::new(Full::new(body));
@@ -204,7 +204,9 @@ pub fn post_json(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    h.insert(credential.0, credential.1);
+    for (name, value) in credential {
+        h.insert(name, value);
+    }
     req
 }
 

@@ -8,9 +8,10 @@
 //! that look right but that no issuer or key store knows, each one distinct,
 //! so that they defeat authgate's negative cache the way a real flood would.
 //!
-//! Stamp lines (`stamp_ed25519`) hold a signing key rather than a header
-//! value: each request needs a new signature over a new body, so they are
-//! not pooled here but by [`super::stamps::StampPool`].
+//! Signing-key lines (`stamp_ed25519`, `httpsig_ed25519`) hold a signing
+//! key rather than a header value: each request needs a new signature over
+//! a new body, so they are not pooled here but by
+//! [`super::stamps::StampPool`].
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -43,11 +44,15 @@ pub enum Kind {
     /// Ed25519 `X-Stamp` over a fresh body per request; the credential is
     /// the hex of the key's 32-byte seed.
     StampEd25519,
+    /// Ed25519 RFC 9421 message signature (`Signature-Input`, `Signature`,
+    /// `Content-Digest`) over a fresh body per request; the credential is
+    /// the hex of the key's 32-byte seed.
+    HttpsigEd25519,
 }
 
 impl Kind {
     /// Every kind, in report order.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::ApiKey,
         Kind::AccessToken,
         Kind::ServerKey,
@@ -56,6 +61,7 @@ impl Kind {
         Kind::JwtEs256,
         Kind::JwtEddsa,
         Kind::StampEd25519,
+        Kind::HttpsigEd25519,
     ];
 
     /// The spelling used in the credentials file, `--mix` and reports.
@@ -69,6 +75,7 @@ impl Kind {
             Kind::JwtEs256 => "jwt_es256",
             Kind::JwtEddsa => "jwt_eddsa",
             Kind::StampEd25519 => "stamp_ed25519",
+            Kind::HttpsigEd25519 => "httpsig_ed25519",
         }
     }
 
@@ -85,10 +92,10 @@ impl Kind {
         )
     }
 
-    /// Whether credentials of this kind are stamp signing keys (see
-    /// [`super::stamps`]) rather than header values.
+    /// Whether credentials of this kind are signing keys (stamps or RFC
+    /// 9421 signatures, see [`super::stamps`]) rather than header values.
     pub fn is_stamp(self) -> bool {
-        self == Kind::StampEd25519
+        matches!(self, Kind::StampEd25519 | Kind::HttpsigEd25519)
     }
 
     /// Position in [`Kind::ALL`].

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod credentials;
 pub mod driver;
+pub mod httpsig;
 pub mod mix;
 pub mod prepare;
 pub mod report;
@@ -71,7 +72,8 @@ pub struct PrepareArgs {
     /// Distinct tokens of each JWT kind (jwt_hs256, jwt_rs256, jwt_es256, jwt_eddsa).
     #[arg(long, default_value_t = 1000)]
     pub jwts: usize,
-    /// Distinct ed25519 stamp keys (stamp_ed25519), registered with scope runs:write.
+    /// Distinct ed25519 keys of each signing kind (stamp_ed25519 for
+    /// X-Stamp, httpsig_ed25519 for RFC 9421), registered with scope runs:write.
     #[arg(long, default_value_t = 1000)]
     pub stamps: usize,
     /// Number of workspaces the credentials are spread over.

@@ -145,7 +145,7 @@ pub fn prepare(args: &PrepareArgs) -> Result<Prepared, String> {
     let ws = |i: usize| workspaces[i % workspaces.len()].as_str();
 
     let d = Digester::Sha256;
-    let mut records: Vec<KeySection> = Vec::with_capacity(args.api_keys * 3 + args.stamps);
+    let mut records: Vec<KeySection> = Vec::with_capacity(args.api_keys * 3 + args.stamps * 2);
     let mut lines: Vec<CredentialLine> = Vec::new();
     let opaque = [
         (Kind::ApiKey, "mantyx_", CredentialKind::ApiKey, &[][..]),
@@ -183,10 +183,12 @@ pub fn prepare(args: &PrepareArgs) -> Result<Prepared, String> {
     }
 
     let mut rng = rand::thread_rng();
-    for i in 0..args.stamps {
-        let (record, line) = stamps::mint(i, ws(i), workspace_path(ws(i)), &mut rng);
-        records.push(record);
-        lines.push(line);
+    for kind in [Kind::StampEd25519, Kind::HttpsigEd25519] {
+        for i in 0..args.stamps {
+            let (record, line) = stamps::mint(kind, i, ws(i), workspace_path(ws(i)), &mut rng);
+            records.push(record);
+            lines.push(line);
+        }
     }
 
     // A random, printable HS256 secret (authgate requires ≥ 32 bytes).

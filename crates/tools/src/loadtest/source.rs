@@ -1,12 +1,12 @@
 //! Where the requests of one credential kind come from: a fixed header
 //! value per credential (API keys, tokens, JWTs; [`Pool`]) or a new signed
-//! body per request (stamps; [`StampPool`]).
+//! body per request (stamps and RFC 9421 signatures; [`StampPool`]).
 
 use super::client::{post_json, request, Target};
 use super::credentials::{pools, CredentialLine, Kind, Pool, Prepared};
-use super::stamps::{StampPool, STAMP_HEADER};
+use super::stamps::StampPool;
 use bytes::Bytes;
-use http::{HeaderName, Request};
+use http::Request;
 use http_body_util::Full;
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 pub enum Source {
     /// A fixed header value per credential, handed out round-robin.
     Fixed(Pool),
-    /// A new body and `X-Stamp` per request.
+    /// A new body and its signature headers per request.
     Stamps(StampPool),
 }
 
@@ -33,9 +33,13 @@ impl Source {
             .into_iter()
             .map(|(kind, pool)| (kind, Source::Fixed(pool)))
             .collect();
-        if !stamp_lines.is_empty() {
-            let pool = StampPool::from_lines(stamp_lines, base_path, path_override)?;
-            sources.insert(Kind::StampEd25519, Source::Stamps(pool));
+        let mut by_kind: BTreeMap<Kind, Vec<CredentialLine>> = BTreeMap::new();
+        for line in stamp_lines {
+            by_kind.entry(line.kind).or_default().push(line);
+        }
+        for (kind, lines) in by_kind {
+            let pool = StampPool::from_lines(kind, lines, base_path, path_override)?;
+            sources.insert(kind, Source::Stamps(pool));
         }
         Ok(sources)
     }
@@ -59,13 +63,14 @@ impl Source {
                 request(target, &p.path, Some((&p.header, &p.value)))
             }
             Source::Stamps(pool) => {
+                // The Host header's text (what `@authority` covers).
+                let authority = target.host.to_str().unwrap_or_default();
                 let s = if forge {
-                    pool.invalid(rng)
+                    pool.invalid(rng, authority)
                 } else {
-                    pool.next()
+                    pool.next(authority)
                 };
-                let header = HeaderName::from_static(STAMP_HEADER);
-                post_json(target, s.path, (header, s.stamp), s.body)
+                post_json(target, s.path, s.headers, s.body)
             }
         }
     }
@@ -78,7 +83,8 @@ mod tests {
     #[test]
     fn stamp_lines_become_signed_posts_and_the_rest_fixed_gets() {
         let mut rng = rand::thread_rng();
-        let (_, stamp) = super::super::stamps::mint(0, "ws", "/runs".into(), &mut rng);
+        let (_, stamp) =
+            super::super::stamps::mint(Kind::StampEd25519, 0, "ws", "/runs".into(), &mut rng);
         let key = CredentialLine {
             kind: Kind::ApiKey,
             credential: "mantyx_x".into(),

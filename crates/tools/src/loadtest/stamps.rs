@@ -1,5 +1,7 @@
-//! Stamp credentials (`stamp_ed25519`): ed25519 keys that `prepare` mints
-//! and registers as `kind = "stamp"` keys, and the pool `run` signs with.
+//! Signing-key credentials: ed25519 keys that `prepare` mints and registers
+//! as `kind = "stamp"` keys, and the pool `run` signs with, either as an
+//! `X-Stamp` (`stamp_ed25519`) or as an RFC 9421 message signature
+//! (`httpsig_ed25519`, [`super::httpsig`]; its `keyid` is the public key).
 //!
 //! A stamp is good once (`docs/contracts.md` §4): authgate checks the body's
 //! `timestampMs` against its window and remembers every signature it
@@ -17,10 +19,11 @@
 //! cache does not absorb them.
 
 use super::credentials::{parse_path, CredentialLine, Kind};
+use super::httpsig;
 use crate::config::model::KeySection;
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
-use http::{HeaderValue, Uri};
+use http::{HeaderName, HeaderValue, Uri};
 use rand::Rng;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -30,16 +33,25 @@ pub const STAMP_HEADER: &str = "x-stamp";
 /// Scope of every minted stamp key: the create-run route requires it.
 pub const STAMP_SCOPE: &str = "runs:write";
 
-/// Mint stamp key number `i` for `workspace`: its `[[keys]]` record (public
-/// key only) and its credentials-file line (the private seed, hex) for `path`.
+/// The header a signing-key kind is named by in the credentials file.
+fn header_of(kind: Kind) -> &'static str {
+    match kind {
+        Kind::HttpsigEd25519 => "signature-input",
+        _ => STAMP_HEADER,
+    }
+}
+
+/// Mint signing key number `i` of `kind` (`stamp_ed25519` or
+/// `httpsig_ed25519`) for `workspace`: its `[[keys]]` record (public key
+/// only) and its credentials-file line (the private seed, hex) for `path`.
 pub fn mint(
+    kind: Kind,
     i: usize,
     workspace: &str,
     path: String,
     rng: &mut impl Rng,
 ) -> (KeySection, CredentialLine) {
     let key = SigningKey::from_bytes(&rng.gen());
-    let kind = Kind::StampEd25519;
     let record = KeySection {
         id: format!("lt_{kind}_{i}"),
         digest: None,
@@ -58,19 +70,21 @@ pub fn mint(
         kind,
         credential: hex::encode(key.to_bytes()),
         path,
-        header: STAMP_HEADER.into(),
+        header: header_of(kind).into(),
     };
     (record, line)
 }
 
-/// One signed request: where it goes, its `X-Stamp` and the body it signs.
+/// One signed request: where it goes, its signature headers (`X-Stamp`,
+/// or `Signature-Input`, `Signature` and `Content-Digest`) and the body
+/// they sign.
 #[derive(Debug, Clone)]
 pub struct Signed {
     /// Request path (origin form).
     pub path: Uri,
-    /// The `X-Stamp` value.
-    pub stamp: HeaderValue,
-    /// The exact body the stamp signs.
+    /// The signature headers.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The exact body signed.
     pub body: Bytes,
 }
 
@@ -79,9 +93,10 @@ struct Signer {
     path: Uri,
 }
 
-/// Stamp keys handed out round-robin (one cursor for every worker, so a run
-/// uses every key), each request signed afresh.
+/// Signing keys of one kind handed out round-robin (one cursor for every
+/// worker, so a run uses every key), each request signed afresh.
 pub struct StampPool {
+    kind: Kind,
     signers: Vec<Signer>,
     cursor: AtomicUsize,
     counter: AtomicU64,
@@ -91,27 +106,33 @@ impl std::fmt::Debug for StampPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the signing keys.
         f.debug_struct("StampPool")
+            .field("kind", &self.kind)
             .field("keys", &self.signers.len())
             .finish_non_exhaustive()
     }
 }
 
 impl StampPool {
-    /// A pool of the `stamp_ed25519` lines, at least one; paths are joined
-    /// onto `base_path`, or replaced by `path_override`, as for other kinds.
+    /// A pool of the `kind` lines (`stamp_ed25519` or `httpsig_ed25519`),
+    /// at least one; paths are joined onto `base_path`, or replaced by
+    /// `path_override`, as for other kinds.
     pub fn from_lines(
+        kind: Kind,
         lines: Vec<CredentialLine>,
         base_path: &str,
         path_override: Option<&str>,
     ) -> Result<StampPool, String> {
         let mut signers = Vec::with_capacity(lines.len());
         for (i, line) in lines.into_iter().enumerate() {
-            let ctx = |e: &str| format!("stamp key {} ({}): {e}", i + 1, line.kind);
-            if line.kind != Kind::StampEd25519 {
-                return Err(ctx("not an ed25519 stamp key"));
+            let ctx = |e: &str| format!("signing key {} ({}): {e}", i + 1, line.kind);
+            if line.kind != kind || !kind.is_stamp() {
+                return Err(ctx(&format!("not a {kind} key")));
             }
-            if !line.header.eq_ignore_ascii_case(STAMP_HEADER) {
-                return Err(ctx("stamps travel in x-stamp"));
+            if !line.header.eq_ignore_ascii_case(header_of(kind)) {
+                return Err(ctx(&format!(
+                    "{kind} keys are named by {}",
+                    header_of(kind)
+                )));
             }
             let mut seed = [0u8; 32];
             hex::decode_to_slice(&line.credential, &mut seed)
@@ -124,9 +145,10 @@ impl StampPool {
             });
         }
         if signers.is_empty() {
-            return Err("no stamp keys".into());
+            return Err(format!("no {kind} keys"));
         }
         Ok(StampPool {
+            kind,
             signers,
             cursor: AtomicUsize::new(0),
             counter: AtomicU64::new(u64::from(rand::thread_rng().gen::<u32>())),
@@ -143,31 +165,39 @@ impl StampPool {
         self.signers.is_empty()
     }
 
-    /// A new body signed by the next key in rotation.
-    pub fn next(&self) -> Signed {
+    /// A new body signed by the next key in rotation, for a request to
+    /// `authority` (what an RFC 9421 signature covers as `@authority`).
+    pub fn next(&self, authority: &str) -> Signed {
         let i = self.cursor.fetch_add(1, Ordering::Relaxed) % self.signers.len();
         let s = &self.signers[i];
-        self.sign(&s.key, &s.path)
+        self.sign(&s.key, &s.path, authority)
     }
 
     /// A new body, correctly signed by a fresh key that nobody registered,
     /// sent where a real key of the pool would go.
-    pub fn invalid(&self, rng: &mut impl Rng) -> Signed {
+    pub fn invalid(&self, rng: &mut impl Rng, authority: &str) -> Signed {
         let key = SigningKey::from_bytes(&rng.gen());
         let path = &self.signers[rng.gen_range(0..self.signers.len())].path;
-        self.sign(&key, path)
+        self.sign(&key, path, authority)
     }
 
-    fn sign(&self, key: &SigningKey, path: &Uri) -> Signed {
+    fn sign(&self, key: &SigningKey, path: &Uri, authority: &str) -> Signed {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let body = body(now_ms(), n);
-        let stamp = crate::demo::ed25519_stamp(key, &body);
-        // base64url is visible ASCII, so this cannot fail; an empty stamp
-        // (refused by authgate, and counted) beats a panic on the hot path.
-        let stamp = HeaderValue::from_str(&stamp).unwrap_or(HeaderValue::from_static(""));
+        let now = now_ms();
+        let body = body(now, n);
+        let headers = if self.kind == Kind::HttpsigEd25519 {
+            httpsig::sign(key, authority, path, body.as_bytes(), now / 1000, n).to_vec()
+        } else {
+            let stamp = crate::demo::ed25519_stamp(key, &body);
+            // base64url is visible ASCII, so this cannot fail; an empty
+            // stamp (refused by authgate, and counted) beats a panic on
+            // the hot path.
+            let stamp = HeaderValue::from_str(&stamp).unwrap_or(HeaderValue::from_static(""));
+            vec![(HeaderName::from_static(STAMP_HEADER), stamp)]
+        };
         Signed {
             path: path.clone(),
-            stamp,
+            headers,
             body: Bytes::from(body),
         }
     }
@@ -195,17 +225,19 @@ mod tests {
     fn pool(n: usize) -> (Vec<KeySection>, StampPool) {
         let mut rng = rand::thread_rng();
         let (records, lines): (Vec<_>, Vec<_>) = (0..n)
-            .map(|i| mint(i, "ws-000", format!("/w/{i}"), &mut rng))
+            .map(|i| mint(Kind::StampEd25519, i, "ws-000", format!("/w/{i}"), &mut rng))
             .unzip();
         (
             records,
-            StampPool::from_lines(lines, "/base", None).unwrap(),
+            StampPool::from_lines(Kind::StampEd25519, lines, "/base", None).unwrap(),
         )
     }
 
     /// The stamp parses, verifies over the body, and the body is fresh.
     fn check(s: &Signed) -> String {
-        let stamp = parse(s.stamp.to_str().unwrap()).unwrap();
+        assert_eq!(s.headers.len(), 1);
+        assert_eq!(s.headers[0].0, STAMP_HEADER);
+        let stamp = parse(s.headers[0].1.to_str().unwrap()).unwrap();
         assert_eq!(stamp.scheme(), StampScheme::Ed25519);
         verify(&stamp, &s.body).unwrap();
         let window = Duration::from_secs(60);
@@ -228,13 +260,13 @@ mod tests {
         let mut bodies = HashSet::new();
         let mut stamps = HashSet::new();
         for _ in 0..6 {
-            let s = pool.next();
+            let s = pool.next("127.0.0.1:1");
             let key = check(&s);
             assert!(registered.contains(&key), "{key} not registered");
             assert!(s.path.path().starts_with("/base/w/"), "{}", s.path);
             keys.insert(key);
             bodies.insert(s.body.clone());
-            stamps.insert(s.stamp.clone());
+            stamps.insert(s.headers[0].1.clone());
         }
         assert_eq!(keys.len(), 3, "rotation skips keys");
         assert_eq!(
@@ -252,17 +284,25 @@ mod tests {
             .filter_map(|r| r.public_key.clone())
             .collect();
         let mut rng = rand::thread_rng();
-        let forged: HashSet<String> = (0..20).map(|_| check(&pool.invalid(&mut rng))).collect();
+        let forged: HashSet<String> = (0..20)
+            .map(|_| check(&pool.invalid(&mut rng, "127.0.0.1:1")))
+            .collect();
         assert_eq!(forged.len(), 20);
         assert!(forged.is_disjoint(&registered));
     }
 
     #[test]
     fn bad_lines_are_refused() {
-        let (_, line) = mint(0, "ws", "/p".into(), &mut rand::thread_rng());
+        let (_, line) = mint(
+            Kind::StampEd25519,
+            0,
+            "ws",
+            "/p".into(),
+            &mut rand::thread_rng(),
+        );
         type Edit = fn(&mut CredentialLine);
         let edits: [(&str, Edit); 5] = [
-            ("not an ed25519", |l| l.kind = Kind::ApiKey),
+            ("not a stamp_ed25519 key", |l| l.kind = Kind::ApiKey),
             ("x-stamp", |l| l.header = "authorization".into()),
             ("32-byte seed", |l| l.credential.truncate(10)),
             ("32-byte seed", |l| l.credential = "zz".repeat(32)),
@@ -271,12 +311,33 @@ mod tests {
         for (want, edit) in edits {
             let mut l = line.clone();
             edit(&mut l);
-            let err = StampPool::from_lines(vec![l], "", None).unwrap_err();
+            let err = StampPool::from_lines(Kind::StampEd25519, vec![l], "", None).unwrap_err();
             assert!(err.contains(want), "{want}: {err}");
         }
-        assert!(StampPool::from_lines(vec![], "", None).is_err());
-        let p = StampPool::from_lines(vec![line], "", Some("/other")).unwrap();
-        assert_eq!(p.next().path, "/other");
+        assert!(StampPool::from_lines(Kind::StampEd25519, vec![], "", None).is_err());
+        let err =
+            StampPool::from_lines(Kind::HttpsigEd25519, vec![line.clone()], "", None).unwrap_err();
+        assert!(err.contains("not a httpsig_ed25519 key"), "{err}");
+        let p = StampPool::from_lines(Kind::StampEd25519, vec![line], "", Some("/other")).unwrap();
+        assert_eq!(p.next("h").path, "/other");
         assert_eq!(body(12, 3), r#"{"timestampMs":12,"n":3}"#);
+    }
+
+    #[test]
+    fn httpsig_keys_sign_message_signatures() {
+        let mut rng = rand::thread_rng();
+        let (record, line) = mint(Kind::HttpsigEd25519, 4, "ws-1", "/w".into(), &mut rng);
+        assert_eq!(
+            (record.kind.as_str(), line.header.as_str()),
+            ("stamp", "signature-input")
+        );
+        assert_eq!(record.id, "lt_httpsig_ed25519_4");
+        let pool = StampPool::from_lines(Kind::HttpsigEd25519, vec![line], "", None).unwrap();
+        let s = pool.next("127.0.0.1:8080");
+        let names: Vec<&str> = s.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["signature-input", "signature", "content-digest"]);
+        let input = s.headers[0].1.to_str().unwrap();
+        let key = record.public_key.unwrap();
+        assert!(input.contains(&format!("keyid=\"{key}\"")), "{input}");
     }
 }
