@@ -5,7 +5,10 @@
 #   authgate: cached API keys, cached JWTs (HS256, RS256, ES256, EdDSA; 1,000
 #   distinct tokens each), ed25519 stamps (1,000 keys; every request a new
 #   POST body and a new X-Stamp, so each one is verified and replay-checked:
-#   never a cache hit), 100% invalid keys | HAProxy 2.6 jwt_verify
+#   never a cache hit), the same with RFC 9421 message signatures (a new
+#   POST body, Content-Digest and ed25519 signature per request; with
+#   PostgreSQL reachable also with [stamps] shared_replay, each signature
+#   claimed in the database), 100% invalid keys | HAProxy 2.6 jwt_verify
 #   (HS256, RS256, ES256) and HAProxy passthrough, when haproxy is installed.
 # For each: requests/s, p99 latency, and the proxy's CPU µs per request (from
 # /proc/PID/stat), plus ratios against the bare passthrough and HAProxy, and
@@ -21,7 +24,11 @@
 # to core 0; the echo upstream and the load tool to core 1 (taskset), so the
 # proxy's CPU is measured alone. Loopback only.
 #
-# Usage: benches/compare.sh            (env: DUR=8s ROUNDS=3 CONC=32 OUT=file.md)
+# The shared-replay instance's PostgreSQL is not pinned: its CPU is not in
+# the proxy's column (it shows in req/s and p99 only).
+#
+# Usage: benches/compare.sh            (env: DUR=8s ROUNDS=3 CONC=32 OUT=file.md
+#                                       PG=postgres://root@127.0.0.1:5432, PG= skips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-8s}
@@ -50,6 +57,22 @@ sed -i 's/^level = .*/level = "warn"/' "$WORK/p/authgate.toml"
 $PROXY $BIN serve --config "$WORK/p/authgate.toml" 2>"$WORK/authgate.log" & AG=$!; PIDS+=($AG)
 $PROXY $BIN passthrough --listen 127.0.0.1:8081 --upstream 127.0.0.1:3000 --threads 1 2>/dev/null & PT=$!; PIDS+=($PT)
 wait_port 8080; wait_port 8081
+
+# The same authgate with a PostgreSQL store beside its keys file and
+# shared replay on: every stamp or message signature is also claimed in the
+# database (a throwaway database, dropped at exit).
+PG=${PG-postgres://root@127.0.0.1:5432}
+AG2=""
+if [ -n "$PG" ] && command -v psql >/dev/null && psql "$PG/postgres" -qc 'select 1' >/dev/null 2>&1; then
+  DB="authgate_compare_$$"
+  psql "$PG/postgres" -qc "CREATE DATABASE $DB" >/dev/null
+  trap 'psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1; cleanup' EXIT
+  sed -e 's/127.0.0.1:8080/127.0.0.1:8082/' -e 's/127.0.0.1:9090/127.0.0.1:9092/' \
+    -e "s|^keys_file = .*|&\nurl = \"$PG/$DB\"\nauto_migrate = true|" "$WORK/p/authgate.toml" >"$WORK/p/shared.toml"
+  printf '\n[stamps]\nshared_replay = true\n' >>"$WORK/p/shared.toml"
+  $PROXY $BIN serve --config "$WORK/p/shared.toml" 2>"$WORK/shared.log" & AG2=$!; PIDS+=($AG2)
+  wait_port 8082
+fi
 
 HA=""
 if command -v haproxy >/dev/null; then
@@ -107,8 +130,12 @@ TARGETS=(
   "authgate jwt ES256 (cached)|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix jwt_es256=1"
   "authgate jwt EdDSA (cached)|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix jwt_eddsa=1"
   "authgate ed25519 stamps|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix stamp_ed25519=1"
+  "authgate ed25519 RFC 9421|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix httpsig_ed25519=1"
   "authgate 100% invalid keys|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix api_key=1 --invalid 1.0"
 )
+if [ -n "$AG2" ]; then
+  TARGETS+=("authgate ed25519 RFC 9421, shared replay (PostgreSQL)|$AG2|http://127.0.0.1:8082|--credentials $CREDS --mix httpsig_ed25519=1")
+fi
 if [ -n "$HA" ]; then
   TARGETS+=(
     "haproxy passthrough|$HA|http://127.0.0.1:8400|--path $RUNS"
@@ -171,4 +198,15 @@ if stamp in med and eddsa in med:
     s, e = med[stamp], med[eddsa]
     print(f"\n{stamp} ÷ {eddsa}: req/s {s['rps'] / e['rps']:.2f}, "
           f"CPU {s['cpu'] - e['cpu']:+.1f} µs/req (a POST body read, an ed25519 verify and a replay check per request)")
+sig = "authgate ed25519 RFC 9421"
+if sig in med and stamp in med:
+    g, s = med[sig], med[stamp]
+    print(f"\n{sig} ÷ {stamp}: req/s {g['rps'] / s['rps']:.2f}, "
+          f"CPU {g['cpu'] - s['cpu']:+.1f} µs/req (structured fields, signature base, Content-Digest)")
+shared = "authgate ed25519 RFC 9421, shared replay (PostgreSQL)"
+if shared in med and sig in med:
+    h, g = med[shared], med[sig]
+    print(f"\n{shared} ÷ {sig}: req/s {h['rps'] / g['rps']:.2f}, "
+          f"CPU {h['cpu'] - g['cpu']:+.1f} µs/req, p99 {h['p99'] - g['p99']:+.0f} µs "
+          f"(one INSERT … ON CONFLICT per request; PostgreSQL's own CPU not counted)")
 PY

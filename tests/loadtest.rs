@@ -49,7 +49,11 @@ fn prepare_writes_a_config_that_loads_and_distinct_credentials() {
     let dir = tempfile::tempdir().unwrap();
     let p = prepare::prepare(&prepare_args(dir.path())).unwrap();
     let rt = authgate::config::load(&p.config).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(rt.auth.key_count, 3 * 25 + 2 * 10, "opaque keys and both signing kinds");
+    assert_eq!(
+        rt.auth.key_count,
+        3 * 25 + 2 * 10,
+        "opaque keys and both signing kinds"
+    );
     assert_eq!(rt.auth.issuers.len(), 4);
     let iss: HashSet<_> = rt
         .auth
@@ -347,7 +351,10 @@ async fn message_signatures_pass_the_real_proxy_and_forgeries_get_401() {
     for r in &seen {
         let h = &r["headers"];
         assert!(h.get("signature-input").is_none(), "stripped: {r}");
-        assert!(h["content-digest"].as_str().unwrap().starts_with("sha-256=:"));
+        assert!(h["content-digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha-256=:"));
         subjects.insert(h["x-auth-subject"].as_str().unwrap().to_string());
     }
     assert_eq!(subjects.len(), 10, "{subjects:?}");
@@ -364,8 +371,18 @@ async fn message_signatures_pass_the_real_proxy_and_forgeries_get_401() {
         &report.by_kind["httpsig_ed25519:invalid"],
     );
     assert!(bad.requests > 0 && good.requests > 0);
-    assert_eq!(good.status.get("200"), Some(&good.requests), "{:?}", good.status);
-    assert_eq!(bad.status.get("401"), Some(&bad.requests), "{:?}", bad.status);
+    assert_eq!(
+        good.status.get("200"),
+        Some(&good.requests),
+        "{:?}",
+        good.status
+    );
+    assert_eq!(
+        bad.status.get("401"),
+        Some(&bad.requests),
+        "{:?}",
+        bad.status
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

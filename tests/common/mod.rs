@@ -6,6 +6,7 @@ pub mod httpsig;
 pub mod named_keys;
 pub mod pg;
 pub mod raw;
+pub mod redis_server;
 pub mod terminator;
 pub mod wallet;
 

@@ -76,8 +76,9 @@ impl Drop for TempDb {
     }
 }
 
-/// A TCP proxy to the PostgreSQL server; [`CutProxy::cut`] closes every
-/// connection and refuses new ones until [`CutProxy::restore`].
+/// A TCP proxy to the PostgreSQL server (or, with [`CutProxy::to`], any
+/// TCP server); [`CutProxy::cut`] closes every connection and refuses new
+/// ones until [`CutProxy::restore`].
 pub struct CutProxy {
     pub addr: SocketAddr,
     cut: Arc<watch::Sender<bool>>,
@@ -85,12 +86,16 @@ pub struct CutProxy {
 
 impl CutProxy {
     pub async fn start() -> Self {
+        Self::to(server_addr()).await
+    }
+
+    /// A proxy to `target` (`host:port`).
+    pub async fn to(target: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, _) = watch::channel(false);
         let cut = Arc::new(tx);
         let c = cut.clone();
-        let target = server_addr();
         tokio::spawn(async move {
             loop {
                 let Ok((mut client, _)) = listener.accept().await else {

@@ -80,6 +80,10 @@ pub enum Refusal {
     /// The credential store could not answer; fail closed.
     #[error("credential store unavailable")]
     StoreUnavailable,
+    /// A global rate limit's shared bucket could not answer and its
+    /// outage policy is to refuse.
+    #[error("rate limiting unavailable")]
+    LimitUnavailable,
     /// No healthy upstream.
     #[error("upstream unavailable")]
     BadGateway,
@@ -168,6 +172,7 @@ impl Refusal {
             Refusal::Forbidden { reason, .. } => reason,
             Refusal::WorkspaceMismatch { .. } => "workspace_mismatch",
             Refusal::StoreUnavailable => "store_unavailable",
+            Refusal::LimitUnavailable => "rate_limit_unavailable",
             Refusal::BadGateway => "upstream_unavailable",
             Refusal::GatewayTimeout => "upstream_timeout",
             Refusal::InvalidRequest(r) => r,
@@ -193,7 +198,7 @@ impl Refusal {
             Refusal::LengthRequired => 411,
             Refusal::BodyTimeout => 408,
             Refusal::InsufficientScope { .. } | Refusal::Forbidden { .. } => 403,
-            Refusal::StoreUnavailable => 503,
+            Refusal::StoreUnavailable | Refusal::LimitUnavailable => 503,
             Refusal::BadGateway => 502,
             Refusal::GatewayTimeout => 504,
             Refusal::RateLimited { .. } => 429,
@@ -294,6 +299,10 @@ impl Refusal {
             Refusal::StoreUnavailable => {
                 headers.push(("retry-after", "1".to_string()));
                 json!({"error": "temporarily_unavailable", "message": "Credential verification is temporarily unavailable"})
+            }
+            Refusal::LimitUnavailable => {
+                headers.push(("retry-after", "1".to_string()));
+                json!({"error": "temporarily_unavailable", "reason": "rate_limit_unavailable", "message": "Rate limiting is temporarily unavailable"})
             }
             Refusal::BadGateway => {
                 json!({"error": "bad_gateway", "message": "The upstream is unavailable"})

@@ -15,6 +15,7 @@ pub mod credential;
 pub mod error;
 pub mod identity;
 pub mod limits;
+pub mod limits_global;
 pub mod metrics;
 pub mod policy;
 pub mod runtime;

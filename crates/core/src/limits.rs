@@ -12,6 +12,7 @@
 
 use crate::credential::CredentialKind;
 use crate::error::Refusal;
+use crate::limits_global::{GlobalLimit, GlobalVerdict};
 use crate::stages::{Stage, StageInput};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
@@ -162,21 +163,30 @@ impl<C: Clock + Clone> Limit<C> {
     }
 }
 
-/// The stage: every applicable limit, in order.
+/// The stage: every applicable limit, local then global.
 #[derive(Debug, Default, Clone)]
 pub struct RateLimits {
     limits: Vec<Arc<Limit>>,
+    global: Vec<Arc<GlobalLimit>>,
 }
 
 impl RateLimits {
-    /// The stage over `limits`.
+    /// The stage over local `limits`.
     pub fn new(limits: Vec<Arc<Limit>>) -> Self {
-        Self { limits }
+        Self {
+            limits,
+            global: Vec::new(),
+        }
+    }
+
+    /// The stage over local `limits` and `global` ones.
+    pub fn with_global(limits: Vec<Arc<Limit>>, global: Vec<Arc<GlobalLimit>>) -> Self {
+        Self { limits, global }
     }
 
     /// Whether there is no limit at all.
     pub fn is_empty(&self) -> bool {
-        self.limits.is_empty()
+        self.limits.is_empty() && self.global.is_empty()
     }
 }
 
@@ -197,25 +207,37 @@ impl Stage for RateLimits {
     }
 
     fn check(&self, input: &StageInput<'_>) -> Result<(), Refusal> {
-        let mut worst: Option<(&Limit, Duration)> = None;
-        for l in &self.limits {
-            if !l.applies(input.route, input.identity.kind) {
-                continue;
-            }
-            if let Verdict::Refused(wait) = l.check(key_of(l.spec.key, input)) {
+        let mut worst: Option<(&LimitSpec, Duration)> = None;
+        let mut note = |spec, verdict| {
+            if let Verdict::Refused(wait) = verdict {
                 if worst.is_none_or(|(_, w)| wait > w) {
-                    worst = Some((l, wait));
+                    worst = Some((spec, wait));
+                }
+            }
+        };
+        for l in &self.limits {
+            if l.applies(input.route, input.identity.kind) {
+                note(&l.spec, l.check(key_of(l.spec.key, input)));
+            }
+        }
+        let mut unavailable = false;
+        for g in &self.global {
+            if g.applies(input.route, input.identity.kind) {
+                match g.check(key_of(g.spec.key, input)) {
+                    GlobalVerdict::Limit(v) => note(&g.spec, v),
+                    GlobalVerdict::Unavailable => unavailable = true,
                 }
             }
         }
         match worst {
-            None => Ok(()),
-            Some((l, wait)) => Err(Refusal::RateLimited {
-                policy: l.spec.name.clone(),
-                quota: l.spec.burst.max(1),
-                window: l.spec.per.as_secs().max(1),
+            Some((spec, wait)) => Err(Refusal::RateLimited {
+                policy: spec.name.clone(),
+                quota: spec.burst.max(1),
+                window: spec.per.as_secs().max(1),
                 retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
             }),
+            None if unavailable => Err(Refusal::LimitUnavailable),
+            None => Ok(()),
         }
     }
 }

@@ -41,6 +41,13 @@ pub struct Metrics {
     pub store_changes: IntCounter,
     /// Admin API requests by operation and status.
     pub admin_requests: IntCounterVec,
+    /// 1 while a global rate limit's shared bucket answers, 0 while its
+    /// outage policy is in force (by limit; absent without global limits).
+    pub rate_limit_backend_up: IntGaugeVec,
+    /// Transitions of a global limit's backend, by limit and new state.
+    pub rate_limit_backend_transitions: IntCounterVec,
+    /// Calls to a global limit's shared bucket, by limit and outcome.
+    pub rate_limit_backend_calls: IntCounterVec,
 }
 
 /// The process-wide metrics.
@@ -94,6 +101,15 @@ impl Metrics {
         )
         .expect("valid metric definition");
         let _ = r.register(Box::new(store_changes.clone()));
+        let rate_limit_backend_up = IntGaugeVec::new(
+            Opts::new(
+                "authgate_rate_limit_backend_up",
+                "1 while a global rate limit's shared bucket answers, 0 while its outage policy is in force",
+            ),
+            &["limit"],
+        )
+        .expect("valid metric definition");
+        let _ = r.register(Box::new(rate_limit_backend_up.clone()));
         let cache_lookups = counter_vec(
             &r,
             "authgate_cache_lookups_total",
@@ -154,6 +170,19 @@ impl Metrics {
                 "Admin API requests by operation and status",
                 &["op", "status"],
             ),
+            rate_limit_backend_transitions: counter_vec(
+                &r,
+                "authgate_rate_limit_backend_transitions_total",
+                "Global rate limit backend transitions, by limit and new state",
+                &["limit", "state"],
+            ),
+            rate_limit_backend_calls: counter_vec(
+                &r,
+                "authgate_rate_limit_backend_calls_total",
+                "Calls to a global rate limit's shared bucket, by limit and outcome",
+                &["limit", "outcome"],
+            ),
+            rate_limit_backend_up,
             store_up,
             store_changes,
             cache_evictions,

@@ -23,6 +23,7 @@ pub mod keys_remote;
 pub mod logging;
 pub mod minting;
 pub mod proxy;
+pub mod redis_buckets;
 pub mod router;
 pub mod server;
 pub mod signin;

@@ -1,12 +1,16 @@
-//! `[[rate_limits]]`: the file model and its compilation into the
-//! post-authentication rate-limit stage. A limit whose section is unchanged
-//! keeps its state across a reload (its counters are not reset); a changed
-//! one starts fresh.
+//! `[[rate_limits]]` and `[redis]`: the file model and its compilation into
+//! the post-authentication rate-limit stage. A limit is local (each
+//! instance counts alone, in memory) or global (`scope = "global"`: the
+//! fleet shares one bucket on Redis, spent through leases). A limit whose
+//! section is unchanged keeps its state across a reload (its counters and
+//! leases are not reset); a changed one starts fresh.
 
 use super::model::FileConfig;
 use super::runtime::Runtime;
 use crate::credential::CredentialKind;
+use crate::redis_buckets::RedisBuckets;
 use authgate_core::limits::{Limit, LimitKey, LimitSpec};
+use authgate_core::limits_global::{GlobalLimit, OutagePolicy, SharedBuckets};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,16 +36,80 @@ pub struct RateLimitSection {
     /// Credential kinds it applies to (default: all).
     #[serde(default)]
     pub kinds: Vec<String>,
+    /// `local` (default: each instance counts alone) or `global` (the
+    /// fleet shares one bucket on `[redis]`).
+    pub scope: Option<String>,
+    /// Global limits while Redis cannot be reached: `local` (default:
+    /// enforced per instance), `open` (admit) or `closed` (503).
+    pub on_outage: Option<String>,
 }
 
+/// `[redis]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSection {
+    /// `redis://[user:password@]host:port[/db]`.
+    pub url: String,
+    /// Prefix of every key authgate writes.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// Longest wait for one Redis call (connecting included); past it
+    /// the global limits' outage policy applies.
+    #[serde(default = "default_redis_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+fn default_prefix() -> String {
+    "authgate:".into()
+}
+
+fn default_redis_timeout() -> Duration {
+    Duration::from_millis(100)
+}
+
+/// The shared buckets of `[redis]`: the previous runtime's when the section
+/// is unchanged, else new ones (Redis is reached on first use); the error
+/// is for `redis.url`.
+pub fn redis(
+    file: &FileConfig,
+    prev: Option<&Runtime>,
+) -> (Option<(RedisSection, Arc<RedisBuckets>)>, Option<String>) {
+    let Some(section) = &file.redis else {
+        return (None, None);
+    };
+    if let Some(kept) = prev
+        .and_then(|p| p.redis.as_ref())
+        .filter(|(s, _)| s == section)
+    {
+        return (Some(kept.clone()), None);
+    }
+    if section.timeout.is_zero() {
+        return (None, Some("redis.timeout must be more than zero".into()));
+    }
+    match RedisBuckets::new(&section.url, &section.prefix, section.timeout) {
+        Ok(b) => (Some((section.clone(), Arc::new(b))), None),
+        Err(e) => (None, Some(e)),
+    }
+}
+
+/// Local and global limits.
+type Compiled = (
+    Vec<Arc<Limit>>,
+    Vec<Arc<GlobalLimit>>,
+    Vec<(String, String)>,
+);
+
 /// Compile every limit of `file`, reusing `prev`'s state for unchanged
-/// ones; errors are `(key, message)`.
+/// ones; global ones take their buckets from `redis`. Errors are
+/// `(key, message)`.
 pub fn compile(
     file: &FileConfig,
     prev: Option<&Runtime>,
-) -> (Vec<Arc<Limit>>, Vec<(String, String)>) {
+    redis: Option<&Arc<RedisBuckets>>,
+) -> Compiled {
     let mut errs = Vec::new();
     let mut out = Vec::new();
+    let mut global = Vec::new();
     let route_names: Vec<String> = file.routes.iter().map(|r| r.display_name()).collect();
     for (i, s) in file.rate_limits.iter().enumerate() {
         let at = |k: &str| format!("rate_limits[{i}].{k}");
@@ -77,7 +145,31 @@ pub fn compile(
                 None => errs.push((at(&format!("kinds[{j}]")), format!("unknown kind '{k}'"))),
             }
         }
-        let (Some(key), true) = (key, errs.len() == before) else {
+        let global_scope = match s.scope.as_deref() {
+            None | Some("local") => false,
+            Some("global") => true,
+            Some(other) => {
+                errs.push((
+                    at("scope"),
+                    format!("unknown scope '{other}' (local, global)"),
+                ));
+                false
+            }
+        };
+        let outage = match s.on_outage.as_deref() {
+            None => Some(OutagePolicy::Local),
+            Some(p) => OutagePolicy::parse(p),
+        };
+        if outage.is_none() {
+            errs.push((at("on_outage"), "local, open or closed".into()));
+        }
+        if s.on_outage.is_some() && !global_scope {
+            errs.push((at("on_outage"), "only for scope = \"global\"".into()));
+        }
+        if global_scope && file.redis.is_none() {
+            errs.push((at("scope"), "global limits need a [redis] section".into()));
+        }
+        let (Some(key), Some(outage), true) = (key, outage, errs.len() == before) else {
             continue;
         };
         let spec = LimitSpec {
@@ -89,14 +181,36 @@ pub fn compile(
             routes: s.routes.clone(),
             kinds,
         };
-        let kept = prev.and_then(|p| p.rate_limits.iter().find(|l| l.spec == spec).cloned());
-        match kept.or_else(|| Limit::new(spec).map(Arc::new)) {
-            Some(l) => out.push(l),
-            None => errs.push((
+        if spec.quota().is_none() {
+            errs.push((
                 at("rate"),
                 "rate per period is below one request per nanosecond's resolution".into(),
-            )),
+            ));
+            continue;
+        }
+        if global_scope {
+            // `None` only when [redis] failed, which has its own error.
+            let Some(backend) = redis else { continue };
+            // Kept only with the same [redis] (a limit holds its buckets).
+            let kept = prev
+                .filter(|p| p.redis.as_ref().map(|(s, _)| s) == file.redis.as_ref())
+                .and_then(|p| {
+                    p.global_limits
+                        .iter()
+                        .find(|l| l.spec == spec && l.outage == outage)
+                        .cloned()
+                });
+            let backend: Arc<dyn SharedBuckets> = backend.clone();
+            if let Some(l) = kept.or_else(|| GlobalLimit::new(spec, outage, backend).map(Arc::new))
+            {
+                global.push(l);
+            }
+            continue;
+        }
+        let kept = prev.and_then(|p| p.rate_limits.iter().find(|l| l.spec == spec).cloned());
+        if let Some(l) = kept.or_else(|| Limit::new(spec).map(Arc::new)) {
+            out.push(l);
         }
     }
-    (out, errs)
+    (out, global, errs)
 }

@@ -58,6 +58,8 @@ pub struct FileConfig {
     /// Rate limits on authenticated requests.
     #[serde(default)]
     pub rate_limits: Vec<super::limits::RateLimitSection>,
+    /// The Redis server of global rate limits.
+    pub redis: Option<super::limits::RedisSection>,
     /// Server keys minting ephemeral and restricted keys (needs `store.url`).
     #[serde(default)]
     pub minting: Option<crate::minting::settings::MintingSection>,

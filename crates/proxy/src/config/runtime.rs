@@ -42,6 +42,14 @@ pub struct Runtime {
     pub file_keys: Arc<crate::store::memory::MemoryStore>,
     /// Rate limits (their state survives a reload that keeps them).
     pub rate_limits: Vec<Arc<authgate_core::limits::Limit>>,
+    /// Global rate limits (their leases survive a reload that keeps them).
+    pub global_limits: Vec<Arc<authgate_core::limits_global::GlobalLimit>>,
+    /// The shared buckets of `[redis]` (kept by a reload that keeps the
+    /// section).
+    pub redis: Option<(
+        super::limits::RedisSection,
+        Arc<crate::redis_buckets::RedisBuckets>,
+    )>,
     /// Session-key sign-in (`[signin.session_keys]`), compiled.
     pub signin: Option<Arc<crate::signin::settings::SessionKeys>>,
     /// Wallet-token sign-in (`[signin.wallet_tokens]`), compiled.

@@ -332,7 +332,12 @@ pub fn validate_in(
     if let Some(a) = &id.assertion {
         watched.push(resolve(base, &a.key_file));
     }
-    let (rate_limits, limit_errs) = super::limits::compile(&file, prev);
+    let (redis, redis_err) = super::limits::redis(&file, prev);
+    if let Some(e) = redis_err {
+        errs.push("redis.url", e);
+    }
+    let (rate_limits, global_limits, limit_errs) =
+        super::limits::compile(&file, prev, redis.as_ref().map(|(_, b)| b));
     for (k, m) in limit_errs {
         errs.push(&k, m);
     }
@@ -466,12 +471,15 @@ pub fn validate_in(
                     &file.identity.workspace_param,
                     file.identity.hierarchical_scopes,
                 );
-                if rate_limits.is_empty() {
+                if rate_limits.is_empty() && global_limits.is_empty() {
                     decide
                 } else {
-                    decide.then(std::sync::Arc::new(authgate_core::limits::RateLimits::new(
-                        rate_limits.clone(),
-                    )))
+                    decide.then(std::sync::Arc::new(
+                        authgate_core::limits::RateLimits::with_global(
+                            rate_limits.clone(),
+                            global_limits.clone(),
+                        ),
+                    ))
                 }
             },
             auth_generation,
@@ -493,6 +501,8 @@ pub fn validate_in(
         signed_retry,
         minting,
         rate_limits,
+        global_limits,
+        redis,
         auth_fingerprint,
         file_digests: file_digests.0,
         watched_files: watched,
