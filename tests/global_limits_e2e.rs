@@ -77,9 +77,9 @@ async fn two_instances_share_one_global_limit() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let total = admitted[0] + admitted[1];
-    // One bucket of 10 for both (each alone would admit 10); a first
-    // request on credit may be owed per instance.
-    assert!((10..=12).contains(&total), "admitted {admitted:?}");
+    // One bucket of 10 for both (each alone would admit 10); up to two
+    // requests on credit may be owed per instance.
+    assert!((10..=14).contains(&total), "admitted {admitted:?}");
     assert!(admitted[0] > 0 && admitted[1] > 0, "{admitted:?}");
     let seen = up.seen().iter().filter(|r| r["path"] == RUNS).count();
     assert_eq!(seen, total, "refused requests reached the upstream");
