@@ -70,6 +70,7 @@ fn bench(c: &mut Criterion) {
                     requirements: &req,
                     identity: &ids[i],
                     params: &params,
+                    notes: None,
                 };
                 chain.check(black_box(&input)).expect("allowed")
             })

@@ -170,3 +170,57 @@ fn rate_limit_config_is_checked() {
         assert!(err.contains(want), "want {want} in:\n{err}");
     }
 }
+
+/// A route with `rate_limit_headers` gets the tightest limit's
+/// `RateLimit-Policy` and `RateLimit` on admitted responses (remaining
+/// counts down, the reset grows); a route without it gets none.
+#[tokio::test]
+async fn allowed_responses_carry_ratelimit_headers_when_the_route_asks() {
+    let up = Upstream::start();
+    let (k1, s1) = key("mantyx_", "api_key", "k1", "acme", &[], "");
+    let limits = r#"
+[[rate_limits]]
+name = "per-key"
+key = "credential"
+rate = 1
+per = "1m"
+burst = 5
+routes = ["runs"]
+
+[[rate_limits]]
+name = "per-workspace"
+key = "workspace"
+rate = 10
+per = "1m"
+burst = 100
+"#;
+    let cfg = config(&s1, limits).replacen(
+        "auth = { accept = [\"api_key\"] }",
+        "auth = { accept = [\"api_key\"], rate_limit_headers = true }",
+        1,
+    );
+    let g = Gate::start(&up, &cfg);
+    let c = client();
+    for left in (0..5).rev() {
+        let r = get(&c, &g, RUNS, &k1).await;
+        assert_eq!(r.status(), 200);
+        let h = r.headers();
+        assert_eq!(
+            h["ratelimit-policy"], "\"per-key\";q=5;w=60",
+            "the tightest"
+        );
+        let used = 5 - left;
+        // (5 - left) requests back at one a minute.
+        assert_eq!(
+            h["ratelimit"].to_str().unwrap(),
+            format!("\"per-key\";r={left};t={}", used * 60)
+        );
+    }
+    let r = get(&c, &g, RUNS, &k1).await;
+    assert_eq!(r.status(), 429);
+    // "other" (limited by the workspace only) does not ask.
+    let r = get(&c, &g, OTHER, &k1).await;
+    assert_eq!(r.status(), 200);
+    assert!(!r.headers().contains_key("ratelimit"));
+    assert!(!r.headers().contains_key("ratelimit-policy"));
+}

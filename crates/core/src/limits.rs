@@ -13,7 +13,7 @@
 use crate::credential::CredentialKind;
 use crate::error::Refusal;
 use crate::limits_global::{GlobalLimit, GlobalVerdict};
-use crate::stages::{Stage, StageInput};
+use crate::stages::{RateLimitNote, Stage, StageInput};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -190,6 +190,21 @@ impl RateLimits {
     }
 }
 
+/// The note of `spec` after admitting a request with `left` of its burst
+/// left: the whole burst is back after `(burst − left) × per / rate`.
+fn allowed_note(spec: &LimitSpec, left: u32) -> RateLimitNote {
+    let burst = spec.burst.max(1);
+    let used = f64::from(burst.saturating_sub(left));
+    let reset = used * spec.per.as_secs_f64() / f64::from(spec.rate.max(1));
+    RateLimitNote {
+        policy: spec.name.clone(),
+        quota: burst,
+        window: spec.per.as_secs().max(1),
+        remaining: left.min(burst),
+        reset: reset.ceil() as u64,
+    }
+}
+
 /// The key of `input` for a limit counting by `key`.
 fn key_of<'a>(key: LimitKey, input: &'a StageInput<'_>) -> &'a str {
     let id = input.identity;
@@ -208,10 +223,16 @@ impl Stage for RateLimits {
 
     fn check(&self, input: &StageInput<'_>) -> Result<(), Refusal> {
         let mut worst: Option<(&LimitSpec, Duration)> = None;
-        let mut note = |spec, verdict| {
-            if let Verdict::Refused(wait) = verdict {
+        let mut tightest: Option<(&LimitSpec, u32)> = None;
+        let mut note = |spec, verdict| match verdict {
+            Verdict::Refused(wait) => {
                 if worst.is_none_or(|(_, w)| wait > w) {
                     worst = Some((spec, wait));
+                }
+            }
+            Verdict::Allowed(left) => {
+                if tightest.is_none_or(|(_, l)| left < l) {
+                    tightest = Some((spec, left));
                 }
             }
         };
@@ -237,7 +258,12 @@ impl Stage for RateLimits {
                 retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
             }),
             None if unavailable => Err(Refusal::LimitUnavailable),
-            None => Ok(()),
+            None => {
+                if let (Some(notes), Some((spec, left))) = (input.notes, tightest) {
+                    notes.rate_limit.set(Some(allowed_note(spec, left)));
+                }
+                Ok(())
+            }
         }
     }
 }

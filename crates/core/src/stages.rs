@@ -25,6 +25,54 @@ pub struct StageInput<'a> {
     pub identity: &'a Identity,
     /// Path parameters of the matched route.
     pub params: &'a dyn PathParams,
+    /// Where stages report on an admitted request, when the route asks
+    /// (`None`: nobody reads it, so nothing is computed).
+    pub notes: Option<&'a StageNotes>,
+}
+
+/// What stages report of an admitted request, for its response.
+#[derive(Default)]
+pub struct StageNotes {
+    /// The tightest rate limit that counted the request.
+    pub rate_limit: std::cell::Cell<Option<RateLimitNote>>,
+}
+
+impl std::fmt::Debug for StageNotes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StageNotes").finish_non_exhaustive()
+    }
+}
+
+/// A rate limit's state after admitting a request: the IETF draft's
+/// `RateLimit-Policy` and `RateLimit` headers of the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitNote {
+    /// The limit's name.
+    pub policy: String,
+    /// Requests allowed at once (the burst).
+    pub quota: u32,
+    /// The limit's period, seconds.
+    pub window: u64,
+    /// Requests left at once.
+    pub remaining: u32,
+    /// Seconds until the quota is whole again.
+    pub reset: u64,
+}
+
+impl RateLimitNote {
+    /// `RateLimit-Policy` and `RateLimit`, as the refusals write them.
+    pub fn headers(&self) -> [(&'static str, String); 2] {
+        [
+            (
+                "ratelimit-policy",
+                format!("\"{}\";q={};w={}", self.policy, self.quota, self.window),
+            ),
+            (
+                "ratelimit",
+                format!("\"{}\";r={};t={}", self.policy, self.remaining, self.reset),
+            ),
+        ]
+    }
 }
 
 /// Path parameters by name.
@@ -166,6 +214,7 @@ mod tests {
         let own: Vec<(String, String)> = vec![("workspace".into(), "acme".into())];
         let other: Vec<(String, String)> = vec![("workspace".into(), "evil".into())];
         let input = |p: &'static Vec<(String, String)>| StageInput {
+            notes: None,
             route: "r",
             requirements: &reqs,
             identity: &id,

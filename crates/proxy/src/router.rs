@@ -29,6 +29,8 @@ pub struct Route {
     pub forward_credentials: bool,
     /// Keep method/URL override headers (policy then follows the override).
     pub keep_override_headers: bool,
+    /// Add `RateLimit` headers to the responses of admitted requests.
+    pub rate_limit_headers: bool,
     /// Request metrics, resolved once.
     pub metrics: crate::metrics::RouteMetrics,
 }

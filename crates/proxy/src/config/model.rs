@@ -337,6 +337,11 @@ pub struct AuthSection {
     /// RFC 9421 signatures: require a `nonce` parameter.
     #[serde(default)]
     pub signature_nonce: bool,
+    /// Add the `RateLimit-Policy` and `RateLimit` headers of the tightest
+    /// rate limit to the responses of admitted requests (refusals always
+    /// carry them).
+    #[serde(default)]
+    pub rate_limit_headers: bool,
 }
 
 /// `[credentials]`

@@ -89,6 +89,7 @@ pub(super) fn build_router(
                     access,
                     forward_credentials: r.auth.forward_credentials,
                     keep_override_headers: r.keep_override_headers,
+                    rate_limit_headers: r.auth.rate_limit_headers,
                 },
             ));
         }

@@ -13,7 +13,7 @@ use crate::credential::extract::{Carrier, Presented};
 use crate::error::Refusal;
 use crate::identity::Identity;
 use crate::policy::router::{path_is_normal, Access, Route, RouteMatch};
-use authgate_core::stages::{PathParams, StageInput};
+use authgate_core::stages::{PathParams, RateLimitNote, StageInput, StageNotes};
 use authgate_core::verify::{Needs, RequestVerifier, RequestView, Verification};
 use pingora::proxy::Session;
 use pingora_http::RequestHeader;
@@ -91,13 +91,15 @@ impl AuthGate {
     ///
     /// `verified` receives the identity as soon as the credential is
     /// verified, so a later refusal (scope, workspace, usage) still names the
-    /// credential in the access log.
+    /// credential in the access log; `noted` the tightest rate limit of an
+    /// admitted request, when its route asks for `RateLimit` headers.
     pub(super) async fn admit(
         &self,
         rt: &Runtime,
         req: &RequestHeader,
         tls: bool,
         verified: &mut Option<Arc<Identity>>,
+        noted: &mut Option<RateLimitNote>,
     ) -> Result<Admission, Refused> {
         let path = req.uri.path();
         if !path_is_normal(path) {
@@ -185,6 +187,7 @@ impl AuthGate {
             .await
             .map_err(fail)?;
         *verified = Some(identity.clone());
+        let notes = StageNotes::default();
         rt.auth
             .stages
             .run(&StageInput {
@@ -192,8 +195,10 @@ impl AuthGate {
                 requirements: reqs,
                 identity: &identity,
                 params: &Matched(&params),
+                notes: route.rate_limit_headers.then_some(&notes),
             })
             .map_err(fail)?;
+        *noted = notes.rate_limit.take();
         if streams {
             return Ok(Admission::Stream(route.clone(), identity));
         }
@@ -208,6 +213,7 @@ impl AuthGate {
         session: &mut Session,
         pending: &Pending,
         verified: &mut Option<Arc<Identity>>,
+        noted: &mut Option<RateLimitNote>,
     ) -> Result<(Arc<Identity>, bytes::Bytes), Refusal> {
         let Access::Protected(reqs) = &pending.route.access else {
             return Err(Refusal::NotFound);
@@ -232,12 +238,15 @@ impl AuthGate {
             .verify_with(&pending.verifier, verification)
             .await?;
         *verified = Some(identity.clone());
+        let notes = StageNotes::default();
         rt.auth.stages.run(&StageInput {
             route: &pending.route.name,
             requirements: reqs,
             identity: &identity,
             params: &pending.params,
+            notes: pending.route.rate_limit_headers.then_some(&notes),
         })?;
+        *noted = notes.rate_limit.take();
         Ok((identity, body))
     }
 }

@@ -60,6 +60,9 @@ pub struct RequestCtx {
     /// A refusal decided after forwarding began (a streamed digest that did
     /// not match), answered by `fail_to_proxy`.
     late_refusal: Option<Refusal>,
+    /// The tightest rate limit of an admitted request whose route asks for
+    /// `RateLimit` headers on its response.
+    rate_limit: Option<authgate_core::stages::RateLimitNote>,
 }
 
 /// How a request ended, for the access log's `auth` field.
@@ -105,6 +108,7 @@ impl ProxyHttp for AuthGate {
             body: None,
             stream: None,
             late_refusal: None,
+            rate_limit: None,
         }
     }
 
@@ -114,11 +118,20 @@ impl ProxyHttp for AuthGate {
         let mut verified = None;
         let tls = forward::is_tls(session);
         let admitted = match self
-            .admit(&rt, session.req_header(), tls, &mut verified)
+            .admit(
+                &rt,
+                session.req_header(),
+                tls,
+                &mut verified,
+                &mut ctx.rate_limit,
+            )
             .await
         {
             Ok(Admission::NeedsBody(pending)) => {
-                match self.admit_body(&rt, session, &pending, &mut verified).await {
+                match self
+                    .admit_body(&rt, session, &pending, &mut verified, &mut ctx.rate_limit)
+                    .await
+                {
                     Ok((identity, body)) => {
                         ctx.body = Some(body);
                         Ok((pending.route.clone(), Some(identity)))
@@ -219,6 +232,22 @@ impl ProxyHttp for AuthGate {
                 "built-in route reached the upstream phase",
             )),
         }
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut pingora_http::ResponseHeader,
+        ctx: &mut Self::CTX,
+    ) -> Result<()> {
+        // The route asked for the tightest rate limit's state (it replaces
+        // any the upstream wrote).
+        if let Some(note) = ctx.rate_limit.take() {
+            for (name, value) in note.headers() {
+                upstream_response.insert_header(name, value)?;
+            }
+        }
+        Ok(())
     }
 
     async fn upstream_request_filter(
