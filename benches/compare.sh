@@ -8,7 +8,8 @@
 #   never a cache hit), the same with RFC 9421 message signatures (a new
 #   POST body, Content-Digest and ed25519 signature per request; with
 #   PostgreSQL reachable also with [stamps] shared_replay, each signature
-#   claimed in the database), 100% invalid keys | HAProxy 2.6 jwt_verify
+#   claimed in the database), 100% invalid keys, a flood over a local and
+#   (with Redis reachable) a global rate limit | HAProxy 2.6 jwt_verify
 #   (HS256, RS256, ES256) and HAProxy passthrough, when haproxy is installed.
 # For each: requests/s, p99 latency, and the proxy's CPU µs per request (from
 # /proc/PID/stat), plus ratios against the bare passthrough and HAProxy, and
@@ -74,6 +75,23 @@ if [ -n "$PG" ] && command -v psql >/dev/null && psql "$PG/postgres" -qc 'select
   wait_port 8082
 fi
 
+# The same authgate with one request an hour per route: a flood of
+# over-limit requests, refused 429 (to compare with refused invalid keys);
+# with Redis reachable, the limit global.
+limited() {
+  sed -e "s/127.0.0.1:8080/127.0.0.1:$1/" -e "s/127.0.0.1:9090/127.0.0.1:$2/" "$WORK/p/authgate.toml"
+  printf '\n[[rate_limits]]\nkey = "route"\nrate = 1\nper = "1h"\nburst = 1\n'
+}
+limited 8083 9093 >"$WORK/p/limited.toml"
+$PROXY $BIN serve --config "$WORK/p/limited.toml" 2>"$WORK/limited.log" & AG3=$!; PIDS+=($AG3)
+wait_port 8083
+AG4=""
+if command -v redis-cli >/dev/null && redis-cli ping >/dev/null 2>&1; then
+  { limited 8084 9094; printf 'scope = "global"\n[redis]\nurl = "redis://127.0.0.1:6379"\nprefix = "authgate-compare-%s:"\n' "$$"; } >"$WORK/p/limited-global.toml"
+  $PROXY $BIN serve --config "$WORK/p/limited-global.toml" 2>"$WORK/limited-global.log" & AG4=$!; PIDS+=($AG4)
+  wait_port 8084
+fi
+
 HA=""
 if command -v haproxy >/dev/null; then
   HS_SECRET=$(cat "$WORK/p/jwt-hs256.secret")
@@ -133,6 +151,10 @@ TARGETS=(
   "authgate ed25519 RFC 9421|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix httpsig_ed25519=1"
   "authgate 100% invalid keys|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix api_key=1 --invalid 1.0"
 )
+TARGETS+=("authgate api_key over a local limit (429)|$AG3|http://127.0.0.1:8083|--credentials $CREDS --mix api_key=1")
+if [ -n "$AG4" ]; then
+  TARGETS+=("authgate api_key over a global limit (429)|$AG4|http://127.0.0.1:8084|--credentials $CREDS --mix api_key=1")
+fi
 if [ -n "$AG2" ]; then
   TARGETS+=("authgate ed25519 RFC 9421, shared replay (PostgreSQL)|$AG2|http://127.0.0.1:8082|--credentials $CREDS --mix httpsig_ed25519=1")
 fi
@@ -203,6 +225,11 @@ if sig in med and stamp in med:
     g, s = med[sig], med[stamp]
     print(f"\n{sig} ÷ {stamp}: req/s {g['rps'] / s['rps']:.2f}, "
           f"CPU {g['cpu'] - s['cpu']:+.1f} µs/req (structured fields, signature base, Content-Digest)")
+invalid = "authgate 100% invalid keys"
+for over in ["authgate api_key over a local limit (429)", "authgate api_key over a global limit (429)"]:
+    if over in med and invalid in med:
+        o, i = med[over], med[invalid]
+        print(f"\n{over} ÷ {invalid}: req/s {o['rps'] / i['rps']:.2f}, CPU {o['cpu'] - i['cpu']:+.1f} µs/req")
 shared = "authgate ed25519 RFC 9421, shared replay (PostgreSQL)"
 if shared in med and sig in med:
     h, g = med[shared], med[sig]

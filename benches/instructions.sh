@@ -12,7 +12,11 @@
 # `prepare_response_header`, one per response).
 #
 # Targets: bare pingora passthrough; authgate public route (no credential);
-# authgate cached API key; authgate cached ES256 JWT.
+# authgate cached API key, alone, with a local rate limit per credential
+# and with a global one on Redis (limits high enough never to refuse: the
+# cost of counting; the global row includes the background lease calls and
+# the Redis client, which run in the same process); authgate cached ES256
+# JWT.
 #
 # Usage: benches/instructions.sh        (env: N=5000, KEEP=dir to keep the
 #        callgrind files for callgrind_annotate; needs valgrind)
@@ -62,5 +66,13 @@ measure "bare pingora passthrough" 8181 "--path /public/x" -- \
 measure "authgate public route" 8180 "--path /public/x" -- $BIN serve --config "$WORK/p/authgate.toml"
 measure "authgate api_key (cached)" 8180 "--credentials $WORK/p/credentials.jsonl --mix api_key=1" -- \
   $BIN serve --config "$WORK/p/authgate.toml"
+{ cat "$WORK/p/authgate.toml"; printf '\n[[rate_limits]]\nkey = "credential"\nrate = 1000000\nper = "1s"\n'; } >"$WORK/p/local.toml"
+measure "authgate api_key (cached) + local limit" 8180 "--credentials $WORK/p/credentials.jsonl --mix api_key=1" -- \
+  $BIN serve --config "$WORK/p/local.toml"
+if command -v redis-cli >/dev/null && redis-cli ping >/dev/null 2>&1; then
+  { cat "$WORK/p/local.toml"; printf 'scope = "global"\n[redis]\nurl = "redis://127.0.0.1:6379"\nprefix = "authgate-instr-%s:"\n' "$$"; } >"$WORK/p/global.toml"
+  measure "authgate api_key (cached) + global limit (Redis)" 8180 "--credentials $WORK/p/credentials.jsonl --mix api_key=1" -- \
+    $BIN serve --config "$WORK/p/global.toml"
+fi
 measure "authgate jwt ES256 (cached)" 8180 "--credentials $WORK/p/credentials.jsonl --mix jwt_es256=1" -- \
   $BIN serve --config "$WORK/p/authgate.toml"
