@@ -184,34 +184,57 @@ async fn a_stamped_body_past_max_body_is_still_413() {
     assert!(up.seen().is_empty());
 }
 
-/// Send `body` in 16 KiB chunks with no declared length
-/// (`Transfer-Encoding: chunked`).
-async fn send_chunked(g: &Gate, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, Value) {
+/// The three headers of a signature over `req` (default components).
+fn signed(k: &Key, authority: &str, req: &Req) -> Vec<(&'static str, String)> {
+    let (si, sig, digest) = sign(k, authority, req, None, &params(k));
+    vec![
+        ("signature-input", si),
+        ("signature", sig),
+        ("content-digest", digest.unwrap_or_default()),
+    ]
+}
+
+/// Send `body` in 16 KiB pieces with no declared length: HTTP/1.1
+/// `Transfer-Encoding: chunked`, or HTTP/2 (h2c) without `content-length`.
+async fn send_undeclared(
+    g: &Gate,
+    h2: bool,
+    headers: &[(&'static str, String)],
+    body: Vec<u8>,
+) -> (u16, Value) {
     let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
         body.chunks(16 * 1024).map(|c| Ok(c.to_vec())).collect();
     let stream = futures_util::stream::iter(pieces);
-    let mut r = client()
-        .post(g.url(PATH))
-        .body(reqwest::Body::wrap_stream(stream));
+    let c = if h2 {
+        reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .build()
+            .unwrap()
+    } else {
+        client()
+    };
+    let mut r = c.post(g.url(PATH)).body(reqwest::Body::wrap_stream(stream));
     for (n, v) in headers {
-        r = r.header(*n, *v);
+        r = r.header(*n, v);
     }
     let resp = r.send().await.expect("an answer");
     let s = resp.status().as_u16();
     (s, resp.json().await.unwrap_or(Value::Null))
 }
 
-/// A chunked body (no declared length) streams too, small or large: a
-/// matching one arrives whole (no 411 past the 64 KiB buffer), a
-/// mismatched one is refused with `digest_mismatch` and never arrives
-/// whole.
+/// A body of no declared length streams too, small or large, over HTTP/1.1
+/// (chunked) and HTTP/2: a matching one arrives whole (no 411 past the
+/// 64 KiB buffer), a mismatched one is refused with `digest_mismatch` and
+/// never arrives whole.
 #[tokio::test]
-async fn a_chunked_signed_body_streams_whatever_its_size() {
+async fn a_signed_body_of_no_declared_length_streams_whatever_its_size() {
     let k = key();
     let up = Upstream::start();
     let g = Gate::start(&up, &config(&k));
     let authority = format!("127.0.0.1:{}", g.port);
-    for size in [1000, SIZE] {
+    for (h2, size) in [(false, 1000), (false, SIZE), (true, 1000), (true, SIZE)] {
+        let whole = |up: &Upstream| upstream_bodies(up).iter().filter(|n| **n == size).count();
+        let before = whole(&up);
         let body: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
         let req = Req {
             method: "POST",
@@ -219,45 +242,35 @@ async fn a_chunked_signed_body_streams_whatever_its_size() {
             query: None,
             body: Some(&body),
         };
-        let (si, sig, digest) = sign(&k, &authority, &req, None, &params(&k));
-        let digest = digest.unwrap();
-        let ok = [
-            ("signature-input", si.as_str()),
-            ("signature", sig.as_str()),
-            ("content-digest", digest.as_str()),
-        ];
-        let (s, v) = send_chunked(&g, &ok, body.clone()).await;
-        assert_eq!(s, 200, "{size}: {v}");
-        assert_eq!(v["headers"]["transfer-encoding"], "chunked", "{v}");
+        let ok = signed(&k, &authority, &req);
+        let (s, v) = send_undeclared(&g, h2, &ok, body.clone()).await;
+        assert_eq!(s, 200, "h2 {h2}, {size}: {v}");
         assert_eq!(
-            upstream_bodies(&up).iter().filter(|n| **n == size).count(),
-            1,
-            "{size}: the upstream got the whole body once"
+            whole(&up),
+            before + 1,
+            "h2 {h2}, {size}: not arrived whole once"
         );
 
         let mut other = body.clone();
         other[size - 1] = b'!';
-        let other_req = Req {
-            body: Some(&other),
-            ..req
-        };
-        let (si, sig, digest) = sign(&k, &authority, &other_req, None, &params(&k));
-        let digest = digest.unwrap();
-        let bad = [
-            ("signature-input", si.as_str()),
-            ("signature", sig.as_str()),
-            ("content-digest", digest.as_str()),
-        ];
-        let (s, v) = send_chunked(&g, &bad, body.clone()).await;
+        let bad = signed(
+            &k,
+            &authority,
+            &Req {
+                body: Some(&other),
+                ..req
+            },
+        );
+        let (s, v) = send_undeclared(&g, h2, &bad, body.clone()).await;
         assert_eq!(
             (s, v["reason"].as_str()),
             (401, Some("digest_mismatch")),
-            "{size}: {v}"
+            "h2 {h2}, {size}: {v}"
         );
         assert_eq!(
-            upstream_bodies(&up).iter().filter(|n| **n == size).count(),
-            1,
-            "{size}: the mismatched body never reached the upstream whole"
+            whole(&up),
+            before + 1,
+            "h2 {h2}, {size}: the mismatch arrived whole"
         );
     }
 }

@@ -6,8 +6,10 @@
 //! Each instance holds, per limited key, a small local balance of tokens
 //! taken from the shared bucket. A request spends one locally; when the
 //! balance runs low a background task takes the next batch, sized from the
-//! rate this instance sees for the key (about [`LEASE_AHEAD`] of it, at
-//! most [`max_batch`]). The shared bucket grants at most what it holds, so
+//! rate this instance sees for the key (about [`LEASE_AHEAD`] of it,
+//! between [`min_batch`] and [`max_batch`]), so a key far below its limit
+//! does not cost a Redis call per request. Tokens a lease holds are dropped
+//! once the key has been idle for as long as its bucket takes to refill. The shared bucket grants at most what it holds, so
 //! the fleet as a whole never admits more than the bucket's rate and burst;
 //! what a lease can cost is the other way round, tokens an instance took
 //! but did not spend (at most one batch per instance per key). When the
@@ -35,7 +37,7 @@ use std::time::{Duration, Instant};
 
 /// How far ahead a lease reaches: a batch is about this long of the rate
 /// this instance sees for the key.
-pub const LEASE_AHEAD: Duration = Duration::from_millis(20);
+pub const LEASE_AHEAD: Duration = Duration::from_millis(250);
 
 /// Keys held before idle ones are dropped.
 const RETAIN_AT: usize = 100_000;
@@ -101,6 +103,18 @@ pub fn max_batch(spec: &LimitSpec) -> u32 {
     (spec.burst / 4).max(1)
 }
 
+/// The smallest batch a lease takes for `spec`: 1/64 of the burst, at
+/// least one (what an instance may strand of a key it stops seeing).
+pub fn min_batch(spec: &LimitSpec) -> u32 {
+    (spec.burst / 64).max(1)
+}
+
+/// How long the bucket of `spec` takes to refill from empty.
+fn refill_time(spec: &LimitSpec) -> Duration {
+    spec.per
+        .mul_f64(f64::from(spec.burst.max(1)) / f64::from(spec.rate.max(1)))
+}
+
 #[derive(Debug)]
 struct Lease {
     /// Local balance; negative while credit is owed.
@@ -133,7 +147,7 @@ impl Lease {
     /// How many tokens to ask for: about [`LEASE_AHEAD`] of the rate seen
     /// (the last estimate, or the current one once 10 ms old if higher),
     /// plus what is owed.
-    fn want(&self, max: u32, now: Instant) -> u32 {
+    fn want(&self, (min, max): (u32, u32), now: Instant) -> u32 {
         let elapsed = now.duration_since(self.since);
         let current = if elapsed >= Duration::from_millis(10) {
             f64::from(self.seen) / elapsed.as_secs_f64()
@@ -141,7 +155,7 @@ impl Lease {
             0.0
         };
         let ahead = (self.rate.max(current) * LEASE_AHEAD.as_secs_f64()).ceil() as u32;
-        ahead.clamp(1, max) + self.tokens.min(0).unsigned_abs() as u32
+        ahead.clamp(min, max) + self.tokens.min(0).unsigned_abs() as u32
     }
 
     fn observe(&mut self, now: Instant) {
@@ -275,14 +289,19 @@ impl GlobalLimit {
         let Ok(mut l) = lease.lock() else {
             return GlobalVerdict::Unavailable;
         };
+        // Tokens held longer than a refill are stale: the bucket has
+        // refilled meanwhile, so spending them would exceed its burst.
+        if l.tokens > 0 && now.duration_since(l.last_used) > refill_time(&self.spec) {
+            l.tokens = 0;
+        }
         l.observe(now);
-        let max = max_batch(&self.spec);
+        let bounds = (min_batch(&self.spec), max_batch(&self.spec));
         if l.tokens > 0 {
             l.tokens -= 1;
             let left = l.tokens;
             // Low water: one batch left, take the next one now.
-            if !l.pending && left <= i64::from(l.want(max, now)) {
-                let want = l.want(max, now);
+            if !l.pending && left <= i64::from(l.want(bounds, now)) {
+                let want = l.want(bounds, now);
                 l.pending = true;
                 drop(l);
                 self.fetch(key, lease, want);
@@ -303,7 +322,7 @@ impl GlobalLimit {
             l.tokens -= 1;
         }
         if !l.pending {
-            let want = l.want(max, now);
+            let want = l.want(bounds, now);
             l.pending = true;
             drop(l);
             self.fetch(key, lease, want);
@@ -450,6 +469,31 @@ mod tests {
         assert_eq!(bucket.calls.load(Ordering::Relaxed), calls);
         // Batches, not one call per token.
         assert!(calls < 25, "{calls} calls for 25 tokens");
+    }
+
+    #[tokio::test]
+    async fn a_slow_key_takes_batches_and_stale_tokens_are_dropped() {
+        let (bucket, mut l) = limit(1000, OutagePolicy::Local);
+        // A burst of 640: batches of at least 10 even for a slow key.
+        l.spec.burst = 640;
+        l.spec.per = Duration::from_millis(30);
+        l.spec.rate = 640;
+        for _ in 0..8 {
+            assert!(matches!(
+                l.check("k"),
+                GlobalVerdict::Limit(Verdict::Allowed(_))
+            ));
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+        // The first batch, and the one taken at low water: not one a request.
+        assert_eq!(bucket.calls.load(Ordering::Relaxed), 2);
+        let held = l.leases.get("k").map(|e| e.lock().unwrap().tokens).unwrap();
+        assert!(held >= 10, "{held}");
+        // Idle for longer than a refill (30 ms): the held tokens are gone.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        l.check("k");
+        let held = l.leases.get("k").map(|e| e.lock().unwrap().tokens).unwrap();
+        assert!(held <= 0, "{held}");
     }
 
     #[tokio::test]

@@ -15,10 +15,7 @@
 //! old contents are still accepted after the file is replaced.
 
 use super::httpsig::{Algorithm, VerifyKey};
-use super::opaque::{record_verdict, Reasons};
-use super::{settle, Authenticator};
-use crate::cache::CacheKey;
-use crate::credential::CredentialKind;
+use super::Authenticator;
 use crate::error::Refusal;
 use crate::identity::Identity;
 use crate::runtime::AuthRuntime;
@@ -112,25 +109,11 @@ impl Authenticator {
         refuse: fn(&'static str) -> Refusal,
     ) -> Result<(Arc<Identity>, Arc<VerifyKey>), Refusal> {
         let digest = keyid_digest(keyid);
-        let key = CacheKey {
-            generation: rt.auth_generation,
-            digest,
-        };
-        let verdict = self
-            .cache()
-            .get_or_verify(key, || async {
-                let rec =
-                    crate::store::lookup(rt.store.as_ref(), &key.digest, rt.store_timeout).await?;
-                // Only a signing key's record answers to a keyid digest.
-                let rec = rec.filter(|r| r.signing.is_some());
-                Ok(record_verdict(
-                    rec.as_deref(),
-                    CredentialKind::Stamp,
-                    Reasons::STAMP,
-                ))
-            })
-            .await;
-        let id = settle(verdict, refuse)?;
+        // Only a signing key's record answers to a keyid digest (a
+        // session's never has signing material).
+        let id = self
+            .registered_key_where(rt, digest, refuse, |r| r.signing.is_some())
+            .await?;
         if let Some(k) = self.stored_keys.0.get(&digest) {
             return Ok((id, k));
         }

@@ -14,6 +14,7 @@ use crate::error::Refusal;
 use crate::identity::Identity;
 use crate::metrics::METRICS;
 use crate::runtime::AuthRuntime;
+use crate::store::KeyRecord;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -112,6 +113,19 @@ impl Authenticator {
         digest: [u8; 32],
         invalid: fn(&'static str) -> Refusal,
     ) -> Result<Arc<Identity>, Refusal> {
+        self.registered_key_where(rt, digest, invalid, |_| true)
+            .await
+    }
+
+    /// [`Self::registered_key`] for records that pass `fits` (any other
+    /// reads as unknown).
+    pub(super) async fn registered_key_where(
+        &self,
+        rt: &AuthRuntime,
+        digest: [u8; 32],
+        invalid: fn(&'static str) -> Refusal,
+        fits: fn(&KeyRecord) -> bool,
+    ) -> Result<Arc<Identity>, Refusal> {
         let key = CacheKey {
             generation: rt.auth_generation,
             digest,
@@ -121,6 +135,7 @@ impl Authenticator {
             .get_or_verify(key, || async {
                 let rec =
                     crate::store::lookup(rt.store.as_ref(), &key.digest, rt.store_timeout).await?;
+                let rec = rec.filter(|r| fits(r));
                 let kind = match rec.as_deref().map(|r| r.kind) {
                     Some(CredentialKind::Session) => CredentialKind::Session,
                     _ => CredentialKind::Stamp,

@@ -544,9 +544,26 @@ pub async fn register_stamp_key(ctx: &Ctx<'_>, body: Value) -> Reply {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let new = NewKey {
+    let new = public_key_record(
+        c,
+        key_digest(scheme, &key),
+        scheme.label().to_string(),
+        key.to_hex(),
+    );
+    register(ctx, new, "register_stamp_key").await
+}
+
+/// A stamp-kind key found by `digest`, with its scheme (or algorithm) and
+/// public key text.
+pub(super) fn public_key_record(
+    c: Common,
+    digest: [u8; 32],
+    scheme: String,
+    public_key: String,
+) -> NewKey {
+    NewKey {
         id: c.id,
-        digest: key_digest(scheme, &key),
+        digest,
         kind: CredentialKind::Stamp,
         subject: c.subject,
         workspace: c.workspace,
@@ -554,16 +571,21 @@ pub async fn register_stamp_key(ctx: &Ctx<'_>, body: Value) -> Reply {
         allow: c.allow,
         usage: c.usage,
         expires_at: c.expires_at,
-        scheme: Some(scheme.label().to_string()),
-        public_key: Some(key.to_hex()),
+        scheme: Some(scheme),
+        public_key: Some(public_key),
         metadata: c.metadata,
         rotated_from: None,
         minted: None,
-    };
+    }
+}
+
+/// Store a registration: 201 with the key (its cache entry dropped here
+/// first), or the write's error.
+pub(super) async fn register(ctx: &Ctx<'_>, new: NewKey, op: &str) -> Reply {
     match ctx.store.create(new).await {
         Ok(k) => {
             ctx.cache.invalidate_digest(k.digest);
-            audit(ctx, "register_stamp_key", &k);
+            audit(ctx, op, &k);
             one(201, k)
         }
         Err(e) => write_failed(e),

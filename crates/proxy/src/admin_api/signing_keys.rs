@@ -8,14 +8,12 @@
 //! is its `keyid` when that is a valid id.
 
 use super::bodies::{CommonErrors, ErrorBody, KeyReply, SigningKeyBody};
-use super::keys::{audit, bad, common, one, parse, write_failed, Ctx};
+use super::keys::{bad, common, parse, public_key_record, register, Ctx};
 use super::Reply;
-use crate::credential::CredentialKind;
 use crate::verify::httpsig::Algorithm;
 use crate::verify::httpsig_auth::scheme_of;
 use crate::verify::httpsig_keys::{keyid_digest, material_key, valid_secret_name, SECRET_PREFIX};
 use authgate_core::store::SigningMaterial;
-use authgate_store::NewKey;
 use serde_json::Value;
 
 /// Longest PEM accepted (an RSA-8192 public key is under 1.5 KiB).
@@ -107,28 +105,6 @@ pub async fn register_signing_key(ctx: &Ctx<'_>, body: Value) -> Reply {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let new = NewKey {
-        id: c.id,
-        digest: keyid_digest(&b.keyid),
-        kind: CredentialKind::Stamp,
-        subject: c.subject,
-        workspace: c.workspace,
-        scopes: c.scopes,
-        allow: c.allow,
-        usage: c.usage,
-        expires_at: c.expires_at,
-        scheme: Some(material.alg),
-        public_key: Some(material.key),
-        metadata: c.metadata,
-        rotated_from: None,
-        minted: None,
-    };
-    match ctx.store.create(new).await {
-        Ok(k) => {
-            ctx.cache.invalidate_digest(k.digest);
-            audit(ctx, "register_signing_key", &k);
-            one(201, k)
-        }
-        Err(e) => write_failed(e),
-    }
+    let new = public_key_record(c, keyid_digest(&b.keyid), material.alg, material.key);
+    register(ctx, new, "register_signing_key").await
 }

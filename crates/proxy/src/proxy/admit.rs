@@ -88,6 +88,8 @@ fn view<'a>(
 impl AuthGate {
     /// Route, authenticate and run the stages; `Ok` carries the route and
     /// identity (if any), or what must wait for the body.
+    /// `undeclared_body`: a body follows whose length is not declared
+    /// (HTTP/1.1 chunked, or HTTP/2 without `content-length`).
     ///
     /// `verified` receives the identity as soon as the credential is
     /// verified, so a later refusal (scope, workspace, usage) still names the
@@ -98,6 +100,7 @@ impl AuthGate {
         rt: &Runtime,
         req: &RequestHeader,
         tls: bool,
+        undeclared_body: bool,
         verified: &mut Option<Arc<Identity>>,
         noted: &mut Option<RateLimitNote>,
     ) -> Result<Admission, Refused> {
@@ -146,13 +149,13 @@ impl AuthGate {
         let Some(verifier) = self.auth.verifier_for(presented.carrier) else {
             return Err(fail(Refusal::Malformed("carrier")));
         };
-        // A message signature over a body larger than the buffer, or sent
-        // in chunks of no declared length: verified now, its digest judged
-        // as the body streams.
+        // A message signature over a body larger than the buffer, or of no
+        // declared length: verified now, its digest judged as the body
+        // streams.
         let streams = presented.carrier == authgate_core::verify::httpsig_auth::CARRIER
             && match body::declared_length_of(&req.headers) {
                 Some(n) => n > rt.auth.stamps.max_body as u64,
-                None => body::is_chunked(&req.headers),
+                None => undeclared_body,
             };
         if verifier.needs() == Needs::Body && !streams {
             if !reqs.accept.intersects(verifier.kinds()) {

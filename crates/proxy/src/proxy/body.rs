@@ -11,8 +11,8 @@
 //! declared length (chunked, or HTTP/2 without `content-length`) is buffered
 //! from the start and therefore limited to 64 KiB; past that it gets 411
 //! Length Required, asking the client to declare the length. (A message
-//! signature over a chunked body is not read here: it streams, see
-//! [`super::digest_stream`].)
+//! signature over a body of no declared length is not read here: it
+//! streams, see [`super::digest_stream`].)
 
 use crate::error::Refusal;
 use bytes::{Bytes, BytesMut};
@@ -88,16 +88,10 @@ fn declared_length(session: &Session) -> Option<u64> {
     declared_length_of(&session.req_header().headers)
 }
 
-/// Whether a request with these headers sends its body in chunks with no
-/// declared length (HTTP/1.1 `Transfer-Encoding`).
-pub(crate) fn is_chunked(headers: &http::HeaderMap) -> bool {
-    headers.contains_key(http::header::TRANSFER_ENCODING)
-}
-
 /// The `Content-Length` of a request with these headers, unless it is
 /// chunked.
 pub(crate) fn declared_length_of(headers: &http::HeaderMap) -> Option<u64> {
-    if is_chunked(headers) {
+    if headers.contains_key(http::header::TRANSFER_ENCODING) {
         return None;
     }
     headers

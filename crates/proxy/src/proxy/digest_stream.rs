@@ -1,6 +1,7 @@
 //! `Content-Digest` judged while a body streams to the upstream (a
 //! message-signed request whose body is larger than `[stamps] max_body`,
-//! or sent in chunks with no declared length).
+//! or of no declared length: HTTP/1.1 chunked, HTTP/2 without
+//! `content-length`).
 //! The signature was verified before forwarding and covers the digest; the
 //! body is hashed piece by piece and each piece is passed on one step late,
 //! so the last piece reaches the upstream only after the digest matched: a

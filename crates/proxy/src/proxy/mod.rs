@@ -117,11 +117,14 @@ impl ProxyHttp for AuthGate {
         ctx.request_id = forward::request_id(session.req_header());
         let mut verified = None;
         let tls = forward::is_tls(session);
+        let undeclared_body = body::declared_length_of(&session.req_header().headers).is_none()
+            && !session.is_body_empty();
         let admitted = match self
             .admit(
                 &rt,
                 session.req_header(),
                 tls,
+                undeclared_body,
                 &mut verified,
                 &mut ctx.rate_limit,
             )
