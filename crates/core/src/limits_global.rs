@@ -144,18 +144,23 @@ impl Lease {
         }
     }
 
-    /// How many tokens to ask for: about [`LEASE_AHEAD`] of the rate seen
-    /// (the last estimate, or the current one once 10 ms old if higher),
-    /// plus what is owed.
-    fn want(&self, (min, max): (u32, u32), now: Instant) -> u32 {
+    /// What this instance will spend of the key in [`LEASE_AHEAD`] at the
+    /// rate it sees (the last estimate, or the current one once 10 ms old
+    /// if higher), at least one.
+    fn need(&self, now: Instant) -> u32 {
         let elapsed = now.duration_since(self.since);
         let current = if elapsed >= Duration::from_millis(10) {
             f64::from(self.seen) / elapsed.as_secs_f64()
         } else {
             0.0
         };
-        let ahead = (self.rate.max(current) * LEASE_AHEAD.as_secs_f64()).ceil() as u32;
-        ahead.clamp(min, max) + self.tokens.min(0).unsigned_abs() as u32
+        ((self.rate.max(current) * LEASE_AHEAD.as_secs_f64()).ceil() as u32).max(1)
+    }
+
+    /// How many tokens to ask for: the need within `(min, max)`, plus what
+    /// is owed.
+    fn want(&self, (min, max): (u32, u32), now: Instant) -> u32 {
+        self.need(now).clamp(min, max) + self.tokens.min(0).unsigned_abs() as u32
     }
 
     fn observe(&mut self, now: Instant) {
@@ -299,8 +304,9 @@ impl GlobalLimit {
         if l.tokens > 0 {
             l.tokens -= 1;
             let left = l.tokens;
-            // Low water: one batch left, take the next one now.
-            if !l.pending && left <= i64::from(l.want(bounds, now)) {
+            // Low water: what the next LEASE_AHEAD needs is all that is
+            // left (at most one batch), take the next batch now.
+            if !l.pending && left <= i64::from(l.need(now).min(bounds.1)) {
                 let want = l.want(bounds, now);
                 l.pending = true;
                 drop(l);
