@@ -21,7 +21,9 @@
 //!   `created` is required and within
 //!   `[stamps] window` (± `leeway`), `expires` is honoured.
 //! - A signature is accepted once within the window (the stamps' replay
-//!   guard, and across instances when `[stamps] shared_replay`).
+//!   guard, and across instances when `[stamps] shared_replay`); one with
+//!   a `nonce` spends the nonce for its `keyid`, so a fresh signature that
+//!   reuses it is refused as a replay too.
 //!
 //! Refusals are 401 `invalid_signature` with a precise reason.
 
@@ -262,10 +264,7 @@ impl Authenticator {
             });
         }
         // Last: only a signature that passed everything else is remembered.
-        let mut h = Sha256::new();
-        h.update(b"httpsig\0");
-        h.update(&input.signature);
-        let seen: [u8; 32] = h.finalize().into();
+        let seen = replay_digest(&input, keyid);
         rt.replay
             .check_and_remember_digest(seen)
             .map_err(|_| refuse("replayed"))?;
@@ -281,6 +280,27 @@ impl Authenticator {
             None => id,
         })
     }
+}
+
+/// What the replay guard remembers of an accepted signature: its `nonce`
+/// under its `keyid` when it has one (RFC 9421 §7.2.2: a nonce is used
+/// once, so a fresh signature that reuses it is a replay too), else the
+/// signature itself.
+fn replay_digest(input: &SignatureInput, keyid: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    match input.nonce.as_deref().filter(|n| !n.is_empty()) {
+        Some(nonce) => {
+            h.update(b"httpsig-nonce\0");
+            h.update(keyid.as_bytes());
+            h.update(b"\0");
+            h.update(nonce.as_bytes());
+        }
+        None => {
+            h.update(b"httpsig\0");
+            h.update(&input.signature);
+        }
+    }
+    h.finalize().into()
 }
 
 /// The `Content-Digest` rule: required when covered or when there is a
@@ -357,6 +377,39 @@ mod tests {
 
     fn input(si: &str) -> SignatureInput {
         httpsig::parse(si, "sig1=:AAAA:").unwrap().remove(0)
+    }
+
+    #[test]
+    fn a_nonce_is_spent_per_keyid_whatever_the_signature() {
+        let with = |nonce: &str, sig: &str| {
+            httpsig::parse(
+                &format!(r#"sig1=("@method");created=1;keyid="k";nonce="{nonce}""#),
+                &format!("sig1=:{sig}:"),
+            )
+            .unwrap()
+            .remove(0)
+        };
+        let a = replay_digest(&with("n1", "AAAA"), "k");
+        assert_eq!(a, replay_digest(&with("n1", "BBBB"), "k"));
+        assert_ne!(a, replay_digest(&with("n2", "AAAA"), "k"));
+        assert_ne!(a, replay_digest(&with("n1", "AAAA"), "k2"));
+        // Without a nonce the signature itself is what is remembered.
+        let bare = |sig: &str| {
+            httpsig::parse(
+                r#"sig1=("@method");created=1;keyid="k""#,
+                &format!("sig1=:{sig}:"),
+            )
+            .unwrap()
+            .remove(0)
+        };
+        assert_eq!(
+            replay_digest(&bare("AAAA"), "k"),
+            replay_digest(&bare("AAAA"), "k")
+        );
+        assert_ne!(
+            replay_digest(&bare("AAAA"), "k"),
+            replay_digest(&bare("BBBB"), "k")
+        );
     }
 
     #[test]
