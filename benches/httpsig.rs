@@ -72,6 +72,7 @@ fn bench(c: &mut Criterion) {
         disabled: false,
         minted: None,
         signing: None,
+        limits: Default::default(),
     };
     let store = Arc::new(MemoryStore::new([(
         key_digest(StampScheme::Ed25519, &normalised),

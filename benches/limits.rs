@@ -31,6 +31,7 @@ fn bench(c: &mut Criterion) {
                     disabled: false,
                     minted: None,
                     signing: None,
+                    limits: Default::default(),
                 },
                 None,
             )

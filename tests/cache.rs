@@ -68,6 +68,7 @@ fn mint(id: &str) -> (String, [u8; 32], KeyRecord) {
         disabled: false,
         minted: None,
         signing: None,
+        limits: Default::default(),
     };
     (cred.clone(), sha256(cred.as_bytes()), rec)
 }

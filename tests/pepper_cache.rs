@@ -44,6 +44,7 @@ async fn a_peppered_digest_invalidates_its_cached_verdict() {
         disabled: false,
         minted: None,
         signing: None,
+        limits: Default::default(),
     };
     let with_key = runtime(&pepper, vec![(digest, rec)]);
     // The same generation without the key: what a revocation leaves behind.

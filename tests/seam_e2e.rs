@@ -80,6 +80,7 @@ impl RequestVerifier for TestSig {
             disabled: false,
             minted: None,
             signing: None,
+            limits: Default::default(),
         };
         Ok(Arc::new(Identity::from_record(&rec, None)))
     }

@@ -132,6 +132,7 @@ fn orchestrator(vectors: &[Vector]) -> (Authenticator, AuthRuntime) {
                 disabled: false,
                 minted: None,
                 signing: None,
+                limits: Default::default(),
             };
             (key_digest(s.scheme(), s.public_key()), rec)
         })

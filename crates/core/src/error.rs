@@ -106,6 +106,12 @@ pub enum Refusal {
         /// Whole seconds until a request would pass (at least 1).
         retry_after: u64,
     },
+    /// The key's usage quota is spent.
+    #[error("usage quota exhausted")]
+    QuotaExhausted {
+        /// Whole seconds until it refills, when it does.
+        retry_after: Option<u64>,
+    },
 }
 
 /// A refusal rendered for the wire.
@@ -177,6 +183,7 @@ impl Refusal {
             Refusal::GatewayTimeout => "upstream_timeout",
             Refusal::InvalidRequest(r) => r,
             Refusal::RateLimited { .. } => "rate_limited",
+            Refusal::QuotaExhausted { .. } => "quota_exhausted",
         }
     }
 
@@ -201,7 +208,7 @@ impl Refusal {
             Refusal::StoreUnavailable | Refusal::LimitUnavailable => 503,
             Refusal::BadGateway => 502,
             Refusal::GatewayTimeout => 504,
-            Refusal::RateLimited { .. } => 429,
+            Refusal::RateLimited { .. } | Refusal::QuotaExhausted { .. } => 429,
         }
     }
 
@@ -328,6 +335,15 @@ impl Refusal {
                 headers.push(("ratelimit", format!("\"{policy}\";r=0;t={retry_after}")));
                 json!({"error": "rate_limited", "retry_after": retry_after, "limit": policy, "message": "Too many requests for this credential; retry after the given seconds"})
             }
+            Refusal::QuotaExhausted { retry_after } => match retry_after {
+                Some(after) => {
+                    headers.push(("retry-after", after.to_string()));
+                    json!({"error": "quota_exhausted", "retry_after": after, "message": "This key's usage quota is exhausted; it refills after the given seconds"})
+                }
+                None => {
+                    json!({"error": "quota_exhausted", "message": "This key's usage quota is exhausted"})
+                }
+            },
         };
         ErrorResponse {
             status: self.status(),

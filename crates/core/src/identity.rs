@@ -37,6 +37,8 @@ pub struct Identity {
     pub grace: u64,
     /// Minted keys: the actor and the minting server key.
     pub minted: Option<Arc<Minted>>,
+    /// The key's own rate limit and usage quota (stored keys only).
+    pub limits: crate::limits_keys::KeyLimits,
     /// Header values rendered once: a cached identity serves many requests.
     pub rendered: Rendered,
 }
@@ -126,6 +128,7 @@ impl Identity {
             scheme,
             grace: 0,
             minted: rec.minted.clone(),
+            limits: rec.limits,
             rendered: Default::default(),
         }
     }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod identity;
 pub mod limits;
 pub mod limits_global;
+pub mod limits_keys;
 pub mod metrics;
 pub mod policy;
 pub mod runtime;

@@ -13,6 +13,7 @@
 use crate::credential::CredentialKind;
 use crate::error::Refusal;
 use crate::limits_global::{GlobalLimit, GlobalVerdict};
+use crate::limits_keys::PerKeyLimits;
 use crate::stages::{RateLimitNote, Stage, StageInput};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
@@ -163,11 +164,13 @@ impl<C: Clock + Clone> Limit<C> {
     }
 }
 
-/// The stage: every applicable limit, local then global.
+/// The stage: every applicable limit, local then global, then the key's
+/// own.
 #[derive(Debug, Default, Clone)]
 pub struct RateLimits {
     limits: Vec<Arc<Limit>>,
     global: Vec<Arc<GlobalLimit>>,
+    per_key: Option<Arc<PerKeyLimits>>,
 }
 
 impl RateLimits {
@@ -176,17 +179,28 @@ impl RateLimits {
         Self {
             limits,
             global: Vec::new(),
+            per_key: None,
         }
     }
 
     /// The stage over local `limits` and `global` ones.
     pub fn with_global(limits: Vec<Arc<Limit>>, global: Vec<Arc<GlobalLimit>>) -> Self {
-        Self { limits, global }
+        Self {
+            limits,
+            global,
+            per_key: None,
+        }
+    }
+
+    /// Also count keys that carry their own rate limit, in `per_key`.
+    pub fn with_per_key(mut self, per_key: Arc<PerKeyLimits>) -> Self {
+        self.per_key = Some(per_key);
+        self
     }
 
     /// Whether there is no limit at all.
     pub fn is_empty(&self) -> bool {
-        self.limits.is_empty() && self.global.is_empty()
+        self.limits.is_empty() && self.global.is_empty() && self.per_key.is_none()
     }
 }
 
@@ -222,6 +236,8 @@ impl Stage for RateLimits {
     }
 
     fn check(&self, input: &StageInput<'_>) -> Result<(), Refusal> {
+        // The key's own limit, when it has one (its spec names it `key`).
+        let own = input.identity.limits.rate.map(|r| (r, r.spec()));
         let mut worst: Option<(&LimitSpec, Duration)> = None;
         let mut tightest: Option<(&LimitSpec, u32)> = None;
         let mut note = |spec, verdict| match verdict {
@@ -248,6 +264,12 @@ impl Stage for RateLimits {
                     GlobalVerdict::Limit(v) => note(&g.spec, v),
                     GlobalVerdict::Unavailable => unavailable = true,
                 }
+            }
+        }
+        if let (Some(per_key), Some((rate, spec))) = (&self.per_key, &own) {
+            match per_key.check(&input.identity.credential_id, *rate) {
+                Some(v) => note(spec, v),
+                None => unavailable = true,
             }
         }
         match worst {

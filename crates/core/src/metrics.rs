@@ -47,6 +47,8 @@ pub struct Metrics {
     /// Transitions of a global limit's backend, by limit and new state.
     pub rate_limit_backend_transitions: IntCounterVec,
     /// Calls to a global limit's shared bucket, by limit and outcome.
+    /// Usage-quota spends by outcome (`spent`, `exhausted`, `unavailable`).
+    pub quota_spends: IntCounterVec,
     pub rate_limit_backend_calls: IntCounterVec,
 }
 
@@ -175,6 +177,12 @@ impl Metrics {
                 "authgate_rate_limit_backend_transitions_total",
                 "Global rate limit backend transitions, by limit and new state",
                 &["limit", "state"],
+            ),
+            quota_spends: counter_vec(
+                &r,
+                "authgate_quota_spends_total",
+                "Usage-quota spends by outcome (spent, exhausted, unavailable)",
+                &["outcome"],
             ),
             rate_limit_backend_calls: counter_vec(
                 &r,

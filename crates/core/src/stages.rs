@@ -209,6 +209,7 @@ mod tests {
             disabled: false,
             minted: None,
             signing: None,
+            limits: Default::default(),
         };
         let id = Identity::from_record(&rec, None);
         let own: Vec<(String, String)> = vec![("workspace".into(), "acme".into())];

@@ -54,6 +54,7 @@ fn runtime(cases: &[Value]) -> AuthRuntime {
                 disabled: false,
                 minted: None,
                 signing: None,
+                limits: Default::default(),
             },
         )
     });

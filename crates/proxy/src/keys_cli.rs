@@ -200,6 +200,7 @@ pub fn mint_record(
             usage: args.usage.clone(),
             expires_at: args.expires_at.clone(),
             disabled: false,
+            rate_limit: None,
         },
         credential: Secret::new(credential),
     }
@@ -285,6 +286,7 @@ pub fn run(cmd: KeysCommand) -> ExitCode {
                 usage: None,
                 expires_at: None,
                 disabled: false,
+                rate_limit: None,
             };
             println!("# Add to the config file:");
             print!("{}", stanza(&[record]));

@@ -101,6 +101,8 @@ async fn import_keys(
             metadata: serde_json::json!({"imported_at": at}),
             rotated_from: None,
             minted: None,
+            rate_limit: None,
+            quota: None,
         })
         .collect();
     let started = std::time::Instant::now();

@@ -3,6 +3,7 @@
 //! ([`NewKey`]), a partial update ([`KeyPatch`]), list filters and the
 //! change feed's entries ([`Change`]).
 
+use crate::key_limits::{key_limits, KeyQuota, KeyRateLimit, QuotaSetting};
 use authgate_core::actor::{ActorKind, Minted};
 use authgate_core::credential::CredentialKind;
 use authgate_core::store::{KeyRecord, SigningMaterial};
@@ -68,6 +69,10 @@ pub struct StoredKey {
     /// Minted keys: the server key that minted this one; revoking or
     /// rotating it out ends this key too.
     pub parent_id: Option<String>,
+    /// Its own rate limit, counted under the policy name `key`.
+    pub rate_limit: Option<KeyRateLimit>,
+    /// Its usage quota: uses left, and how they refill.
+    pub quota: Option<KeyQuota>,
 }
 
 /// The kinds a stored key can have, as the admin API's schema lists them.
@@ -100,6 +105,7 @@ impl StoredKey {
             disabled: self.disabled || self.revoked_at.is_some() || broken,
             minted: minted.map(Arc::new),
             signing: self.signing_material().map(Arc::new),
+            limits: key_limits(self.rate_limit.as_ref(), self.quota.as_ref()),
         }
     }
 
@@ -196,6 +202,10 @@ pub struct NewKey {
     pub rotated_from: Option<String>,
     /// Minted keys: the actor and the minting server key.
     pub minted: Option<Minted>,
+    /// Its own rate limit.
+    pub rate_limit: Option<KeyRateLimit>,
+    /// Its usage quota.
+    pub quota: Option<QuotaSetting>,
 }
 
 impl NewKey {
@@ -226,6 +236,8 @@ impl NewKey {
                 .map(|m| m.actor_kind.as_str().to_string()),
             actor_id: self.minted.as_ref().map(|m| m.actor_id.clone()),
             parent_id: self.minted.map(|m| m.parent_id),
+            rate_limit: self.rate_limit,
+            quota: self.quota.map(|q| q.quota(at)),
         }
     }
 }
@@ -252,6 +264,22 @@ pub struct KeyPatch {
     pub metadata: Option<serde_json::Value>,
     /// Disable (`true`) or enable (`false`).
     pub disabled: Option<bool>,
+    /// The key's own rate limit; `null` removes it.
+    #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<KeyRateLimit>)]
+    pub rate_limit: Option<Option<KeyRateLimit>>,
+    /// The key's usage quota, set afresh (uses left from now, refill);
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "some_or_null")]
+    #[schema(value_type = Option<QuotaSetting>)]
+    pub quota: Option<Option<QuotaSetting>>,
+}
+
+/// A present field, `null` included: `Some(None)` clears.
+fn some_or_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A patched list: `null` or at most 64 entries of 1–128 visible ASCII
@@ -311,6 +339,12 @@ impl KeyPatch {
         }
         if let Some(d) = self.disabled {
             k.disabled = d;
+        }
+        if let Some(r) = self.rate_limit {
+            k.rate_limit = r;
+        }
+        if let Some(q) = self.quota {
+            k.quota = q.map(|q| q.quota(at));
         }
         k.updated_at = at;
     }

@@ -5,11 +5,13 @@
 //! Migrations take an advisory lock, so instances starting together do not
 //! race.
 
+use crate::key_limits::LimitColumns;
 use crate::model::{capped_expiry, now, Cascade, Change, KeyPatch, ListFilter, NewKey, StoredKey};
 use crate::nonce::{self, Nonce, NonceCaps};
 use crate::{redact, schema, KeyStore, Purged, WriteError, PURGE_BATCH};
 use async_trait::async_trait;
 use authgate_core::credential::CredentialKind;
+use authgate_core::limits_keys::QuotaSpend;
 use authgate_core::store::{KeyRecord, Store, StoreError};
 use deadpool_postgres::{GenericClient, Pool};
 use futures_util::StreamExt;
@@ -63,12 +65,24 @@ fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
 
 const COLUMNS: &str = "id, digest, kind, subject, workspace, scopes, allow, usage, expires_at, \
     disabled, scheme, public_key, metadata, rotated_from, created_at, updated_at, revoked_at, \
-    last_used_at, actor_kind, actor_id, parent_id";
+    last_used_at, actor_kind, actor_id, parent_id, rl_rate, rl_per_ms, rl_burst, \
+    quota_remaining, quota_refill_amount, quota_refill_interval, quota_refilled_at";
 
 fn row(r: &Row) -> Result<StoredKey, StoreError> {
     let corrupt = |what: &str| StoreError::corrupt(format!("bad {what} in authgate_keys"));
     let digest: Vec<u8> = r.try_get(1).map_err(err)?;
     let kind: String = r.try_get(2).map_err(err)?;
+    let (rate_limit, quota) = LimitColumns {
+        rate: r.try_get(21).map_err(err)?,
+        per_ms: r.try_get(22).map_err(err)?,
+        burst: r.try_get(23).map_err(err)?,
+        remaining: r.try_get(24).map_err(err)?,
+        refill_amount: r.try_get(25).map_err(err)?,
+        refill_interval: r.try_get(26).map_err(err)?,
+        refilled_at: r.try_get(27).map_err(err)?,
+    }
+    .read()
+    .ok_or_else(|| corrupt("rate limit or quota"))?;
     Ok(StoredKey {
         id: r.try_get(0).map_err(err)?,
         digest: digest.try_into().map_err(|_| corrupt("digest"))?,
@@ -91,6 +105,8 @@ fn row(r: &Row) -> Result<StoredKey, StoreError> {
         actor_kind: r.try_get(18).map_err(err)?,
         actor_id: r.try_get(19).map_err(err)?,
         parent_id: r.try_get(20).map_err(err)?,
+        rate_limit,
+        quota,
     })
 }
 
@@ -109,13 +125,15 @@ async fn get<C: GenericClient>(
     }
 }
 
-/// The 21 values of [`COLUMNS`] for `k`; `digest` and `kind` are `k`'s,
-/// borrowed by the caller (they are not fields of `k` in that form).
+/// The 28 values of [`COLUMNS`] for `k`; `digest`, `kind` and the limit
+/// columns are `k`'s, held by the caller (they are not fields of `k` in
+/// that form).
 fn row_values<'a>(
     k: &'a StoredKey,
     digest: &'a &'a [u8],
     kind: &'a &'static str,
-) -> [&'a (dyn ToSql + Sync); 21] {
+    l: &'a LimitColumns,
+) -> [&'a (dyn ToSql + Sync); 28] {
     [
         &k.id,
         digest,
@@ -138,27 +156,38 @@ fn row_values<'a>(
         &k.actor_kind,
         &k.actor_id,
         &k.parent_id,
+        &l.rate,
+        &l.per_ms,
+        &l.burst,
+        &l.remaining,
+        &l.refill_amount,
+        &l.refill_interval,
+        &l.refilled_at,
     ]
 }
 
 async fn insert<C: GenericClient>(c: &C, k: &StoredKey) -> Result<(), tokio_postgres::Error> {
     let (digest, kind) = (k.digest.as_slice(), k.kind.as_str());
+    let limits = LimitColumns::of(k.rate_limit.as_ref(), k.quota.as_ref());
     c.execute(
         &format!(
             "INSERT INTO authgate_keys ({COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-             $20, $21)"
+             $20, $21, $22, $23, $24, $25, $26, $27, $28)"
         ),
-        &row_values(k, &digest, &kind),
+        &row_values(k, &digest, &kind, &limits),
     )
     .await?;
     changed(c, &k.digest).await
 }
 
 async fn save<C: GenericClient>(c: &C, k: &StoredKey) -> Result<(), tokio_postgres::Error> {
+    let l = LimitColumns::of(k.rate_limit.as_ref(), k.quota.as_ref());
     c.execute(
         "UPDATE authgate_keys SET scopes = $2, allow = $3, expires_at = $4, disabled = $5, \
-         metadata = $6, updated_at = $7, revoked_at = $8 WHERE id = $1",
+         metadata = $6, updated_at = $7, revoked_at = $8, rl_rate = $9, rl_per_ms = $10, \
+         rl_burst = $11, quota_remaining = $12, quota_refill_amount = $13, \
+         quota_refill_interval = $14, quota_refilled_at = $15 WHERE id = $1",
         &[
             &k.id,
             &k.scopes,
@@ -168,6 +197,13 @@ async fn save<C: GenericClient>(c: &C, k: &StoredKey) -> Result<(), tokio_postgr
             &k.metadata,
             &k.updated_at,
             &k.revoked_at,
+            &l.rate,
+            &l.per_ms,
+            &l.burst,
+            &l.remaining,
+            &l.refill_amount,
+            &l.refill_interval,
+            &l.refilled_at,
         ],
     )
     .await?;
@@ -361,6 +397,11 @@ impl Store for PgStore {
             .await
             .map(Some)
     }
+
+    async fn spend_quota(&self, id: &str, at: i64) -> Result<QuotaSpend, StoreError> {
+        let c = self.client().await?;
+        crate::quota::spend_postgres(&c, id, at).await
+    }
 }
 
 #[async_trait]
@@ -468,6 +509,13 @@ impl KeyStore for PgStore {
             Type::TEXT,
             Type::TEXT,
             Type::TEXT,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::TEXT,
+            Type::INT8,
         ];
         let writer = BinaryCopyInWriter::new(sink, &types);
         futures_util::pin_mut!(writer);
@@ -476,7 +524,8 @@ impl KeyStore for PgStore {
         for key in keys {
             let k = key.stored(at);
             let (digest, kind) = (k.digest.as_slice(), k.kind.as_str());
-            let row = row_values(&k, &digest, &kind);
+            let limits = LimitColumns::of(k.rate_limit.as_ref(), k.quota.as_ref());
+            let row = row_values(&k, &digest, &kind, &limits);
             writer.as_mut().write(&row).await.map_err(write_err)?;
         }
         writer.finish().await.map_err(write_err)?;

@@ -4,7 +4,8 @@
 //! leaves the previous version whole. Version 1: keys and the change feed;
 //! version 2: sign-in nonces; version 3: minted keys (actor and parent
 //! columns, the indexes the cascade and the purge use); version 4: refresh
-//! tokens of the wallet-token sign-in; version 5: fleet-wide replay claims.
+//! tokens of the wallet-token sign-in; version 5: fleet-wide replay claims; version 6: keys' own rate
+//! limits and usage quotas.
 
 /// Version 3, the same in both dialects: minted keys' actor and parent,
 /// and the indexes the cascade and the purge use.
@@ -43,6 +44,18 @@ CREATE TABLE authgate_replay (
     expires_at BIGINT NOT NULL
 );
 CREATE INDEX authgate_replay_expires ON authgate_replay (expires_at);
+"#;
+
+/// Version 6, the same in both dialects: a key's own rate limit and its
+/// usage quota.
+const KEY_LIMITS: &str = r#"
+ALTER TABLE authgate_keys ADD COLUMN rl_rate BIGINT;
+ALTER TABLE authgate_keys ADD COLUMN rl_per_ms BIGINT;
+ALTER TABLE authgate_keys ADD COLUMN rl_burst BIGINT;
+ALTER TABLE authgate_keys ADD COLUMN quota_remaining BIGINT;
+ALTER TABLE authgate_keys ADD COLUMN quota_refill_amount BIGINT;
+ALTER TABLE authgate_keys ADD COLUMN quota_refill_interval TEXT;
+ALTER TABLE authgate_keys ADD COLUMN quota_refilled_at BIGINT;
 "#;
 
 /// SQLite migrations.
@@ -96,6 +109,7 @@ CREATE INDEX authgate_nonces_ip ON authgate_nonces (ip);
     MINTED_KEYS,
     REFRESH_TOKENS,
     REPLAY,
+    KEY_LIMITS,
 ];
 
 /// PostgreSQL migrations.
@@ -149,6 +163,7 @@ CREATE INDEX authgate_nonces_ip ON authgate_nonces (ip);
     MINTED_KEYS,
     REFRESH_TOKENS,
     REPLAY,
+    KEY_LIMITS,
 ];
 
 /// The version table, created before any migration.

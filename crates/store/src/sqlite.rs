@@ -1,11 +1,13 @@
 //! The embedded store: one SQLite file (WAL), queried on a blocking thread
 //! so the async workers never wait on disk. Migrated when opened.
 
+use crate::key_limits::LimitColumns;
 use crate::model::{capped_expiry, now, Cascade, Change, KeyPatch, ListFilter, NewKey, StoredKey};
 use crate::nonce::{self, Nonce, NonceCaps};
 use crate::{schema, KeyStore, Purged, WriteError, PURGE_BATCH};
 use async_trait::async_trait;
 use authgate_core::credential::CredentialKind;
+use authgate_core::limits_keys::QuotaSpend;
 use authgate_core::store::{KeyRecord, Store, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::HashSet;
@@ -50,7 +52,8 @@ fn write_err(e: rusqlite::Error) -> WriteError {
 
 const COLUMNS: &str = "id, digest, kind, subject, workspace, scopes, allow, usage, expires_at, \
     disabled, scheme, public_key, metadata, rotated_from, created_at, updated_at, revoked_at, \
-    last_used_at, actor_kind, actor_id, parent_id";
+    last_used_at, actor_kind, actor_id, parent_id, rl_rate, rl_per_ms, rl_burst, \
+    quota_remaining, quota_refill_amount, quota_refill_interval, quota_refilled_at";
 
 fn json_list(text: String) -> rusqlite::Result<Vec<String>> {
     serde_json::from_str(&text).map_err(|e| {
@@ -69,6 +72,17 @@ fn row(r: &Row<'_>) -> rusqlite::Result<StoredKey> {
     };
     let kind: String = r.get(2)?;
     let metadata: String = r.get(12)?;
+    let (rate_limit, quota) = LimitColumns {
+        rate: r.get(21)?,
+        per_ms: r.get(22)?,
+        burst: r.get(23)?,
+        remaining: r.get(24)?,
+        refill_amount: r.get(25)?,
+        refill_interval: r.get(26)?,
+        refilled_at: r.get(27)?,
+    }
+    .read()
+    .ok_or_else(|| bad("rate limit or quota"))?;
     Ok(StoredKey {
         id: r.get(0)?,
         digest: digest.try_into().map_err(|_| bad("digest"))?,
@@ -91,6 +105,8 @@ fn row(r: &Row<'_>) -> rusqlite::Result<StoredKey> {
         actor_kind: r.get(18)?,
         actor_id: r.get(19)?,
         parent_id: r.get(20)?,
+        rate_limit,
+        quota,
     })
 }
 
@@ -108,8 +124,9 @@ fn insert_row(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
     let mut stmt = c.prepare_cached(&format!(
         "INSERT INTO authgate_keys ({COLUMNS}) VALUES \
          (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-         ?20, ?21)"
+         ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
     ))?;
+    let l = LimitColumns::of(k.rate_limit.as_ref(), k.quota.as_ref());
     stmt.execute(params![
         k.id,
         k.digest.as_slice(),
@@ -132,6 +149,13 @@ fn insert_row(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
         k.actor_kind,
         k.actor_id,
         k.parent_id,
+        l.rate,
+        l.per_ms,
+        l.burst,
+        l.remaining,
+        l.refill_amount,
+        l.refill_interval,
+        l.refilled_at,
     ])
     .map(|_| ())
 }
@@ -144,9 +168,12 @@ fn insert(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
 
 /// Rewrite the mutable fields of `k`.
 fn save(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
+    let l = LimitColumns::of(k.rate_limit.as_ref(), k.quota.as_ref());
     c.execute(
         "UPDATE authgate_keys SET scopes = ?2, allow = ?3, expires_at = ?4, disabled = ?5, \
-         metadata = ?6, updated_at = ?7, revoked_at = ?8 WHERE id = ?1",
+         metadata = ?6, updated_at = ?7, revoked_at = ?8, rl_rate = ?9, rl_per_ms = ?10, \
+         rl_burst = ?11, quota_remaining = ?12, quota_refill_amount = ?13, \
+         quota_refill_interval = ?14, quota_refilled_at = ?15 WHERE id = ?1",
         params![
             k.id,
             serde_json::to_string(&k.scopes).unwrap_or_else(|_| "[]".into()),
@@ -156,6 +183,13 @@ fn save(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
             k.metadata.to_string(),
             k.updated_at,
             k.revoked_at,
+            l.rate,
+            l.per_ms,
+            l.burst,
+            l.remaining,
+            l.refill_amount,
+            l.refill_interval,
+            l.refilled_at,
         ],
     )?;
     changed(c, &k.digest)
@@ -383,6 +417,12 @@ impl Store for SqliteStore {
     ) -> Result<Option<bool>, StoreError> {
         let key = *key;
         self.run(move |c| crate::replay::claim_sqlite(c, &key, expires_at).map(Some))
+            .await
+    }
+
+    async fn spend_quota(&self, id: &str, at: i64) -> Result<QuotaSpend, StoreError> {
+        let id = id.to_string();
+        self.run(move |c| crate::quota::spend_sqlite(c, &id, at))
             .await
     }
 }

@@ -29,6 +29,8 @@ fn key(id: &str, ws: &str, subject: &str, n: u8) -> NewKey {
         metadata: serde_json::json!({"team": "infra"}),
         rotated_from: None,
         minted: None,
+        rate_limit: None,
+        quota: None,
     }
 }
 
@@ -275,9 +277,9 @@ async fn replay_claims(s: &Arc<dyn KeyStore>) {
 
 async fn exercise(s: Arc<dyn KeyStore>) {
     let v = s.migrate().await.unwrap();
-    assert_eq!(v, 5);
-    assert_eq!(s.migrate().await.unwrap(), 5, "migrations run once");
-    assert_eq!(s.schema_version().await.unwrap(), 5);
+    assert_eq!(v, 6);
+    assert_eq!(s.migrate().await.unwrap(), 6, "migrations run once");
+    assert_eq!(s.schema_version().await.unwrap(), 6);
     let head0 = s.head().await.unwrap();
     nonces(&s).await;
     refresh_tokens(&s).await;
@@ -514,7 +516,7 @@ async fn sqlite_store() {
     }
     // Reopened: the data and the schema version are still there.
     let again = authgate_store::open(&format!("sqlite:{}", path.display()), dir.path()).unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 5);
+    assert_eq!(again.schema_version().await.unwrap(), 6);
     assert!(again.get("k_a2").await.unwrap().is_some());
 }
 

@@ -68,6 +68,8 @@ fn store_key(
         metadata: serde_json::json!({"issued_by": "authgate demo"}),
         rotated_from: None,
         minted: None,
+        rate_limit: None,
+        quota: None,
     }
 }
 
@@ -225,6 +227,7 @@ pub fn write_config(
         usage: None,
         expires_at: None,
         disabled: false,
+        rate_limit: None,
     };
     let body = format!(
         r#"{{"type":"ACTIVITY_TYPE_DEMO","timestampMs":"{}"}}"#,

@@ -98,6 +98,7 @@ pub(super) mod tests {
             scheme: None,
             grace: 0,
             minted: None,
+            limits: Default::default(),
             rendered: Default::default(),
         })
     }

@@ -8,6 +8,7 @@ pub mod memory;
 
 use crate::actor::Minted;
 use crate::credential::CredentialKind;
+use crate::limits_keys::{KeyLimits, QuotaSpend};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,8 @@ pub struct KeyRecord {
     /// RFC 9421 signing keys registered in a database by `keyid`: the
     /// registered algorithm and key.
     pub signing: Option<Arc<SigningMaterial>>,
+    /// The key's own rate limit, and whether it has a usage quota.
+    pub limits: KeyLimits,
 }
 
 /// The key of an RFC 9421 signing key stored in a database: its algorithm
@@ -143,6 +146,27 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         _expires_at: i64,
     ) -> Result<Option<bool>, StoreError> {
         Ok(None)
+    }
+
+    /// Spend one use of the usage quota of key `id`, atomically for every
+    /// instance sharing this store, refilling it first when its refill
+    /// period has turned (`at`: Unix seconds). A store that keeps no
+    /// quotas fails closed.
+    async fn spend_quota(&self, _id: &str, _at: i64) -> Result<QuotaSpend, StoreError> {
+        Err(StoreError::unavailable("this store keeps no usage quotas"))
+    }
+}
+
+/// [`Store::spend_quota`] bounded by `timeout`, like [`lookup`].
+pub async fn spend_quota(
+    store: &dyn Store,
+    id: &str,
+    at: i64,
+    timeout: Duration,
+) -> Result<QuotaSpend, StoreError> {
+    match tokio::time::timeout(timeout, store.spend_quota(id, at)).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::timeout(timeout)),
     }
 }
 

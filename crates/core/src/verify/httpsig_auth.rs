@@ -264,7 +264,7 @@ impl Authenticator {
             });
         }
         // Last: only a signature that passed everything else is remembered.
-        let seen = replay_digest(&input, keyid);
+        let seen = replay_digest(input, keyid);
         rt.replay
             .check_and_remember_digest(seen)
             .map_err(|_| refuse("replayed"))?;

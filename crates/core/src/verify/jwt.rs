@@ -419,6 +419,7 @@ fn identity_from_claims(
         scheme: None,
         grace: s.leeway.as_secs(),
         minted: None,
+        limits: Default::default(),
         rendered: Default::default(),
     })
 }

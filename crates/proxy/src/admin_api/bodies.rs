@@ -90,6 +90,10 @@ pub struct CreateBody {
     /// Key id (generated when absent).
     #[schema(pattern = "^[A-Za-z0-9._-]{1,128}$")]
     pub id: Option<String>,
+    /// The key's own rate limit, e.g. `{"rate": 100, "per": "1s", "burst": 20}`.
+    pub rate_limit: Option<authgate_store::KeyRateLimit>,
+    /// A usage quota, e.g. `{"remaining": 1000, "refill": {"amount": 1000, "interval": "monthly"}}`.
+    pub quota: Option<authgate_store::QuotaSetting>,
 }
 
 /// `POST /admin/v1/keys/{id}/rotate`.

@@ -266,6 +266,20 @@ pub(super) fn common(
     })
 }
 
+/// A key's own rate limit and quota, when set, within bounds.
+fn check_limits(
+    rate: Option<&authgate_store::KeyRateLimit>,
+    quota: Option<&authgate_store::QuotaSetting>,
+) -> Result<(), Reply> {
+    match rate
+        .and_then(|r| r.problem())
+        .or_else(|| quota.and_then(|q| q.problem()))
+    {
+        Some(problem) => Err(bad(problem)),
+        None => Ok(()),
+    }
+}
+
 /// Mint a credential of `kind` for `c`: the key to store and the secret.
 fn mint(ctx: &Ctx<'_>, kind: CredentialKind, c: Common) -> Result<(NewKey, String), Reply> {
     let prefix = prefix_for(ctx.rt, kind)?;
@@ -286,6 +300,8 @@ fn mint(ctx: &Ctx<'_>, kind: CredentialKind, c: Common) -> Result<(NewKey, Strin
         metadata: c.metadata,
         rotated_from: None,
         minted: None,
+        rate_limit: None,
+        quota: None,
     };
     Ok((key, secret))
 }
@@ -344,10 +360,15 @@ pub async fn create(ctx: &Ctx<'_>, body: Value) -> Reply {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let (key, secret) = match mint(ctx, kind, c) {
+    if let Err(r) = check_limits(b.rate_limit.as_ref(), b.quota.as_ref()) {
+        return r;
+    }
+    let (mut key, secret) = match mint(ctx, kind, c) {
         Ok(m) => m,
         Err(r) => return r,
     };
+    key.rate_limit = b.rate_limit;
+    key.quota = b.quota;
     match ctx.store.create(key).await {
         Ok(k) => {
             ctx.cache.invalidate_digest(k.digest);
@@ -390,6 +411,12 @@ pub async fn update(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
         if !(0..MAX_UNIX_SECONDS).contains(&e) {
             return bad("expires_at: Unix seconds (0 to 99999999999), not milliseconds");
         }
+    }
+    if let Err(r) = check_limits(
+        patch.rate_limit.flatten().as_ref(),
+        patch.quota.flatten().as_ref(),
+    ) {
+        return r;
     }
     match ctx.store.update(id, &patch).await {
         Ok(Some(k)) => {
@@ -491,6 +518,13 @@ pub async fn rotate(ctx: &Ctx<'_>, id: &str, body: Value) -> Reply {
         Err(r) => return r,
     };
     key.rotated_from = Some(old.id.clone());
+    // The successor keeps the key's own limit, and its quota as it stands
+    // (the old key spends its own count until the overlap ends).
+    key.rate_limit = old.rate_limit;
+    key.quota = old.quota.map(|q| authgate_store::QuotaSetting {
+        remaining: q.remaining,
+        refill: q.refill,
+    });
     let deadline = authgate_store::now() + overlap.as_secs() as i64;
     match ctx.store.rotate(id, key, deadline).await {
         Ok(Some((old, new))) => {
@@ -576,6 +610,8 @@ pub(super) fn public_key_record(
         metadata: c.metadata,
         rotated_from: None,
         minted: None,
+        rate_limit: None,
+        quota: None,
     }
 }
 

@@ -40,6 +40,14 @@ impl Store for LayeredStore {
     ) -> Result<Option<bool>, StoreError> {
         self.db.claim_once(key, expires_at).await
     }
+
+    async fn spend_quota(
+        &self,
+        id: &str,
+        at: i64,
+    ) -> Result<authgate_core::limits_keys::QuotaSpend, StoreError> {
+        self.db.spend_quota(id, at).await
+    }
 }
 
 /// What verification reads, and the database behind it (if any).

@@ -184,6 +184,10 @@ impl<'a> KeyBuilder<'a> {
                 "must be an RFC 3339 time such as 2030-01-01T00:00:00Z",
             );
         }
+        if let Some(problem) = k.rate_limit.as_ref().and_then(|r| r.problem()) {
+            errs.push(format!("{key}.rate_limit"), problem);
+            return;
+        }
         if let (Some(d), Some(kind), Some(expires_at)) = (digest, kind, expires_at) {
             if !self.digests.insert(d) {
                 errs.push(format!("{key}.digest"), "duplicate digest");
@@ -207,6 +211,10 @@ impl<'a> KeyBuilder<'a> {
                     disabled: k.disabled,
                     minted: None,
                     signing: None,
+                    limits: authgate_core::limits_keys::KeyLimits {
+                        rate: k.rate_limit.as_ref().map(|r| r.rate()),
+                        quota: false,
+                    },
                 },
             ));
         }

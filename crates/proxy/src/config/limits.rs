@@ -11,6 +11,7 @@ use crate::credential::CredentialKind;
 use crate::redis_buckets::RedisBuckets;
 use authgate_core::limits::{Limit, LimitKey, LimitSpec};
 use authgate_core::limits_global::{GlobalLimit, OutagePolicy, SharedBuckets};
+use authgate_core::limits_keys::PerKeyLimits;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +58,72 @@ pub struct RedisSection {
     /// the global limits' outage policy applies.
     #[serde(default = "default_redis_timeout", with = "humantime_serde")]
     pub timeout: Duration,
+}
+
+/// `[key_limits]`: whether keys' own rate limits (set on key records) are
+/// counted on this instance alone or across the fleet on `[redis]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KeyLimitsSection {
+    /// `local` or `global` (default: `global` with `[redis]`, else `local`).
+    pub scope: Option<String>,
+    /// Global only: `local` (default), `open` or `closed`.
+    pub on_outage: Option<String>,
+}
+
+/// Keys' own rate limits: global on `[redis]` unless `[key_limits]` says
+/// `local`; the previous runtime's limiters when nothing changed.
+pub fn per_key(
+    file: &FileConfig,
+    prev: Option<&Runtime>,
+    redis: Option<&Arc<RedisBuckets>>,
+) -> (Arc<PerKeyLimits>, Vec<(String, String)>) {
+    let mut errs = Vec::new();
+    let section = file.key_limits.as_ref();
+    let global = match section.and_then(|s| s.scope.as_deref()) {
+        None => file.redis.is_some(),
+        Some("local") => false,
+        Some("global") => {
+            if file.redis.is_none() {
+                errs.push((
+                    "key_limits.scope".into(),
+                    "global key limits need a [redis] section".into(),
+                ));
+            }
+            true
+        }
+        Some(other) => {
+            errs.push((
+                "key_limits.scope".into(),
+                format!("unknown scope '{other}' (local, global)"),
+            ));
+            false
+        }
+    };
+    let outage = match section.and_then(|s| s.on_outage.as_deref()) {
+        None => OutagePolicy::Local,
+        Some(p) => OutagePolicy::parse(p).unwrap_or_else(|| {
+            errs.push((
+                "key_limits.on_outage".into(),
+                "local, open or closed".into(),
+            ));
+            OutagePolicy::Local
+        }),
+    };
+    if let Some(kept) = prev.filter(|p| {
+        p.per_key_limits.0.as_ref() == section
+            && p.redis.as_ref().map(|(s, _)| s) == file.redis.as_ref()
+    }) {
+        return (kept.per_key_limits.1.clone(), errs);
+    }
+    let limits = match (global, redis) {
+        (true, Some(backend)) => {
+            let backend: Arc<dyn SharedBuckets> = backend.clone();
+            PerKeyLimits::global(backend, outage)
+        }
+        _ => PerKeyLimits::local(),
+    };
+    (Arc::new(limits), errs)
 }
 
 fn default_prefix() -> String {

@@ -60,6 +60,9 @@ pub struct FileConfig {
     pub rate_limits: Vec<super::limits::RateLimitSection>,
     /// The Redis server of global rate limits.
     pub redis: Option<super::limits::RedisSection>,
+    /// `[key_limits]`: where keys' own rate limits count.
+    #[serde(default)]
+    pub key_limits: Option<super::limits::KeyLimitsSection>,
     /// Server keys minting ephemeral and restricted keys (needs `store.url`).
     #[serde(default)]
     pub minting: Option<crate::minting::settings::MintingSection>,
@@ -456,6 +459,9 @@ pub struct KeySection {
     /// Refuse the key without deleting it.
     #[serde(default)]
     pub disabled: bool,
+    /// The key's own rate limit, e.g. `{ rate = 100, per = "1s", burst = 20 }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<authgate_store::KeyRateLimit>,
 }
 
 /// `[jwt]`

@@ -44,6 +44,12 @@ pub struct Runtime {
     pub rate_limits: Vec<Arc<authgate_core::limits::Limit>>,
     /// Global rate limits (their leases survive a reload that keeps them).
     pub global_limits: Vec<Arc<authgate_core::limits_global::GlobalLimit>>,
+    /// Keys' own rate limits, with the section they were built from
+    /// (kept by a reload that keeps both it and `[redis]`).
+    pub per_key_limits: (
+        Option<super::limits::KeyLimitsSection>,
+        Arc<authgate_core::limits_keys::PerKeyLimits>,
+    ),
     /// The shared buckets of `[redis]` (kept by a reload that keeps the
     /// section).
     pub redis: Option<(

@@ -105,6 +105,7 @@ pub fn compile(
             disabled: false,
             minted: None,
             signing: None,
+            limits: Default::default(),
         };
         let entry = SigningKey {
             key,

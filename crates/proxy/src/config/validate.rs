@@ -338,6 +338,11 @@ pub fn validate_in(
     }
     let (rate_limits, global_limits, limit_errs) =
         super::limits::compile(&file, prev, redis.as_ref().map(|(_, b)| b));
+    let (per_key_limits, per_key_errs) =
+        super::limits::per_key(&file, prev, redis.as_ref().map(|(_, b)| b));
+    for (k, m) in per_key_errs {
+        errs.push(&k, m);
+    }
     for (k, m) in limit_errs {
         errs.push(&k, m);
     }
@@ -471,16 +476,14 @@ pub fn validate_in(
                     &file.identity.workspace_param,
                     file.identity.hierarchical_scopes,
                 );
-                if rate_limits.is_empty() && global_limits.is_empty() {
-                    decide
-                } else {
-                    decide.then(std::sync::Arc::new(
-                        authgate_core::limits::RateLimits::with_global(
-                            rate_limits.clone(),
-                            global_limits.clone(),
-                        ),
-                    ))
-                }
+                // Always: any key may carry its own limit.
+                decide.then(std::sync::Arc::new(
+                    authgate_core::limits::RateLimits::with_global(
+                        rate_limits.clone(),
+                        global_limits.clone(),
+                    )
+                    .with_per_key(per_key_limits.clone()),
+                ))
             },
             auth_generation,
         },
@@ -502,6 +505,7 @@ pub fn validate_in(
         minting,
         rate_limits,
         global_limits,
+        per_key_limits: (file.key_limits.clone(), per_key_limits),
         redis,
         auth_fingerprint,
         file_digests: file_digests.0,

@@ -267,6 +267,8 @@ pub async fn mint(
                 actor_id: actor_id.clone(),
                 parent_id: parent.credential_id.clone(),
             }),
+            rate_limit: None,
+            quota: None,
         };
         match ctx.store.create(key).await {
             Ok(k) => {

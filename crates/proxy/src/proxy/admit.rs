@@ -201,6 +201,9 @@ impl AuthGate {
                 notes: route.rate_limit_headers.then_some(&notes),
             })
             .map_err(fail)?;
+        authgate_core::limits_keys::spend_quota(&rt.auth, &identity)
+            .await
+            .map_err(fail)?;
         *noted = notes.rate_limit.take();
         if streams {
             return Ok(Admission::Stream(route.clone(), identity));
@@ -249,6 +252,7 @@ impl AuthGate {
             params: &pending.params,
             notes: pending.route.rate_limit_headers.then_some(&notes),
         })?;
+        authgate_core::limits_keys::spend_quota(&rt.auth, &identity).await?;
         *noted = notes.rate_limit.take();
         Ok((identity, body))
     }

@@ -88,6 +88,7 @@ mod tests {
             scheme: None,
             grace: 0,
             minted: None,
+            limits: Default::default(),
             rendered: Default::default(),
         };
         let v = whoami(&id);

@@ -290,6 +290,8 @@ pub async fn verify(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
         }),
         rotated_from: None,
         minted: None,
+        rate_limit: None,
+        quota: None,
     };
     match ctx.store.create(new).await {
         Ok(k) => {

@@ -341,6 +341,8 @@ async fn create_session(
         metadata: json!({"issued_by": "signed_retry", "client_id": client.id, "nickname": nickname, "type": "READ_WRITE"}),
         rotated_from: Some(old.id.clone()),
         minted: None,
+        rate_limit: None,
+        quota: None,
     };
     match ctx.store.create(new).await {
         Ok(k) => {

@@ -109,6 +109,8 @@ pub async fn api_key(ctx: &Ctx<'_>, body: &[u8]) -> ErrorResponse {
         metadata: json!({"issued_by": ISSUED_BY, "salt": salt, "namespace": ns.name}),
         rotated_from: None,
         minted: None,
+        rate_limit: None,
+        quota: None,
     };
     match ctx.store.create(new).await {
         Ok(k) => {

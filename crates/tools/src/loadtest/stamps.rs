@@ -65,6 +65,7 @@ pub fn mint(
         usage: None,
         expires_at: None,
         disabled: false,
+        rate_limit: None,
     };
     let line = CredentialLine {
         kind,

@@ -327,6 +327,7 @@ fn orchestrator(
             disabled: false,
             minted: None,
             signing: None,
+            limits: Default::default(),
         };
         (key_digest(s.scheme(), s.public_key()), rec)
     });

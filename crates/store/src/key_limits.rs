@@ -1,0 +1,337 @@
+//! A stored key's own limits: its rate limit and its usage quota, as the
+//! admin API reads and writes them, and as seven columns of
+//! `authgate_keys` (schema version 6).
+//!
+//! A quota is a number of uses left (`remaining`), spent one per admitted
+//! request by one conditional `UPDATE` (so every instance sharing the
+//! database spends from the same count, and none below zero), and
+//! optionally refilled to `amount` at the start of each UTC day or month:
+//! the spend that first sees a new period resets the count before taking
+//! from it.
+
+use authgate_core::limits_keys::{KeyLimits, KeyRate};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The columns, in the order of [`LimitColumns`].
+pub const LIMIT_COLUMNS: &str = "rl_rate, rl_per_ms, rl_burst, quota_remaining, \
+    quota_refill_amount, quota_refill_interval, quota_refilled_at";
+
+/// A key's own rate limit: `rate` requests per `per`, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRateLimit {
+    /// Requests per `per`, sustained (1 to 1,000,000,000).
+    #[schema(minimum = 1)]
+    pub rate: u32,
+    /// The period of `rate` (`"1s"`, `"1m"`, `"1h"`, at most a day).
+    #[serde(with = "humantime_serde")]
+    #[schema(value_type = String, example = "1s")]
+    pub per: Duration,
+    /// Requests allowed at once (default: `rate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub burst: Option<u32>,
+}
+
+impl KeyRateLimit {
+    /// What is wrong with it, if anything.
+    pub fn problem(&self) -> Option<&'static str> {
+        if !(1..=1_000_000_000).contains(&self.rate) {
+            return Some("rate_limit.rate: 1 to 1000000000");
+        }
+        if self.per < Duration::from_millis(1) || self.per > Duration::from_secs(86_400) {
+            return Some("rate_limit.per: from 1ms to 1 day");
+        }
+        if self
+            .burst
+            .is_some_and(|b| !(1..=1_000_000_000).contains(&b))
+        {
+            return Some("rate_limit.burst: 1 to 1000000000");
+        }
+        if self.per.checked_div(self.rate).is_none_or(|d| d.is_zero()) {
+            return Some("rate_limit: more than one request per nanosecond");
+        }
+        None
+    }
+
+    /// The limit the verifiers count.
+    pub fn rate(&self) -> KeyRate {
+        KeyRate {
+            rate: self.rate,
+            per: self.per,
+            burst: self.burst.unwrap_or(self.rate),
+        }
+    }
+}
+
+/// How often a quota refills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RefillInterval {
+    /// At 00:00 UTC every day.
+    Daily,
+    /// At 00:00 UTC on the first of every month.
+    Monthly,
+}
+
+impl RefillInterval {
+    fn as_str(self) -> &'static str {
+        match self {
+            RefillInterval::Daily => "daily",
+            RefillInterval::Monthly => "monthly",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "daily" => Some(RefillInterval::Daily),
+            "monthly" => Some(RefillInterval::Monthly),
+            _ => None,
+        }
+    }
+
+    /// The start of the period containing `at` (Unix seconds, UTC).
+    pub fn period_start(self, at: i64) -> i64 {
+        let day = at.div_euclid(86_400) * 86_400;
+        match self {
+            RefillInterval::Daily => day,
+            RefillInterval::Monthly => time::OffsetDateTime::from_unix_timestamp(day)
+                .ok()
+                .and_then(|d| d.replace_day(1).ok())
+                .map_or(day, |d| d.unix_timestamp()),
+        }
+    }
+
+    /// The start of the period after the one containing `at`.
+    pub fn next_start(self, at: i64) -> i64 {
+        match self {
+            RefillInterval::Daily => self.period_start(at) + 86_400,
+            // 32 days past the first of a month is always in the next one.
+            RefillInterval::Monthly => self.period_start(self.period_start(at) + 32 * 86_400),
+        }
+    }
+}
+
+/// A quota's refill: back to `amount` uses at the start of each period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaRefill {
+    /// Uses after a refill (0 to 10^15).
+    #[schema(minimum = 0)]
+    pub amount: i64,
+    /// `daily` or `monthly` (UTC).
+    pub interval: RefillInterval,
+}
+
+/// A key's usage quota as stored and read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct KeyQuota {
+    /// Uses left (as last spent; a refill due applies at the next use).
+    pub remaining: i64,
+    /// How it refills, if it does.
+    pub refill: Option<QuotaRefill>,
+    /// When it was last set or refilled (Unix seconds).
+    pub refilled_at: Option<i64>,
+}
+
+/// A quota to set (create or update): the uses left now, and the refill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaSetting {
+    /// Uses left from now (0 to 10^15).
+    #[schema(minimum = 0)]
+    pub remaining: i64,
+    /// How it refills, if it does.
+    #[serde(default)]
+    pub refill: Option<QuotaRefill>,
+}
+
+const MAX_USES: i64 = 1_000_000_000_000_000;
+
+impl QuotaSetting {
+    /// What is wrong with it, if anything.
+    pub fn problem(&self) -> Option<&'static str> {
+        if !(0..=MAX_USES).contains(&self.remaining) {
+            return Some("quota.remaining: 0 to 10^15");
+        }
+        if self
+            .refill
+            .is_some_and(|r| !(0..=MAX_USES).contains(&r.amount))
+        {
+            return Some("quota.refill.amount: 0 to 10^15");
+        }
+        None
+    }
+
+    /// The stored quota, set at `at`.
+    pub fn quota(&self, at: i64) -> KeyQuota {
+        KeyQuota {
+            remaining: self.remaining,
+            refill: self.refill,
+            refilled_at: Some(at),
+        }
+    }
+}
+
+/// The seven columns of a key's limits, as both databases store them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitColumns {
+    /// `rl_rate`.
+    pub rate: Option<i64>,
+    /// `rl_per_ms`.
+    pub per_ms: Option<i64>,
+    /// `rl_burst`.
+    pub burst: Option<i64>,
+    /// `quota_remaining`.
+    pub remaining: Option<i64>,
+    /// `quota_refill_amount`.
+    pub refill_amount: Option<i64>,
+    /// `quota_refill_interval`.
+    pub refill_interval: Option<String>,
+    /// `quota_refilled_at`.
+    pub refilled_at: Option<i64>,
+}
+
+impl LimitColumns {
+    /// The columns of `rate` and `quota`.
+    pub fn of(rate: Option<&KeyRateLimit>, quota: Option<&KeyQuota>) -> Self {
+        let refill = quota.and_then(|q| q.refill);
+        Self {
+            rate: rate.map(|r| i64::from(r.rate)),
+            per_ms: rate.map(|r| r.per.as_millis().min(i64::MAX as u128) as i64),
+            burst: rate.and_then(|r| r.burst).map(i64::from),
+            remaining: quota.map(|q| q.remaining),
+            refill_amount: refill.map(|r| r.amount),
+            refill_interval: refill.map(|r| r.interval.as_str().to_string()),
+            refilled_at: quota.and_then(|q| q.refilled_at),
+        }
+    }
+
+    /// The rate limit and quota they hold; `None` for unreadable values.
+    #[allow(clippy::type_complexity)]
+    pub fn read(&self) -> Option<(Option<KeyRateLimit>, Option<KeyQuota>)> {
+        let rate = match (self.rate, self.per_ms) {
+            (Some(rate), Some(ms)) => Some(KeyRateLimit {
+                rate: u32::try_from(rate).ok()?,
+                per: Duration::from_millis(u64::try_from(ms).ok()?),
+                burst: match self.burst {
+                    Some(b) => Some(u32::try_from(b).ok()?),
+                    None => None,
+                },
+            }),
+            _ => None,
+        };
+        let refill = match (self.refill_amount, &self.refill_interval) {
+            (Some(amount), Some(i)) => Some(QuotaRefill {
+                amount,
+                interval: RefillInterval::parse(i)?,
+            }),
+            _ => None,
+        };
+        let quota = self.remaining.map(|remaining| KeyQuota {
+            remaining,
+            refill,
+            refilled_at: self.refilled_at,
+        });
+        Some((rate, quota))
+    }
+}
+
+/// What the verifiers read of a key's limits.
+pub fn key_limits(rate: Option<&KeyRateLimit>, quota: Option<&KeyQuota>) -> KeyLimits {
+    KeyLimits {
+        rate: rate.map(KeyRateLimit::rate),
+        quota: quota.is_some(),
+    }
+}
+
+/// The period starts a spend at `at` compares `quota_refilled_at` with:
+/// (start of today, start of this month), UTC.
+pub fn period_starts(at: i64) -> (i64, i64) {
+    (
+        RefillInterval::Daily.period_start(at),
+        RefillInterval::Monthly.period_start(at),
+    )
+}
+
+/// When an exhausted quota refills next, if it does.
+pub fn next_refill(interval: Option<&str>, at: i64) -> Option<i64> {
+    interval
+        .and_then(RefillInterval::parse)
+        .map(|i| i.next_start(at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_start_at_utc_midnight_and_the_first_of_the_month() {
+        // 2026-12-03T04:30:00Z
+        let at = 1_796_272_200;
+        assert_eq!(RefillInterval::Daily.period_start(at), 1_796_256_000);
+        assert_eq!(RefillInterval::Daily.next_start(at), 1_796_342_400);
+        // 2026-12-01T00:00:00Z, and 2027-01-01T00:00:00Z next.
+        assert_eq!(RefillInterval::Monthly.period_start(at), 1_796_083_200);
+        assert_eq!(RefillInterval::Monthly.next_start(at), 1_798_761_600);
+        // The start itself belongs to its period.
+        assert_eq!(
+            RefillInterval::Monthly.period_start(1_796_083_200),
+            1_796_083_200
+        );
+    }
+
+    #[test]
+    fn columns_round_trip_and_bad_ones_are_refused() {
+        let rate = KeyRateLimit {
+            rate: 5,
+            per: Duration::from_secs(1),
+            burst: Some(2),
+        };
+        let quota = KeyQuota {
+            remaining: 7,
+            refill: Some(QuotaRefill {
+                amount: 100,
+                interval: RefillInterval::Monthly,
+            }),
+            refilled_at: Some(10),
+        };
+        let cols = LimitColumns::of(Some(&rate), Some(&quota));
+        assert_eq!(cols.read(), Some((Some(rate), Some(quota))));
+        assert_eq!(LimitColumns::default().read(), Some((None, None)));
+        let bad = LimitColumns {
+            refill_interval: Some("weekly".into()),
+            ..cols.clone()
+        };
+        assert_eq!(bad.read(), None);
+        let negative = LimitColumns {
+            rate: Some(-1),
+            ..cols
+        };
+        assert_eq!(negative.read(), None);
+    }
+
+    #[test]
+    fn settings_are_bounded() {
+        let ok = KeyRateLimit {
+            rate: 10,
+            per: Duration::from_secs(1),
+            burst: None,
+        };
+        assert_eq!(ok.problem(), None);
+        assert_eq!(ok.rate().burst, 10);
+        assert!(KeyRateLimit { rate: 0, ..ok }.problem().is_some());
+        assert!(KeyRateLimit {
+            per: Duration::from_secs(2 * 86_400),
+            ..ok
+        }
+        .problem()
+        .is_some());
+        let q = QuotaSetting {
+            remaining: -1,
+            refill: None,
+        };
+        assert!(q.problem().is_some());
+    }
+}
