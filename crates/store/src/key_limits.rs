@@ -22,15 +22,23 @@ pub const LIMIT_COLUMNS: &str = "rl_rate, rl_per_ms, rl_burst, quota_remaining, 
 #[serde(deny_unknown_fields)]
 pub struct KeyRateLimit {
     /// Requests per `per`, sustained (1 to 1,000,000,000).
-    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub rate: u32,
-    /// The period of `rate` (`"1s"`, `"1m"`, `"1h"`, at most a day).
+    /// The period of `rate`, from `1ms` to `1d` (`"1s"`, `"1m"`, `"1h"`;
+    /// the API also reads compound durations such as `"1h 30m"`). The
+    /// schema's pattern documents 1–999 ms or s, 1–59 m, 1–24 h or 1 d,
+    /// each valid for any `rate`.
     #[serde(with = "humantime_serde")]
-    #[schema(value_type = String, example = "1s")]
+    #[schema(value_type = String, example = "1s", pattern = "^(([1-9][0-9]{0,2})(ms|s)|([1-9]|[1-5][0-9])m|([1-9]|1[0-9]|2[0-4])h|1d)$")]
     pub per: Duration,
     /// Requests allowed at once (default: `rate`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1)]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_opt"
+    )]
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub burst: Option<u32>,
 }
 
@@ -63,6 +71,29 @@ impl KeyRateLimit {
             burst: self.burst.unwrap_or(self.rate),
         }
     }
+}
+
+/// A whole number, also written with a zero fraction (`349.0`, which JSON
+/// Schema counts as an integer); any other fraction, or a number out of
+/// the field's range, is an error.
+fn whole<'de, D: serde::Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<T, D::Error> {
+    use serde::de::Error;
+    let n = serde_json::Number::deserialize(d)?;
+    let i = match (n.as_i64(), n.as_f64()) {
+        (Some(i), _) => i,
+        (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => f as i64,
+        _ => return Err(D::Error::custom(format!("a whole number, not {n}"))),
+    };
+    T::try_from(i).map_err(|_| D::Error::custom(format!("{i} is out of range")))
+}
+
+/// [`whole`], optional (`null` or absent: `None`).
+fn whole_opt<'de, D: serde::Deserializer<'de>, T: TryFrom<i64>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    #[derive(Deserialize)]
+    struct W<T: TryFrom<i64>>(#[serde(deserialize_with = "whole")] T);
+    Ok(Option::<W<T>>::deserialize(d)?.map(|w| w.0))
 }
 
 /// How often a quota refills.
@@ -118,7 +149,8 @@ impl RefillInterval {
 #[serde(deny_unknown_fields)]
 pub struct QuotaRefill {
     /// Uses after a refill (0 to 10^15).
-    #[schema(minimum = 0)]
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub amount: i64,
     /// `daily` or `monthly` (UTC).
     pub interval: RefillInterval,
@@ -140,7 +172,8 @@ pub struct KeyQuota {
 #[serde(deny_unknown_fields)]
 pub struct QuotaSetting {
     /// Uses left from now (0 to 10^15).
-    #[schema(minimum = 0)]
+    #[serde(deserialize_with = "whole")]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64)]
     pub remaining: i64,
     /// How it refills, if it does.
     #[serde(default)]
@@ -310,6 +343,23 @@ mod tests {
             ..cols
         };
         assert_eq!(negative.read(), None);
+    }
+
+    #[test]
+    fn whole_numbers_may_carry_a_zero_fraction_and_nothing_else() {
+        let q: QuotaSetting = serde_json::from_str(r#"{"remaining": 349.0}"#).unwrap();
+        assert_eq!(q.remaining, 349);
+        assert!(serde_json::from_str::<QuotaSetting>(r#"{"remaining": 3.5}"#).is_err());
+        let r: KeyRateLimit =
+            serde_json::from_str(r#"{"rate": 5.0, "per": "1s", "burst": 2.0}"#).unwrap();
+        assert_eq!((r.rate, r.burst), (5, Some(2)));
+        let r: KeyRateLimit =
+            serde_json::from_str(r#"{"rate": 5, "per": "1s", "burst": null}"#).unwrap();
+        assert_eq!(r.burst, None);
+        assert!(serde_json::from_str::<KeyRateLimit>(r#"{"rate": -1, "per": "1s"}"#).is_err());
+        assert!(
+            serde_json::from_str::<KeyRateLimit>(r#"{"rate": 5000000000, "per": "1s"}"#).is_err()
+        );
     }
 
     #[test]
