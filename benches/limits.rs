@@ -72,6 +72,7 @@ fn bench(c: &mut Criterion) {
                     identity: &ids[i],
                     params: &params,
                     notes: None,
+                    client_ip: None,
                 };
                 chain.check(black_box(&input)).expect("allowed")
             })

@@ -141,7 +141,10 @@ async fn a_reload_that_keeps_a_limit_keeps_its_state_and_a_change_resets_it() {
 #[test]
 fn rate_limit_config_is_checked() {
     for (limits, want) in [
-        ("key = \"ip\"\nrate = 1\nper = \"1s\"", "rate_limits[0].key"),
+        (
+            "key = \"address\"\nrate = 1\nper = \"1s\"",
+            "rate_limits[0].key",
+        ),
         (
             "key = \"credential\"\nrate = 0\nper = \"1s\"",
             "rate_limits[0].rate",
@@ -223,4 +226,99 @@ burst = 100
     assert_eq!(r.status(), 200);
     assert!(!r.headers().contains_key("ratelimit"));
     assert!(!r.headers().contains_key("ratelimit-policy"));
+}
+
+/// Public routes (no credential) are limited per client address: the peer,
+/// or the `X-Real-IP` a trusted proxy sets; an untrusted peer's header is
+/// ignored. An `ip` limit also counts authenticated requests per address.
+#[tokio::test]
+async fn public_routes_are_limited_per_client_address() {
+    let up = Upstream::start();
+    let (k1, s1) = key("mantyx_", "api_key", "k1", "acme", &[], "");
+    let limits = r#"
+[identity]
+trusted_proxies = ["127.0.0.1/32"]
+
+[[routes]]
+name = "open"
+path = "/open"
+upstream = "echo"
+auth = { public = true }
+
+[[rate_limits]]
+name = "per-ip"
+key = "ip"
+rate = 1
+per = "1m"
+burst = 2
+"#;
+    let g = Gate::start(&up, &config(&s1, limits));
+    let c = client();
+    let open = |ip: &'static str| {
+        let c = c.clone();
+        let url = g.url("/open");
+        async move { c.get(url).header("x-real-ip", ip).send().await.unwrap() }
+    };
+    assert_eq!(open("198.51.100.1").await.status(), 200);
+    assert_eq!(open("198.51.100.1").await.status(), 200);
+    let before = up.seen().len();
+    let r = open("198.51.100.1").await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["ratelimit-policy"], "\"per-ip\";q=2;w=60");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["error"].as_str(), body["limit"].as_str()),
+        (Some("rate_limited"), Some("per-ip"))
+    );
+    assert_eq!(
+        up.seen().len(),
+        before,
+        "the refused request reached nothing"
+    );
+    // Another address has its own bucket.
+    assert_eq!(open("198.51.100.2").await.status(), 200);
+    // Authenticated requests from that address count in it too.
+    let authed = |ip: &'static str| {
+        let c = c.clone();
+        let url = g.url(RUNS);
+        let k = k1.clone();
+        async move {
+            c.get(url)
+                .bearer_auth(k)
+                .header("x-real-ip", ip)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(authed("198.51.100.2").await, 200);
+    assert_eq!(authed("198.51.100.2").await, 429);
+    assert_eq!(authed("198.51.100.3").await, 200);
+}
+
+#[tokio::test]
+async fn an_untrusted_peer_cannot_choose_its_address() {
+    let up = Upstream::start();
+    let limits = r#"
+[[routes]]
+path = "/open"
+upstream = "echo"
+auth = { public = true }
+
+[[rate_limits]]
+key = "ip"
+rate = 1
+per = "1m"
+burst = 1
+"#;
+    let g = Gate::start(&up, &config("", limits));
+    let c = client();
+    let send = |ip: String| c.get(g.url("/open")).header("x-real-ip", ip).send();
+    assert_eq!(send("203.0.113.1".into()).await.unwrap().status(), 200);
+    // A fresh X-Real-IP each time does not buy a fresh bucket: the peer
+    // (127.0.0.1) is not a trusted proxy, so its own address counts.
+    for i in 2..5 {
+        assert_eq!(send(format!("203.0.113.{i}")).await.unwrap().status(), 429);
+    }
 }

@@ -9,12 +9,15 @@
 //! Several limits may apply to a request; each is checked, and when any
 //! refuses, the one with the longest wait is the answer (429 with
 //! `Retry-After` and the `RateLimit-Policy` / `RateLimit` headers).
+//! Requests to public routes carry no credential: only limits keyed by
+//! client address (and `route` limits naming the route) count them
+//! ([`RateLimits::check_public`]).
 
 use crate::credential::CredentialKind;
 use crate::error::Refusal;
 use crate::limits_global::{GlobalLimit, GlobalVerdict};
 use crate::limits_keys::PerKeyLimits;
-use crate::stages::{RateLimitNote, Stage, StageInput};
+use crate::stages::{RateLimitNote, Stage, StageInput, StageNotes};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -35,6 +38,9 @@ pub enum LimitKey {
     Subject,
     /// The route, all callers together.
     Route,
+    /// The client's address (the peer, or the `X-Real-IP` a trusted proxy
+    /// set); the one key that also counts requests to public routes.
+    Ip,
 }
 
 impl LimitKey {
@@ -45,6 +51,7 @@ impl LimitKey {
             "workspace" => Some(LimitKey::Workspace),
             "subject" => Some(LimitKey::Subject),
             "route" => Some(LimitKey::Route),
+            "ip" => Some(LimitKey::Ip),
             _ => None,
         }
     }
@@ -70,6 +77,29 @@ pub struct LimitSpec {
 }
 
 impl LimitSpec {
+    /// Whether this limit counts a request to `route` by a credential of
+    /// `kind`, or to a public route (`None`). A public route is counted
+    /// only by limits keyed by `ip` (every route, or the routes they
+    /// name), and by limits keyed by `route` that name it; never by a
+    /// limit restricted to credential kinds.
+    pub fn applies(&self, route: &str, kind: Option<CredentialKind>) -> bool {
+        let named = self.routes.iter().any(|r| r == route);
+        match kind {
+            Some(kind) => {
+                (self.routes.is_empty() || named)
+                    && (self.kinds.is_empty() || self.kinds.contains(&kind))
+            }
+            None => {
+                self.kinds.is_empty()
+                    && match self.key {
+                        LimitKey::Ip => self.routes.is_empty() || named,
+                        LimitKey::Route => named,
+                        _ => false,
+                    }
+            }
+        }
+    }
+
     /// The GCRA quota: one request every `per / rate`, `burst` at once.
     pub fn quota(&self) -> Option<Quota> {
         let rate = self.rate.max(1);
@@ -137,8 +167,7 @@ impl<C: Clock + Clone> Limit<C> {
 
     /// Whether this limit applies to `route` and `kind`.
     pub fn applies(&self, route: &str, kind: CredentialKind) -> bool {
-        (self.spec.routes.is_empty() || self.spec.routes.iter().any(|r| r == route))
-            && (self.spec.kinds.is_empty() || self.spec.kinds.contains(&kind))
+        self.spec.applies(route, Some(kind))
     }
 
     /// Count one request for `key`.
@@ -227,6 +256,60 @@ fn key_of<'a>(key: LimitKey, input: &'a StageInput<'_>) -> &'a str {
         LimitKey::Workspace => id.workspace.as_deref().unwrap_or("-"),
         LimitKey::Subject => &id.subject,
         LimitKey::Route => input.route,
+        LimitKey::Ip => input.client_ip.unwrap_or("-"),
+    }
+}
+
+/// What the limits that counted a request said: the longest wait of a
+/// refusal, the fewest requests left of an admission, and whether a
+/// global limit was unreachable under a fail-closed policy.
+#[derive(Default)]
+struct Tally<'s> {
+    worst: Option<(&'s LimitSpec, Duration)>,
+    tightest: Option<(&'s LimitSpec, u32)>,
+    unavailable: bool,
+}
+
+impl<'s> Tally<'s> {
+    fn note(&mut self, spec: &'s LimitSpec, verdict: Verdict) {
+        match verdict {
+            Verdict::Refused(wait) => {
+                if self.worst.is_none_or(|(_, w)| wait > w) {
+                    self.worst = Some((spec, wait));
+                }
+            }
+            Verdict::Allowed(left) => {
+                if self.tightest.is_none_or(|(_, l)| left < l) {
+                    self.tightest = Some((spec, left));
+                }
+            }
+        }
+    }
+
+    fn global(&mut self, spec: &'s LimitSpec, verdict: GlobalVerdict) {
+        match verdict {
+            GlobalVerdict::Limit(v) => self.note(spec, v),
+            GlobalVerdict::Unavailable => self.unavailable = true,
+        }
+    }
+
+    /// The refusal, if any; else the note for `RateLimit` headers.
+    fn verdict(self, notes: Option<&StageNotes>) -> Result<(), Refusal> {
+        match self.worst {
+            Some((spec, wait)) => Err(Refusal::RateLimited {
+                policy: spec.name.clone(),
+                quota: spec.burst.max(1),
+                window: spec.per.as_secs().max(1),
+                retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+            }),
+            None if self.unavailable => Err(Refusal::LimitUnavailable),
+            None => {
+                if let (Some(notes), Some((spec, left))) = (notes, self.tightest) {
+                    notes.rate_limit.set(Some(allowed_note(spec, left)));
+                }
+                Ok(())
+            }
+        }
     }
 }
 
@@ -238,55 +321,55 @@ impl Stage for RateLimits {
     fn check(&self, input: &StageInput<'_>) -> Result<(), Refusal> {
         // The key's own limit, when it has one (its spec names it `key`).
         let own = input.identity.limits.rate.map(|r| (r, r.spec()));
-        let mut worst: Option<(&LimitSpec, Duration)> = None;
-        let mut tightest: Option<(&LimitSpec, u32)> = None;
-        let mut note = |spec, verdict| match verdict {
-            Verdict::Refused(wait) => {
-                if worst.is_none_or(|(_, w)| wait > w) {
-                    worst = Some((spec, wait));
-                }
-            }
-            Verdict::Allowed(left) => {
-                if tightest.is_none_or(|(_, l)| left < l) {
-                    tightest = Some((spec, left));
-                }
-            }
-        };
+        let kind = Some(input.identity.kind);
+        let mut tally = Tally::default();
         for l in &self.limits {
-            if l.applies(input.route, input.identity.kind) {
-                note(&l.spec, l.check(key_of(l.spec.key, input)));
+            if l.spec.applies(input.route, kind) {
+                tally.note(&l.spec, l.check(key_of(l.spec.key, input)));
             }
         }
-        let mut unavailable = false;
         for g in &self.global {
-            if g.applies(input.route, input.identity.kind) {
-                match g.check(key_of(g.spec.key, input)) {
-                    GlobalVerdict::Limit(v) => note(&g.spec, v),
-                    GlobalVerdict::Unavailable => unavailable = true,
-                }
+            if g.spec.applies(input.route, kind) {
+                tally.global(&g.spec, g.check(key_of(g.spec.key, input)));
             }
         }
         if let (Some(per_key), Some((rate, spec))) = (&self.per_key, &own) {
             match per_key.check(&input.identity.credential_id, *rate) {
-                Some(v) => note(spec, v),
-                None => unavailable = true,
+                Some(v) => tally.note(spec, v),
+                None => tally.unavailable = true,
             }
         }
-        match worst {
-            Some((spec, wait)) => Err(Refusal::RateLimited {
-                policy: spec.name.clone(),
-                quota: spec.burst.max(1),
-                window: spec.per.as_secs().max(1),
-                retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
-            }),
-            None if unavailable => Err(Refusal::LimitUnavailable),
-            None => {
-                if let (Some(notes), Some((spec, left))) = (input.notes, tightest) {
-                    notes.rate_limit.set(Some(allowed_note(spec, left)));
-                }
-                Ok(())
+        tally.verdict(input.notes)
+    }
+}
+
+impl RateLimits {
+    /// Whether any limit counts by client address (the proxy then works it
+    /// out for every request).
+    pub fn needs_ip(&self) -> bool {
+        let ip = |s: &LimitSpec| s.key == LimitKey::Ip;
+        self.limits.iter().any(|l| ip(&l.spec)) || self.global.iter().any(|g| ip(&g.spec))
+    }
+
+    /// Count a request to the public `route` from `ip` (no credential):
+    /// the limits keyed by `ip`, and those keyed by `route` that name it.
+    pub fn check_public(&self, route: &str, ip: Option<&str>) -> Result<(), Refusal> {
+        let key = |k: LimitKey| match k {
+            LimitKey::Route => route,
+            _ => ip.unwrap_or("-"),
+        };
+        let mut tally = Tally::default();
+        for l in &self.limits {
+            if l.spec.applies(route, None) {
+                tally.note(&l.spec, l.check(key(l.spec.key)));
             }
         }
+        for g in &self.global {
+            if g.spec.applies(route, None) {
+                tally.global(&g.spec, g.check(key(g.spec.key)));
+            }
+        }
+        tally.verdict(None)
     }
 }
 
@@ -350,6 +433,42 @@ mod tests {
         clock.advance(Duration::from_secs(10));
         l.check("last"); // the RETAIN_EVERY-th check sweeps idle keys
         assert!(l.len() <= 1, "{}", l.len());
+    }
+
+    #[test]
+    fn public_routes_are_counted_by_ip_limits_and_by_route_limits_that_name_them() {
+        let with = |key, routes: &[&str], kinds: Vec<CredentialKind>| LimitSpec {
+            key,
+            routes: routes.iter().map(|r| r.to_string()).collect(),
+            kinds,
+            ..spec(1, Duration::from_secs(1), 1)
+        };
+        let api = Some(CredentialKind::ApiKey);
+        assert!(with(LimitKey::Ip, &[], vec![]).applies("signin", None));
+        assert!(with(LimitKey::Ip, &["signin"], vec![]).applies("signin", None));
+        assert!(!with(LimitKey::Ip, &["other"], vec![]).applies("signin", None));
+        assert!(!with(LimitKey::Ip, &[], vec![CredentialKind::ApiKey]).applies("signin", None));
+        assert!(with(LimitKey::Route, &["signin"], vec![]).applies("signin", None));
+        assert!(!with(LimitKey::Route, &[], vec![]).applies("signin", None));
+        assert!(!with(LimitKey::Credential, &[], vec![]).applies("signin", None));
+        // Authenticated routes as before.
+        assert!(with(LimitKey::Credential, &[], vec![]).applies("runs", api));
+        assert!(!with(LimitKey::Credential, &["x"], vec![]).applies("runs", api));
+
+        let ip = Arc::new(Limit::new(with(LimitKey::Ip, &[], vec![])).unwrap());
+        let stage = RateLimits::new(vec![ip]);
+        assert!(stage.needs_ip());
+        assert_eq!(stage.check_public("signin", Some("192.0.2.1")), Ok(()));
+        assert!(matches!(
+            stage.check_public("signin", Some("192.0.2.1")),
+            Err(Refusal::RateLimited { .. })
+        ));
+        assert_eq!(
+            stage.check_public("signin", Some("192.0.2.2")),
+            Ok(()),
+            "each address has its own bucket"
+        );
+        assert!(!RateLimits::new(vec![]).needs_ip());
     }
 
     #[test]

@@ -274,7 +274,7 @@ impl GlobalLimit {
 
     /// Whether this limit applies to `route` and `kind`.
     pub fn applies(&self, route: &str, kind: crate::credential::CredentialKind) -> bool {
-        self.fallback.applies(route, kind)
+        self.spec.applies(route, Some(kind))
     }
 
     /// Count one request for `key`.

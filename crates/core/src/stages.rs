@@ -25,6 +25,8 @@ pub struct StageInput<'a> {
     pub identity: &'a Identity,
     /// Path parameters of the matched route.
     pub params: &'a dyn PathParams,
+    /// The client's address, when a limit counts by it.
+    pub client_ip: Option<&'a str>,
     /// Where stages report on an admitted request, when the route asks
     /// (`None`: nobody reads it, so nothing is computed).
     pub notes: Option<&'a StageNotes>,
@@ -220,6 +222,7 @@ mod tests {
             requirements: &reqs,
             identity: &id,
             params: p,
+            client_ip: None,
         };
         let own: &'static Vec<(String, String)> = Box::leak(Box::new(own));
         let other: &'static Vec<(String, String)> = Box::leak(Box::new(other));

@@ -186,7 +186,7 @@ pub fn compile(
             errs.push((
                 at("key"),
                 format!(
-                    "unknown key '{}' (credential, workspace, subject, route)",
+                    "unknown key '{}' (credential, workspace, subject, route, ip)",
                     s.key
                 ),
             ));

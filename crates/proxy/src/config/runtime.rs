@@ -44,6 +44,10 @@ pub struct Runtime {
     pub rate_limits: Vec<Arc<authgate_core::limits::Limit>>,
     /// Global rate limits (their leases survive a reload that keeps them).
     pub global_limits: Vec<Arc<authgate_core::limits_global::GlobalLimit>>,
+    /// The rate-limit stage (also run alone for public routes).
+    pub limits: Arc<authgate_core::limits::RateLimits>,
+    /// Whether a limit counts by client address.
+    pub limits_need_ip: bool,
     /// Keys' own rate limits, with the section they were built from
     /// (kept by a reload that keeps both it and `[redis]`).
     pub per_key_limits: (

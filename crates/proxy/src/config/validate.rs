@@ -343,6 +343,10 @@ pub fn validate_in(
     for (k, m) in per_key_errs {
         errs.push(&k, m);
     }
+    let limits = std::sync::Arc::new(
+        authgate_core::limits::RateLimits::with_global(rate_limits.clone(), global_limits.clone())
+            .with_per_key(per_key_limits.clone()),
+    );
     for (k, m) in limit_errs {
         errs.push(&k, m);
     }
@@ -477,13 +481,7 @@ pub fn validate_in(
                     file.identity.hierarchical_scopes,
                 );
                 // Always: any key may carry its own limit.
-                decide.then(std::sync::Arc::new(
-                    authgate_core::limits::RateLimits::with_global(
-                        rate_limits.clone(),
-                        global_limits.clone(),
-                    )
-                    .with_per_key(per_key_limits.clone()),
-                ))
+                decide.then(limits.clone())
             },
             auth_generation,
         },
@@ -505,6 +503,8 @@ pub fn validate_in(
         minting,
         rate_limits,
         global_limits,
+        limits_need_ip: limits.needs_ip(),
+        limits,
         per_key_limits: (file.key_limits.clone(), per_key_limits),
         redis,
         auth_fingerprint,

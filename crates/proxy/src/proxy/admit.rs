@@ -42,6 +42,18 @@ pub(super) struct Pending {
     params: Vec<(String, String)>,
 }
 
+/// What admission needs to know of the connection and the request beyond
+/// its header.
+pub(super) struct Facts<'a> {
+    /// The client reached authgate over TLS.
+    pub(super) tls: bool,
+    /// A body follows whose length is not declared (HTTP/1.1 chunked, or
+    /// HTTP/2 without `content-length`).
+    pub(super) undeclared_body: bool,
+    /// The client's address, when a rate limit counts by it.
+    pub(super) client_ip: Option<&'a str>,
+}
+
 /// A refusal, with the route when one matched.
 pub(super) type Refused = (Option<Arc<Route>>, Refusal);
 
@@ -87,9 +99,8 @@ fn view<'a>(
 
 impl AuthGate {
     /// Route, authenticate and run the stages; `Ok` carries the route and
-    /// identity (if any), or what must wait for the body.
-    /// `undeclared_body`: a body follows whose length is not declared
-    /// (HTTP/1.1 chunked, or HTTP/2 without `content-length`).
+    /// identity (if any), or what must wait for the body. A public route
+    /// runs only the limits that count it (by client address).
     ///
     /// `verified` receives the identity as soon as the credential is
     /// verified, so a later refusal (scope, workspace, usage) still names the
@@ -99,11 +110,11 @@ impl AuthGate {
         &self,
         rt: &Runtime,
         req: &RequestHeader,
-        tls: bool,
-        undeclared_body: bool,
+        facts: &Facts<'_>,
         verified: &mut Option<Arc<Identity>>,
         noted: &mut Option<RateLimitNote>,
     ) -> Result<Admission, Refused> {
+        let tls = facts.tls;
         let path = req.uri.path();
         if !path_is_normal(path) {
             return Err((None, Refusal::BadPath));
@@ -137,7 +148,12 @@ impl AuthGate {
             (route, params, &req.method, path)
         };
         let reqs = match &route.access {
-            Access::Public => return Ok(Admission::Pass(route.clone(), None)),
+            Access::Public => {
+                rt.limits
+                    .check_public(&route.name, facts.client_ip)
+                    .map_err(|r| (Some(route.clone()), r))?;
+                return Ok(Admission::Pass(route.clone(), None));
+            }
             Access::Protected(reqs) => reqs,
         };
         let fail = |r: Refusal| (Some(route.clone()), r);
@@ -155,7 +171,7 @@ impl AuthGate {
         let streams = presented.carrier == authgate_core::verify::httpsig_auth::CARRIER
             && match body::declared_length_of(&req.headers) {
                 Some(n) => n > rt.auth.stamps.max_body as u64,
-                None => undeclared_body,
+                None => facts.undeclared_body,
             };
         if verifier.needs() == Needs::Body && !streams {
             if !reqs.accept.intersects(verifier.kinds()) {
@@ -198,6 +214,7 @@ impl AuthGate {
                 requirements: reqs,
                 identity: &identity,
                 params: &Matched(&params),
+                client_ip: facts.client_ip,
                 notes: route.rate_limit_headers.then_some(&notes),
             })
             .map_err(fail)?;
@@ -228,6 +245,11 @@ impl AuthGate {
         let body = body::read_all(session, st.max_body, st.body_timeout).await?;
         let tls = forward::is_tls(session);
         let req = session.req_header();
+        let ip = rt
+            .limits_need_ip
+            .then(|| forward::client_ip(session, rt))
+            .flatten()
+            .map(|ip| ip.to_string());
         let verification = Verification {
             rt: &rt.auth,
             requirements: reqs,
@@ -250,6 +272,7 @@ impl AuthGate {
             requirements: reqs,
             identity: &identity,
             params: &pending.params,
+            client_ip: ip.as_deref(),
             notes: pending.route.rate_limit_headers.then_some(&notes),
         })?;
         authgate_core::limits_keys::spend_quota(&rt.auth, &identity).await?;

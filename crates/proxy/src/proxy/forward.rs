@@ -112,6 +112,17 @@ pub fn peer_and_trust(session: &Session, rt: &Runtime) -> (Option<IpAddr>, bool)
     (peer, trusted)
 }
 
+/// The client's address: the peer, or the `X-Real-IP` a trusted proxy set.
+pub fn client_ip(session: &Session, rt: &Runtime) -> Option<IpAddr> {
+    let (peer, trusted) = peer_and_trust(session, rt);
+    let forwarded = trusted
+        .then(|| session.req_header().headers.get("x-real-ip"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+    forwarded.or(peer)
+}
+
 /// Rewrite the upstream request: strip, inject, forward.
 ///
 /// The headers are edited as a plain `http::HeaderMap` (names pre-parsed,

@@ -119,12 +119,21 @@ impl ProxyHttp for AuthGate {
         let tls = forward::is_tls(session);
         let undeclared_body = body::declared_length_of(&session.req_header().headers).is_none()
             && !session.is_body_empty();
+        let ip = rt
+            .limits_need_ip
+            .then(|| forward::client_ip(session, &rt))
+            .flatten()
+            .map(|ip| ip.to_string());
+        let facts = admit::Facts {
+            tls,
+            undeclared_body,
+            client_ip: ip.as_deref(),
+        };
         let admitted = match self
             .admit(
                 &rt,
                 session.req_header(),
-                tls,
-                undeclared_body,
+                &facts,
                 &mut verified,
                 &mut ctx.rate_limit,
             )

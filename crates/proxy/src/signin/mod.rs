@@ -146,18 +146,8 @@ async fn respond_wallet(
 
 /// The client's address: the peer, or the `X-Real-IP` a trusted proxy set.
 fn client_ip(session: &Session, rt: &Runtime) -> String {
-    let (peer, trusted) = crate::proxy::forward::peer_and_trust(session, rt);
-    let forwarded = session
-        .req_header()
-        .headers
-        .get("x-real-ip")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok());
-    match (trusted, forwarded, peer) {
-        (true, Some(ip), _) => ip.to_string(),
-        (_, _, Some(ip)) => ip.to_string(),
-        _ => "unknown".into(),
-    }
+    crate::proxy::forward::client_ip(session, rt)
+        .map_or_else(|| "unknown".into(), |ip| ip.to_string())
 }
 
 /// Answer a sign-in `handler` for a request admitted with `identity`;
