@@ -1,18 +1,10 @@
-//! The HTTP side of the load tool: the target URL and one keep-alive
-//! HTTP/1.1 connection, driven by hyper's low-level client
-//! (`hyper::client::conn::http1`), so that each worker owns exactly one
-//! connection and no pool sits between the measurement and the wire.
-//! Requests carry a [`Full`] body: empty for GETs (sent without a body, as
-//! with `Empty`), the signed JSON for stamped POSTs.
+//! The HTTP side of the load tool: the target URL and the requests sent to
+//! it (the connection itself is [`super::wire`]). Requests carry their body
+//! as [`Bytes`]: empty for GETs (sent without a body), the signed JSON for
+//! stamped POSTs.
 
-use super::report::{Failure, Outcome};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{handshake, SendRequest};
-use hyper_util::rt::TokioIo;
-use std::time::Duration;
-use tokio::net::TcpStream;
 
 /// Where the load goes.
 #[derive(Debug, Clone)]
@@ -88,96 +80,13 @@ impl Target {
     }
 }
 
-/// One keep-alive connection, opened on first use and reopened after an
-/// error or when the server closes it.
-pub struct Connection {
-    sender: Option<SendRequest<Full<Bytes>>>,
-    timeout: Duration,
-}
-
-impl Connection {
-    /// A connection (not yet open) whose requests time out after `timeout`.
-    pub fn new(timeout: Duration) -> Self {
-        Self {
-            sender: None,
-            timeout,
-        }
-    }
-
-    /// Open the connection now if it is not open (used to connect before the
-    /// clock starts).
-    pub async fn open(&mut self, target: &Target) -> Result<(), Failure> {
-        self.ready(target).await.map(|_| ())
-    }
-
-    async fn ready(&mut self, target: &Target) -> Result<&mut SendRequest<Full<Bytes>>, Failure> {
-        // A connection the server closed while idle is replaced silently, as
-        // any keep-alive client does; it is not a failed request.
-        let reuse = match self.sender.as_mut() {
-            Some(s) => s.ready().await.is_ok(),
-            None => false,
-        };
-        if !reuse {
-            self.sender = None;
-            let sender = tokio::time::timeout(self.timeout, connect(&target.addr))
-                .await
-                .map_err(|_| Failure::Connect)??;
-            self.sender = Some(sender);
-        }
-        self.sender.as_mut().ok_or(Failure::Connect)
-    }
-
-    /// Send `req` and read the whole response body.
-    pub async fn send(&mut self, target: &Target, req: Request<Full<Bytes>>) -> Outcome {
-        let timeout = self.timeout;
-        let sender = match self.ready(target).await {
-            Ok(s) => s,
-            Err(f) => return Outcome::Failed(f),
-        };
-        let exchange = async {
-            let resp = sender.send_request(req).await?;
-            let status = resp.status().as_u16();
-            resp.into_body().collect().await?;
-            Ok::<u16, hyper::Error>(status)
-        };
-        match tokio::time::timeout(timeout, exchange).await {
-            Ok(Ok(status)) => Outcome::Status(status),
-            Ok(Err(_)) => {
-                self.sender = None;
-                Outcome::Failed(Failure::Io)
-            }
-            Err(_) => {
-                // The connection is mid-response; it cannot be reused.
-                self.sender = None;
-                Outcome::Failed(Failure::Timeout)
-            }
-        }
-    }
-}
-
-async fn connect(addr: &str) -> Result<SendRequest<Full<Bytes>>, Failure> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|_| Failure::Connect)?;
-    let _ = stream.set_nodelay(true);
-    let (sender, conn) = handshake(TokioIo::new(stream))
-        .await
-        .map_err(|_| Failure::Connect)?;
-    tokio::spawn(async move {
-        // Ends when the sender is dropped or the peer closes; errors surface
-        // on the sender side.
-        let _ = conn.await;
-    });
-    Ok(sender)
-}
-
 /// A GET request for `path` with `Host` and an optional credential header.
 pub fn request(
     target: &Target,
     path: &Uri,
     credential: Option<(&http::HeaderName, &HeaderValue)>,
-) -> Request<Full<Bytes>> {
-    let mut req = Request::new(Full::default());
+) -> Request<Bytes> {
+    let mut req = Request::new(Bytes::new());
     *req.uri_mut() = path.clone();
     let h = req.headers_mut();
     h.insert(http::header::HOST, target.host.clone());
@@ -188,14 +97,14 @@ pub fn request(
 }
 
 /// A POST of the JSON `body` to `path` with `Host` and the credential's
-/// headers; hyper adds `Content-Length`.
+/// headers; the connection adds `Content-Length`.
 pub fn post_json(
     target: &Target,
     path: Uri,
     credential: Vec<(http::HeaderName, HeaderValue)>,
     body: Bytes,
-) -> Request<Full<Bytes>> {
-    let mut req = Request::new(Full::new(body));
+) -> Request<Bytes> {
+    let mut req = Request::new(body);
     *req.method_mut() = http::Method::POST;
     *req.uri_mut() = path;
     let h = req.headers_mut();

@@ -13,14 +13,14 @@
 //! Every run is bounded by a duration or a request count; a warm-up phase
 //! runs first at the same load and is not recorded.
 
-use super::client::{request, Connection, Target};
+use super::client::{request, Target};
 use super::credentials::Kind;
 use super::mix::Mix;
 use super::report::{Label, Recorder, Report, RunInfo};
 use super::source::Source;
+use super::wire::Connection;
 use bytes::Bytes;
 use http::{Request, Uri};
-use http_body_util::Full;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
@@ -85,7 +85,7 @@ impl Selector {
         })
     }
 
-    fn next(&self, target: &Target, rng: &mut StdRng) -> (Label, Request<Full<Bytes>>) {
+    fn next(&self, target: &Target, rng: &mut StdRng) -> (Label, Request<Bytes>) {
         match self {
             Selector::Plain(path) => (
                 Label {
@@ -196,7 +196,7 @@ pub async fn run(plan: Plan) -> Report {
     // Connect before the clock starts; a failure here is retried (and
     // counted) by the first request on that connection.
     for slot in &slots {
-        let _ = slot.lock().await.open(&plan.target).await;
+        let _ = slot.lock().await.open(&plan.target.addr).await;
     }
     let t0 = Instant::now();
     let schedule = match plan.rate {
@@ -334,9 +334,15 @@ async fn worker(shared: Arc<Shared>, id: usize) {
                 // milliseconds) is the tool's delay, not the target's. A
                 // worker already late (busy with slow responses) is charged
                 // from `due`: that backlog is what the target caused.
-                let early = Instant::now() < due;
-                tokio::time::sleep_until(due.into()).await;
-                let woke = Instant::now();
+                // A worker already due sends at once: no timer to arm.
+                let now = Instant::now();
+                let early = now < due;
+                let woke = if early {
+                    tokio::time::sleep_until(due.into()).await;
+                    Instant::now()
+                } else {
+                    now
+                };
                 if woke >= *hard_end {
                     return;
                 }
@@ -346,7 +352,7 @@ async fn worker(shared: Arc<Shared>, id: usize) {
         let (label, req) = shared.selector.next(&shared.target, &mut rng);
         let mut conn = slot.lock().await;
         let sent = Instant::now();
-        let outcome = conn.send(&shared.target, req).await;
+        let outcome = conn.send(&shared.target.addr, &req).await;
         let done = Instant::now();
         drop(conn);
         if measured {

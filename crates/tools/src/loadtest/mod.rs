@@ -14,6 +14,7 @@ pub mod prepare;
 pub mod report;
 pub mod source;
 pub mod stamps;
+pub mod wire;
 
 use clap::{Args, Subcommand};
 use driver::{Plan, Selector, Stop};

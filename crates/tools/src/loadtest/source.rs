@@ -7,7 +7,6 @@ use super::credentials::{pools, CredentialLine, Kind, Pool, Prepared};
 use super::stamps::StampPool;
 use bytes::Bytes;
 use http::Request;
-use http_body_util::Full;
 use rand::Rng;
 use std::collections::BTreeMap;
 
@@ -45,12 +44,7 @@ impl Source {
     }
 
     /// The next request, genuine or (`forge`) forged.
-    pub fn request(
-        &self,
-        target: &Target,
-        forge: bool,
-        rng: &mut impl Rng,
-    ) -> Request<Full<Bytes>> {
+    pub fn request(&self, target: &Target, forge: bool, rng: &mut impl Rng) -> Request<Bytes> {
         match self {
             Source::Fixed(pool) => {
                 let forged;
