@@ -10,9 +10,12 @@
 #   PostgreSQL reachable also with [stamps] shared_replay, each signature
 #   claimed in the database), 100% invalid keys, a flood over a local and
 #   (with Redis reachable) a global rate limit | HAProxy 2.6 jwt_verify
-#   (HS256, RS256, ES256) and HAProxy passthrough, when haproxy is installed.
+#   (HS256, RS256, ES256) and HAProxy passthrough, when haproxy is installed;
+#   and, when wrk is installed, the bare hop, cached API keys and HS256/ES256
+#   JWTs (and HAProxy's passthrough and HS256) again under wrk.
 # For each: requests/s, p99 latency, and the proxy's CPU µs per request (from
-# /proc/PID/stat), plus ratios against the bare passthrough and HAProxy, and
+# /proc/PID/stat), the load core's busy share (load generator + upstream;
+# rows over 90 % are flagged: they measure the load side), plus ratios against the bare passthrough and HAProxy, and
 # stamps against the cached EdDSA JWT (same curve, verified every time).
 # The load tool signs each stamp itself (~20 µs, on core 1, not the proxy's).
 #
@@ -28,7 +31,7 @@
 # The shared-replay instance's PostgreSQL is not pinned: its CPU is not in
 # the proxy's column (it shows in req/s and p99 only).
 #
-# Usage: benches/compare.sh            (env: DUR=8s ROUNDS=3 CONC=32 OUT=file.md
+# Usage: benches/compare.sh            (env: DUR=8s ROUNDS=3 CONC=32 OUT=file.md ONLY=regex
 #                                       PG=postgres://root@127.0.0.1:5432, PG= skips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +50,7 @@ fi
 
 
 # Upstream.
-$LOAD $BIN echo --listen 127.0.0.1:3000 --fixed 2>/dev/null & PIDS+=($!)
+$LOAD $BIN echo --listen 127.0.0.1:3000 --fixed 2>/dev/null & ECHO=$!; PIDS+=($ECHO)
 wait_port 3000
 
 # authgate with 1,000 API keys, 1,000 tokens per JWT algorithm and 1,000 ed25519 stamp keys;
@@ -167,19 +170,95 @@ if [ -n "$HA" ]; then
   )
 fi
 
+# The same targets driven by wrk (Debian's package) as an outside
+# instrument, each request rotating through the kind's 1,000 credentials
+# (a Lua script made from credentials.jsonl): so the load tool cannot
+# flatter the table.
+WRK_TARGETS=()
+if command -v wrk >/dev/null; then
+  wrk_script() { # KIND OUT: a Lua script sending KIND's credentials in turn (none: the runs path)
+    python3 - "$CREDS" "$1" "$RUNS" >"$2" <<'PY'
+import json, sys
+path, kind, runs = sys.argv[1:4]
+reqs = []
+for line in open(path):
+    c = json.loads(line)
+    if c["kind"] == kind:
+        v = "Bearer " + c["credential"] if c["header"] == "authorization" else c["credential"]
+        reqs.append((c["path"], c["header"], v))
+if not reqs:
+    reqs = [(runs, None, None)]
+print("local reqs = {")
+for p, h, v in reqs:
+    hdr = "{}" if h is None else "{[%s] = %s}" % (json.dumps(h), json.dumps(v))
+    print("  wrk.format('GET', %s, %s)," % (json.dumps(p), hdr))
+print("}\nlocal i = 0\nrequest = function()\n  i = i % #reqs + 1\n  return reqs[i]\nend")
+PY
+  }
+  for k in none api_key jwt_hs256 jwt_es256; do wrk_script "$k" "$WORK/wrk-$k.lua"; done
+  WRK_TARGETS=(
+    "bare pingora passthrough (wrk)|$PT|http://127.0.0.1:8081|none"
+    "authgate api_key (cached) (wrk)|$AG|http://127.0.0.1:8080|api_key"
+    "authgate jwt HS256 (cached) (wrk)|$AG|http://127.0.0.1:8080|jwt_hs256"
+    "authgate jwt ES256 (cached) (wrk)|$AG|http://127.0.0.1:8080|jwt_es256"
+  )
+  if [ -n "$HA" ]; then
+    WRK_TARGETS+=("haproxy passthrough (wrk)|$HA|http://127.0.0.1:8400|none"
+                  "haproxy jwt_verify HS256 (wrk)|$HA|http://127.0.0.1:8401|jwt_hs256")
+  fi
+fi
+
+# ONLY=REGEX keeps the rows whose name matches (e.g. ONLY='wrk|passthrough$').
+if [ -n "${ONLY:-}" ]; then
+  keep() { local t out=(); for t in "$@"; do [[ "${t%%|*}" =~ $ONLY ]] && out+=("$t"); done; printf '%s\n' "${out[@]}"; }
+  mapfile -t TARGETS < <(keep "${TARGETS[@]}")
+  mapfile -t WRK_TARGETS < <(keep "${WRK_TARGETS[@]}")
+fi
+
 ticks() { if [ "$1" = 0 ]; then echo 0; else awk '{print $14+$15}' "/proc/$1/stat"; fi; }
+# CPU of this script's finished children (the load generator just run).
+child_ticks() { awk '{print $16+$17}' "/proc/$$/stat"; }
+now() { date +%s.%N; }
 RESULTS="$WORK/results.jsonl"
+# record NAME JSON PROXY_TICKS LOAD_TICKS ECHO_TICKS WALL_SECONDS
+record() {
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["name"]=sys.argv[2]; d["ticks"]=int(sys.argv[3]); d["load_ticks"]=int(sys.argv[4]); d["echo_ticks"]=int(sys.argv[5]); d["wall"]=float(sys.argv[6]); print(json.dumps(d))' \
+    "$2" "$1" "$3" "$4" "$5" "$6" >>"$RESULTS"
+}
 for round in $(seq "$ROUNDS"); do
   for t in "${TARGETS[@]}"; do
     IFS='|' read -r name pid url args <<<"$t"
     # shellcheck disable=SC2086
     $LOAD $BIN loadtest run --url "$url" $args --duration 1s --warmup 0s --concurrency "$CONC" --quiet >/dev/null
-    before=$(ticks "$pid")
+    before=$(ticks "$pid"); eb=$(ticks "$ECHO"); lb=$(child_ticks); t0=$(now)
     # shellcheck disable=SC2086
     json=$($LOAD $BIN loadtest run --url "$url" $args --duration "$DUR" --warmup 0s --concurrency "$CONC" --quiet --json)
-    after=$(ticks "$pid")
-    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["name"]=sys.argv[2]; d["ticks"]=int(sys.argv[3]); print(json.dumps(d))' \
-      "$json" "$name" "$((after - before))" >>"$RESULTS"
+    t1=$(now); la=$(child_ticks); ea=$(ticks "$ECHO"); after=$(ticks "$pid")
+    record "$name" "$json" "$((after - before))" "$((la - lb))" "$((ea - eb))" "$(awk "BEGIN {print $t1 - $t0}")"
+    echo "round $round: $name done" >&2
+  done
+  for t in "${WRK_TARGETS[@]}"; do
+    IFS='|' read -r name pid url kind <<<"$t"
+    $LOAD wrk -t1 -c"$CONC" -d1s -s "$WORK/wrk-$kind.lua" "$url" >/dev/null
+    before=$(ticks "$pid"); eb=$(ticks "$ECHO"); lb=$(child_ticks); t0=$(now)
+    out=$($LOAD wrk -t1 -c"$CONC" -d"$DUR" --latency -s "$WORK/wrk-$kind.lua" "$url")
+    t1=$(now); la=$(child_ticks); ea=$(ticks "$ECHO"); after=$(ticks "$pid")
+    json=$(python3 - "$out" <<'PY'
+import json, re, sys
+out = sys.argv[1]
+def us(v):
+    n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
+    return float(n) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
+reqs = int(re.search(r"(\d+) requests in", out).group(1))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+bad = int(bad.group(1)) if bad else 0
+p99 = us(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+print(json.dumps({"rps": rps, "requests": reqs, "latency_us": {"p99": p99},
+                  "status": {"200": reqs - bad, "other": bad}}))
+PY
+)
+    record "$name" "$json" "$((after - before))" "$((la - lb))" "$((ea - eb))" "$(awk "BEGIN {print $t1 - $t0}")"
     echo "round $round: $name done" >&2
   done
 done
@@ -191,22 +270,34 @@ hz = int(hz)
 rows = {}
 for line in open(path):
     d = json.loads(line)
-    r = rows.setdefault(d["name"], {"rps": [], "p99": [], "cpu": [], "ok": [], "req": []})
+    r = rows.setdefault(d["name"], {"rps": [], "p99": [], "cpu": [], "ok": [], "req": [], "load": []})
     n = max(d["requests"], 1)
     r["rps"].append(d["rps"]); r["p99"].append(d["latency_us"]["p99"])
     r["cpu"].append(d["ticks"] * 1e6 / hz / n)
     r["req"].append(d["requests"])
     r["ok"].append(sum(v for k, v in d["status"].items() if k.startswith("2")) / n)
+    # The load core's busy share: the load generator and the upstream.
+    r["load"].append((d["load_ticks"] + d["echo_ticks"]) / hz / max(d["wall"], 1e-9))
 med = {k: {m: statistics.median(v) for m, v in r.items()} for k, r in rows.items()}
 bare = med.get("bare pingora passthrough")
 print(f"Loopback, 2 cores, {pin}; {rounds} alternating rounds of {dur} at concurrency {conc}; medians.\n")
-print("| target | req/s | p99 µs | proxy CPU µs/req | 2xx share | req/s ÷ bare | CPU − bare µs |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| target | req/s | p99 µs | proxy CPU µs/req | 2xx share | req/s ÷ bare | CPU − bare µs | load core busy |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+flagged = []
 for name, m in med.items():
     cpu = "-" if name == "upstream direct" else f"{m['cpu']:.1f}"
-    ratio = f"{m['rps'] / bare['rps']:.2f}" if bare else "-"
-    extra = f"{m['cpu'] - bare['cpu']:+.1f}" if bare and name != "upstream direct" else "-"
-    print(f"| {name} | {m['rps']:.0f} | {m['p99']:.0f} | {cpu} | {m['ok']:.0%} | {ratio} | {extra} |")
+    base = med.get("bare pingora passthrough (wrk)") if name.endswith("(wrk)") else bare
+    ratio = f"{m['rps'] / base['rps']:.2f}" if base else "-"
+    extra = f"{m['cpu'] - base['cpu']:+.1f}" if base and name != "upstream direct" else "-"
+    busy = f"{m['load']:.0%}" + (" ⚠" if m["load"] > 0.9 else "")
+    if m["load"] > 0.9 and name != "upstream direct":
+        flagged.append(name)
+    print(f"| {name} | {m['rps']:.0f} | {m['p99']:.0f} | {cpu} | {m['ok']:.0%} | {ratio} | {extra} | {busy} |")
+print("\nRows named (wrk) are driven by wrk and compared with the bare hop under wrk. "
+      "Load core busy: the load generator's and the upstream's CPU over the run, on their shared core.")
+if flagged:
+    print("⚠ The load core was more than 90 % busy for: " + "; ".join(flagged)
+          + ". Their req/s measures the load side as much as the proxy; read their CPU column.")
 pairs = [("authgate jwt HS256 (cached)", "haproxy jwt_verify HS256"),
          ("authgate jwt RS256 (cached)", "haproxy jwt_verify RS256"),
          ("authgate jwt ES256 (cached)", "haproxy jwt_verify ES256"),
