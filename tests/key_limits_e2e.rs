@@ -13,18 +13,8 @@ use common::pg::{CutProxy, TempDb};
 use common::redis_server::TempPrefix;
 use common::*;
 use serde_json::{json, Value};
-use sha2::Digest;
 
 const PATH: &str = "/w/acme/x";
-
-fn admin_token() -> (String, String) {
-    let t = format!("agadm_{:032x}", rand::random::<u128>());
-    let digest = hex::encode(sha2::Sha256::digest(t.as_bytes()));
-    let stanza = format!(
-        "[[admin.tokens]]\nid = \"ops\"\ndigest = \"sha256:{digest}\"\nscopes = [\"keys:read\", \"keys:write\"]\n"
-    );
-    (t, stanza)
-}
 
 fn config(store_url: &str, admin: &str, extra: &str) -> String {
     format!(

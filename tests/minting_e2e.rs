@@ -14,7 +14,6 @@ mod common;
 use common::pg::TempDb;
 use common::*;
 use serde_json::{json, Value};
-use sha2::Digest;
 use std::time::Duration;
 
 const EPHEMERAL: &str = "/auth/ephemeral-keys";
@@ -93,15 +92,6 @@ upstream = "echo"
 auth = {{ accept = ["publishable_key", "server_key"], usage = "browser" }}
 "#
     )
-}
-
-fn admin_token() -> (String, String) {
-    let t = format!("agadm_{:032x}", rand::random::<u128>());
-    let digest = hex::encode(sha2::Sha256::digest(t.as_bytes()));
-    let stanza = format!(
-        "[[admin.tokens]]\nid = \"ops\"\ndigest = \"sha256:{digest}\"\nscopes = [\"keys:read\", \"keys:write\"]\n"
-    );
-    (t, stanza)
 }
 
 struct T {

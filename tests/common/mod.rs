@@ -89,6 +89,17 @@ connect_timeout = "1s"
     )
 }
 
+/// A read-write admin token `ops` and its `[[admin.tokens]]` stanza.
+pub fn admin_token() -> (String, String) {
+    use sha2::Digest;
+    let t = format!("agadm_{:032x}", rand::random::<u128>());
+    let digest = hex::encode(sha2::Sha256::digest(t.as_bytes()));
+    let stanza = format!(
+        "[[admin.tokens]]\nid = \"ops\"\ndigest = \"sha256:{digest}\"\nscopes = [\"keys:read\", \"keys:write\"]\n"
+    );
+    (t, stanza)
+}
+
 /// A running authgate process.
 pub struct Gate {
     child: Child,
