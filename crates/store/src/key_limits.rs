@@ -25,12 +25,12 @@ pub struct KeyRateLimit {
     #[serde(deserialize_with = "whole")]
     #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub rate: u32,
-    /// The period of `rate`, from `1ms` to `1d` (`"1s"`, `"1m"`, `"1h"`;
-    /// the API also reads compound durations such as `"1h 30m"`). The
-    /// schema's pattern documents 1–999 ms or s, 1–59 m, 1–24 h or 1 d,
-    /// each valid for any `rate`.
-    #[serde(with = "humantime_serde")]
-    #[schema(value_type = String, example = "1s", pattern = "^(([1-9][0-9]{0,2})(ms|s)|([1-9]|[1-5][0-9])m|([1-9]|1[0-9]|2[0-4])h|1d)$")]
+    /// The period of `rate`: 1–999 seconds (`"30s"`), 1–59 minutes
+    /// (`"5m"`), 1–24 hours (`"1h"`) or one day (`"1d"`); each of them
+    /// valid for any `rate` up to 10^9. Written back in the largest unit
+    /// that divides it (`"120s"` reads back as `"2m"`).
+    #[serde(with = "per")]
+    #[schema(value_type = String, example = "1s", pattern = "^([1-9][0-9]{0,2}s|([1-9]|[1-5][0-9])m|([1-9]|1[0-9]|2[0-4])h|1d)$")]
     pub per: Duration,
     /// Requests allowed at once (default: `rate`).
     #[serde(
@@ -70,6 +70,60 @@ impl KeyRateLimit {
             per: self.per,
             burst: self.burst.unwrap_or(self.rate),
         }
+    }
+}
+
+/// A rate limit's period: `<n>s` (1–999), `<n>m` (1–59), `<n>h` (1–24)
+/// or `1d`, and written back in the largest unit that divides it.
+mod per {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    /// Parse one period of the grammar above.
+    pub fn parse(text: &str) -> Option<Duration> {
+        let split = text.find(|c: char| !c.is_ascii_digit())?;
+        let (digits, unit) = text.split_at(split);
+        if digits.starts_with('0') {
+            return None;
+        }
+        let n: u64 = digits.parse().ok()?;
+        let (max, secs) = match unit {
+            "s" => (999, 1),
+            "m" => (59, 60),
+            "h" => (24, 3600),
+            "d" => (1, 86_400),
+            _ => return None,
+        };
+        (1..=max)
+            .contains(&n)
+            .then(|| Duration::from_secs(n * secs))
+    }
+
+    /// The period in the largest unit that divides it.
+    pub fn format(d: &Duration) -> String {
+        let secs = d.as_secs();
+        if d.subsec_nanos() != 0 || secs == 0 {
+            return format!("{}ms", d.as_millis());
+        }
+        match secs {
+            86_400 => "1d".into(),
+            s if s % 3600 == 0 => format!("{}h", s / 3600),
+            s if s % 60 == 0 && s / 60 <= 59 => format!("{}m", s / 60),
+            s => format!("{s}s"),
+        }
+    }
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "rate_limit.per: 1-999s, 1-59m, 1-24h or 1d, not {text:?}"
+            ))
+        })
     }
 }
 
@@ -363,6 +417,29 @@ mod tests {
     }
 
     #[test]
+    fn periods_read_the_documented_grammar_and_write_back_in_it() {
+        for (text, secs, back) in [
+            ("1s", 1, "1s"),
+            ("999s", 999, "999s"),
+            ("120s", 120, "2m"),
+            ("59m", 3540, "59m"),
+            ("24h", 86_400, "1d"),
+            ("2h", 7200, "2h"),
+            ("1d", 86_400, "1d"),
+        ] {
+            let d = per::parse(text).unwrap();
+            assert_eq!(d, Duration::from_secs(secs), "{text}");
+            assert_eq!(per::format(&d), back);
+            assert!(per::parse(&per::format(&d)).is_some(), "{back} reads back");
+        }
+        for bad in [
+            "0s", "1000s", "60m", "25h", "2d", "01s", "1", "s", "1.5s", "1h 30m", "100ms", "",
+        ] {
+            assert!(per::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
     fn settings_are_bounded() {
         let ok = KeyRateLimit {
             rate: 10,
@@ -372,6 +449,24 @@ mod tests {
         assert_eq!(ok.problem(), None);
         assert_eq!(ok.rate().burst, 10);
         assert!(KeyRateLimit { rate: 0, ..ok }.problem().is_some());
+        // Sub-nanosecond intervals are refused with a precise error.
+        let fast = KeyRateLimit {
+            rate: 999_999_999,
+            per: Duration::from_millis(72),
+            burst: None,
+        };
+        assert_eq!(
+            fast.problem(),
+            Some("rate_limit: more than one request per nanosecond")
+        );
+        assert_eq!(
+            KeyRateLimit {
+                per: Duration::from_secs(1),
+                ..fast
+            }
+            .problem(),
+            None
+        );
         assert!(KeyRateLimit {
             per: Duration::from_secs(2 * 86_400),
             ..ok
