@@ -165,11 +165,6 @@ impl<C: Clock + Clone> Limit<C> {
         })
     }
 
-    /// Whether this limit applies to `route` and `kind`.
-    pub fn applies(&self, route: &str, kind: CredentialKind) -> bool {
-        self.spec.applies(route, Some(kind))
-    }
-
     /// Count one request for `key`.
     pub fn check(&self, key: &str) -> Verdict {
         if self.checks.fetch_add(1, Ordering::Relaxed) % RETAIN_EVERY == RETAIN_EVERY - 1 {
@@ -225,11 +220,6 @@ impl RateLimits {
     pub fn with_per_key(mut self, per_key: Arc<PerKeyLimits>) -> Self {
         self.per_key = Some(per_key);
         self
-    }
-
-    /// Whether there is no limit at all.
-    pub fn is_empty(&self) -> bool {
-        self.limits.is_empty() && self.global.is_empty() && self.per_key.is_none()
     }
 }
 

@@ -272,11 +272,6 @@ impl GlobalLimit {
         })
     }
 
-    /// Whether this limit applies to `route` and `kind`.
-    pub fn applies(&self, route: &str, kind: crate::credential::CredentialKind) -> bool {
-        self.spec.applies(route, Some(kind))
-    }
-
     /// Count one request for `key`.
     pub fn check(&self, key: &str) -> GlobalVerdict {
         let now = Instant::now();

@@ -110,11 +110,6 @@ impl PerKeyLimits {
         }
     }
 
-    /// Whether the limiters are shared by the fleet.
-    pub fn is_global(&self) -> bool {
-        self.shared.is_some()
-    }
-
     /// Count one request of credential `id` under its own `rate`;
     /// `None` when the backend is down and its policy is to refuse.
     pub fn check(&self, id: &str, rate: KeyRate) -> Option<Verdict> {

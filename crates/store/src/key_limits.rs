@@ -295,6 +295,11 @@ impl LimitColumns {
         }
     }
 
+    /// The columns of a stored key's rate limit and quota.
+    pub fn of_key(k: &crate::model::StoredKey) -> Self {
+        Self::of(k.rate_limit.as_ref(), k.quota.as_ref())
+    }
+
     /// The rate limit and quota they hold; `None` for unreadable values.
     #[allow(clippy::type_complexity)]
     pub fn read(&self) -> Option<(Option<KeyRateLimit>, Option<KeyQuota>)> {

@@ -168,7 +168,7 @@ fn row_values<'a>(
 
 async fn insert<C: GenericClient>(c: &C, k: &StoredKey) -> Result<(), tokio_postgres::Error> {
     let (digest, kind) = (k.digest.as_slice(), k.kind.as_str());
-    let limits = LimitColumns::of(k.rate_limit.as_ref(), k.quota.as_ref());
+    let limits = LimitColumns::of_key(k);
     c.execute(
         &format!(
             "INSERT INTO authgate_keys ({COLUMNS}) VALUES \
@@ -182,7 +182,7 @@ async fn insert<C: GenericClient>(c: &C, k: &StoredKey) -> Result<(), tokio_post
 }
 
 async fn save<C: GenericClient>(c: &C, k: &StoredKey) -> Result<(), tokio_postgres::Error> {
-    let l = LimitColumns::of(k.rate_limit.as_ref(), k.quota.as_ref());
+    let l = LimitColumns::of_key(k);
     c.execute(
         "UPDATE authgate_keys SET scopes = $2, allow = $3, expires_at = $4, disabled = $5, \
          metadata = $6, updated_at = $7, revoked_at = $8, rl_rate = $9, rl_per_ms = $10, \
@@ -524,7 +524,7 @@ impl KeyStore for PgStore {
         for key in keys {
             let k = key.stored(at);
             let (digest, kind) = (k.digest.as_slice(), k.kind.as_str());
-            let limits = LimitColumns::of(k.rate_limit.as_ref(), k.quota.as_ref());
+            let limits = LimitColumns::of_key(&k);
             let row = row_values(&k, &digest, &kind, &limits);
             writer.as_mut().write(&row).await.map_err(write_err)?;
         }

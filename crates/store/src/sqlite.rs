@@ -126,7 +126,7 @@ fn insert_row(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
          (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
          ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
     ))?;
-    let l = LimitColumns::of(k.rate_limit.as_ref(), k.quota.as_ref());
+    let l = LimitColumns::of_key(k);
     stmt.execute(params![
         k.id,
         k.digest.as_slice(),
@@ -168,7 +168,7 @@ fn insert(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
 
 /// Rewrite the mutable fields of `k`.
 fn save(c: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
-    let l = LimitColumns::of(k.rate_limit.as_ref(), k.quota.as_ref());
+    let l = LimitColumns::of_key(k);
     c.execute(
         "UPDATE authgate_keys SET scopes = ?2, allow = ?3, expires_at = ?4, disabled = ?5, \
          metadata = ?6, updated_at = ?7, revoked_at = ?8, rl_rate = ?9, rl_per_ms = ?10, \

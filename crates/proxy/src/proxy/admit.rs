@@ -13,6 +13,7 @@ use crate::credential::extract::{Carrier, Presented};
 use crate::error::Refusal;
 use crate::identity::Identity;
 use crate::policy::router::{path_is_normal, Access, Route, RouteMatch};
+use authgate_core::policy::Requirements;
 use authgate_core::stages::{PathParams, RateLimitNote, StageInput, StageNotes};
 use authgate_core::verify::{Needs, RequestVerifier, RequestView, Verification};
 use pingora::proxy::Session;
@@ -40,6 +41,8 @@ pub(super) struct Pending {
     method: http::Method,
     path: String,
     params: Vec<(String, String)>,
+    /// The client's address, when a rate limit counts by it.
+    client_ip: Option<String>,
 }
 
 /// What admission needs to know of the connection and the request beyond
@@ -190,6 +193,7 @@ impl AuthGate {
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
+                client_ip: facts.client_ip.map(str::to_string),
             })));
         }
         let verification = Verification {
@@ -206,22 +210,10 @@ impl AuthGate {
             .await
             .map_err(fail)?;
         *verified = Some(identity.clone());
-        let notes = StageNotes::default();
-        rt.auth
-            .stages
-            .run(&StageInput {
-                route: &route.name,
-                requirements: reqs,
-                identity: &identity,
-                params: &Matched(&params),
-                client_ip: facts.client_ip,
-                notes: route.rate_limit_headers.then_some(&notes),
-            })
-            .map_err(fail)?;
-        authgate_core::limits_keys::spend_quota(&rt.auth, &identity)
+        let params = Matched(&params);
+        *noted = after_verification(rt, route, reqs, &identity, &params, facts.client_ip)
             .await
             .map_err(fail)?;
-        *noted = notes.rate_limit.take();
         if streams {
             return Ok(Admission::Stream(route.clone(), identity));
         }
@@ -245,11 +237,6 @@ impl AuthGate {
         let body = body::read_all(session, st.max_body, st.body_timeout).await?;
         let tls = forward::is_tls(session);
         let req = session.req_header();
-        let ip = rt
-            .limits_need_ip
-            .then(|| forward::client_ip(session, rt))
-            .flatten()
-            .map(|ip| ip.to_string());
         let verification = Verification {
             rt: &rt.auth,
             requirements: reqs,
@@ -266,17 +253,42 @@ impl AuthGate {
             .verify_with(&pending.verifier, verification)
             .await?;
         *verified = Some(identity.clone());
-        let notes = StageNotes::default();
-        rt.auth.stages.run(&StageInput {
-            route: &pending.route.name,
-            requirements: reqs,
-            identity: &identity,
-            params: &pending.params,
-            client_ip: ip.as_deref(),
-            notes: pending.route.rate_limit_headers.then_some(&notes),
-        })?;
-        authgate_core::limits_keys::spend_quota(&rt.auth, &identity).await?;
-        *noted = notes.rate_limit.take();
+        *noted = after_verification(
+            rt,
+            &pending.route,
+            reqs,
+            &identity,
+            &pending.params,
+            pending.client_ip.as_deref(),
+        )
+        .await?;
         Ok((identity, body))
     }
+}
+
+/// After verification: the post-authentication stages, then one use of
+/// the key's quota. Returns the tightest rate limit when the route asks for
+/// `RateLimit` headers.
+async fn after_verification(
+    rt: &Runtime,
+    route: &Route,
+    requirements: &Requirements,
+    identity: &Identity,
+    params: &(dyn PathParams + Sync),
+    client_ip: Option<&str>,
+) -> Result<Option<RateLimitNote>, Refusal> {
+    let note = {
+        let notes = StageNotes::default();
+        rt.auth.stages.run(&StageInput {
+            route: &route.name,
+            requirements,
+            identity,
+            params,
+            client_ip,
+            notes: route.rate_limit_headers.then_some(&notes),
+        })?;
+        notes.rate_limit.take()
+    };
+    authgate_core::limits_keys::spend_quota(&rt.auth, identity).await?;
+    Ok(note)
 }
