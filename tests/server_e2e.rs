@@ -95,3 +95,47 @@ async fn h2c_off_refuses_http2_prior_knowledge() {
         "only the HTTP/1.1 request reached the upstream"
     );
 }
+
+/// Both runtime flavours serve: two threads without work stealing (each a
+/// single-thread runtime, connections spread at random) and one thread
+/// with it; many connections at once, every request reaches the upstream.
+#[tokio::test]
+async fn both_runtime_flavours_serve_concurrent_connections() {
+    for setting in [
+        "threads = 2\nwork_stealing = false",
+        "threads = 1\nwork_stealing = true",
+    ] {
+        let up = Upstream::start();
+        let (port, admin) = (free_port(), free_port());
+        let cfg = format!(
+            "{}\n[[routes]]\npath = \"/p\"\nupstream = \"echo\"\nauth = {{ public = true }}\n",
+            base_config(port, admin, up.addr).replace("threads = 1", setting)
+        );
+        let gate = Gate::start_with(&cfg, port, admin);
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let url = gate.url("/p");
+            tasks.push(tokio::spawn(async move {
+                // A fresh client per task: its own connection.
+                let c = client();
+                let mut ok = 0;
+                for _ in 0..4 {
+                    if c.get(&url).send().await.unwrap().status() == 200 {
+                        ok += 1;
+                    }
+                }
+                ok
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            ok += t.await.unwrap();
+        }
+        assert_eq!(ok, 64, "{setting}: every request answered 200");
+        assert_eq!(
+            up.seen().len(),
+            64,
+            "{setting}: every request reached the upstream"
+        );
+    }
+}

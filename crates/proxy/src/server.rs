@@ -39,6 +39,7 @@ pub fn build_with(
 
     let conf = ServerConf {
         threads: file.server.threads,
+        work_stealing: file.server.steals_work(),
         grace_period_seconds: Some(file.server.grace_period.as_secs()),
         graceful_shutdown_timeout_seconds: Some(file.server.grace_period.as_secs()),
         ..ServerConf::default()

@@ -29,6 +29,10 @@ pub enum ToolCommand {
         /// Worker threads.
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// Work stealing between the worker threads (`false`: one
+        /// single-thread runtime per thread), as `[server] work_stealing`.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        work_stealing: bool,
     },
     /// Play a wallet client through session-key sign-in against a running
     /// authgate (a throwaway wallet; see docs/signin.md).
@@ -73,7 +77,8 @@ pub fn run(command: ToolCommand) -> ExitCode {
             listen,
             upstream,
             threads,
-        } => crate::passthrough::run(&listen, &upstream, threads),
+            work_stealing,
+        } => crate::passthrough::run(&listen, &upstream, threads, work_stealing),
         ToolCommand::Loadtest { command } => crate::loadtest::run(command),
     }
 }

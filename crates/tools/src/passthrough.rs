@@ -10,7 +10,7 @@ use pingora::upstreams::peer::HttpPeer;
 use std::process::ExitCode;
 
 struct Bare {
-    upstream: String,
+    upstream: std::net::SocketAddr,
 }
 
 #[async_trait]
@@ -20,34 +20,27 @@ impl ProxyHttp for Bare {
     fn new_ctx(&self) -> Self::CTX {}
 
     async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
-        Ok(Box::new(HttpPeer::new(
-            self.upstream.as_str(),
-            false,
-            String::new(),
-        )))
+        Ok(Box::new(HttpPeer::new(self.upstream, false, String::new())))
     }
 }
 
-/// Run a bare passthrough from `listen` to `upstream` with `threads` workers.
-pub fn run(listen: &str, upstream: &str, threads: usize) -> ExitCode {
-    if upstream.parse::<std::net::SocketAddr>().is_err() {
+/// Run a bare passthrough from `listen` to `upstream` with `threads` workers
+/// (stealing work from each other or not).
+pub fn run(listen: &str, upstream: &str, threads: usize, work_stealing: bool) -> ExitCode {
+    let Ok(upstream) = upstream.parse::<std::net::SocketAddr>() else {
         eprintln!("--upstream must be ip:port");
         return ExitCode::from(2);
-    }
+    };
     let conf = ServerConf {
         threads,
+        work_stealing,
         grace_period_seconds: Some(1),
         graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let mut svc = pingora::proxy::http_proxy_service(
-        &server.configuration,
-        Bare {
-            upstream: upstream.to_string(),
-        },
-    );
+    let mut svc = pingora::proxy::http_proxy_service(&server.configuration, Bare { upstream });
     svc.add_tcp(listen);
     server.add_service(svc);
     server.run_forever()

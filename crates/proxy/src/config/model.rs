@@ -131,12 +131,26 @@ pub struct ServerSection {
     /// Worker threads of the proxy service.
     #[serde(default = "default_threads")]
     pub threads: usize,
+    /// Let idle worker threads steal tasks from busy ones (one tokio
+    /// multi-thread runtime); `false`: each thread its own single-thread
+    /// runtime, connections spread at random (pingora's `NoSteal`). Unset:
+    /// stealing with two threads or more; one thread has nobody to steal
+    /// from and runs a single-thread runtime, which costs less per request.
+    #[serde(default)]
+    pub work_stealing: Option<bool>,
     /// How long a graceful shutdown waits for in-flight requests.
     #[serde(default = "default_grace", with = "humantime_serde")]
     pub grace_period: Duration,
     /// How often the config file is checked for changes (0s = never; SIGHUP still works).
     #[serde(default = "default_watch", with = "humantime_serde")]
     pub watch_interval: Duration,
+}
+
+impl ServerSection {
+    /// Whether the worker threads steal work: as set, else with 2+ threads.
+    pub fn steals_work(&self) -> bool {
+        self.work_stealing.unwrap_or(self.threads > 1)
+    }
 }
 
 impl Default for ServerSection {
@@ -146,6 +160,7 @@ impl Default for ServerSection {
             h2c: true,
             tls: None,
             threads: default_threads(),
+            work_stealing: None,
             grace_period: default_grace(),
             watch_interval: default_watch(),
         }
@@ -628,4 +643,22 @@ fn default_identity_prefix() -> String {
 }
 fn default_ws_param() -> String {
     "workspace".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_stealing_defaults_to_the_thread_count_and_follows_the_setting() {
+        let with = |threads, work_stealing| ServerSection {
+            threads,
+            work_stealing,
+            ..ServerSection::default()
+        };
+        assert!(!with(1, None).steals_work());
+        assert!(with(2, None).steals_work());
+        assert!(with(1, Some(true)).steals_work());
+        assert!(!with(8, Some(false)).steals_work());
+    }
 }

@@ -113,6 +113,10 @@ fn needs_restart(prev: &Runtime, next: &Runtime) -> Vec<ConfigError> {
     check("server.h2c", a.server.h2c == b.server.h2c);
     check("server.threads", a.server.threads == b.server.threads);
     check(
+        "server.work_stealing",
+        a.server.steals_work() == b.server.steals_work(),
+    );
+    check(
         "server.grace_period",
         a.server.grace_period == b.server.grace_period,
     );
