@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Side-by-side on loopback, in one run, measured in alternation so drift hits
 # every target alike:
-#   upstream direct | bare pingora passthrough (`authgate passthrough`) |
+#   upstream direct | bare pingora passthrough (`authgate passthrough`, with
+#   pingora's default multi-thread runtime and, as authgate runs one worker
+#   thread, on a single-thread runtime: `--work-stealing false`) |
 #   authgate: cached API keys, cached JWTs (HS256, RS256, ES256, EdDSA; 1,000
 #   distinct tokens each), ed25519 stamps (1,000 keys; every request a new
 #   POST body and a new X-Stamp, so each one is verified and replay-checked:
@@ -11,8 +13,10 @@
 #   claimed in the database), 100% invalid keys, a flood over a local and
 #   (with Redis reachable) a global rate limit | HAProxy 2.6 jwt_verify
 #   (HS256, RS256, ES256) and HAProxy passthrough, when haproxy is installed;
-#   and, when wrk is installed, the bare hop, cached API keys and HS256/ES256
-#   JWTs (and HAProxy's passthrough and HS256) again under wrk.
+#   and, when wrk is installed, the bare hop, cached API keys (Bearer and
+#   X-API-Key) and HS256/ES256 JWTs (and HAProxy's passthrough and HS256, and
+#   pingap's passthrough, key_auth and jwt HS256 when pingap is installed)
+#   again under wrk.
 # For each: requests/s, p99 latency, and the proxy's CPU µs per request (from
 # /proc/PID/stat), the load core's busy share (load generator + upstream;
 # rows over 90 % are flagged: they measure the load side), plus ratios against the bare passthrough and HAProxy, and
@@ -41,6 +45,8 @@ CONC=${CONC:-32}
 OUT=${OUT:-}
 # shellcheck source=benches/lib.sh
 . benches/lib.sh
+# shellcheck source=benches/pingap.sh
+. benches/pingap.sh
 
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   PROXY="taskset -c 0"; LOAD="taskset -c 1"; PIN="proxies on core 0, upstream + load tool on core 1"
@@ -60,7 +66,10 @@ $BIN loadtest prepare --out "$WORK/p" --api-keys 1000 --jwts 1000 --stamps 1000 
 sed -i 's/^level = .*/level = "warn"/' "$WORK/p/authgate.toml"
 $PROXY $BIN serve --config "$WORK/p/authgate.toml" 2>"$WORK/authgate.log" & AG=$!; PIDS+=($AG)
 $PROXY $BIN passthrough --listen 127.0.0.1:8081 --upstream 127.0.0.1:3000 --threads 1 2>/dev/null & PT=$!; PIDS+=($PT)
-wait_port 8080; wait_port 8081
+# The same bare hop on single-thread runtimes (pingora's NoSteal), as
+# authgate runs one worker thread by default.
+$PROXY $BIN passthrough --listen 127.0.0.1:8086 --upstream 127.0.0.1:3000 --threads 1 --work-stealing false 2>/dev/null & PT2=$!; PIDS+=($PT2)
+wait_port 8080; wait_port 8081; wait_port 8086
 
 # The same authgate with a PostgreSQL store beside its keys file and
 # shared replay on: every stamp or message signature is also claimed in the
@@ -141,10 +150,24 @@ fi
 
 CREDS="$WORK/p/credentials.jsonl"
 RUNS="/api/v1/workspaces/ws-000/agent-runs"
+
+# pingap (the other gateway on pingora), when installed
+# (`apt-get install protobuf-compiler; cargo install pingap@0.13.1 --locked`):
+# passthrough, key_auth with the same 1,000 API keys in `X-API-Key`, and its
+# jwt plugin with the same HS256 secret; one worker thread each (pingap's
+# default), access logs off, pinned like the others.
+PG_PID=""
+if command -v pingap >/dev/null; then
+  mkdir -p "$WORK/pingap"
+  pingap_config "$CREDS" "$WORK/p/jwt-hs256.secret" "$WORK" 127.0.0.1:3000 8500 >"$WORK/pingap/pingap.toml"
+  $PROXY pingap -c "$WORK/pingap/pingap.toml" 2>"$WORK/pingap.log" >&2 & PG_PID=$!; PIDS+=($PG_PID)
+  wait_port 8500; wait_port 8501; wait_port 8502
+fi
 # name | pid | url | loadtest args
 TARGETS=(
   "upstream direct|0|http://127.0.0.1:3000|--path $RUNS"
   "bare pingora passthrough|$PT|http://127.0.0.1:8081|--path $RUNS"
+  "bare pingora passthrough, no work stealing|$PT2|http://127.0.0.1:8086|--path $RUNS"
   "authgate api_key (cached)|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix api_key=1"
   "authgate jwt HS256 (cached)|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix jwt_hs256=1"
   "authgate jwt RS256 (cached)|$AG|http://127.0.0.1:8080|--credentials $CREDS --mix jwt_rs256=1"
@@ -180,12 +203,16 @@ if command -v wrk >/dev/null; then
     python3 - "$CREDS" "$1" "$RUNS" >"$2" <<'PY'
 import json, sys
 path, kind, runs = sys.argv[1:4]
+# api_key_x: the API keys in X-API-Key (pingap's key_auth reads one header).
+in_x = kind == "api_key_x"
+kind = "api_key" if in_x else kind
 reqs = []
 for line in open(path):
     c = json.loads(line)
     if c["kind"] == kind:
-        v = "Bearer " + c["credential"] if c["header"] == "authorization" else c["credential"]
-        reqs.append((c["path"], c["header"], v))
+        h = "x-api-key" if in_x else c["header"]
+        v = "Bearer " + c["credential"] if h == "authorization" else c["credential"]
+        reqs.append((c["path"], h, v))
 if not reqs:
     reqs = [(runs, None, None)]
 print("local reqs = {")
@@ -195,13 +222,20 @@ for p, h, v in reqs:
 print("}\nlocal i = 0\nrequest = function()\n  i = i % #reqs + 1\n  return reqs[i]\nend")
 PY
   }
-  for k in none api_key jwt_hs256 jwt_es256; do wrk_script "$k" "$WORK/wrk-$k.lua"; done
+  for k in none api_key api_key_x jwt_hs256 jwt_es256; do wrk_script "$k" "$WORK/wrk-$k.lua"; done
   WRK_TARGETS=(
     "bare pingora passthrough (wrk)|$PT|http://127.0.0.1:8081|none"
+    "bare pingora passthrough, no work stealing (wrk)|$PT2|http://127.0.0.1:8086|none"
     "authgate api_key (cached) (wrk)|$AG|http://127.0.0.1:8080|api_key"
     "authgate jwt HS256 (cached) (wrk)|$AG|http://127.0.0.1:8080|jwt_hs256"
     "authgate jwt ES256 (cached) (wrk)|$AG|http://127.0.0.1:8080|jwt_es256"
   )
+  if [ -n "$PG_PID" ]; then
+    WRK_TARGETS+=("authgate api_key in X-API-Key (cached) (wrk)|$AG|http://127.0.0.1:8080|api_key_x"
+                  "pingap passthrough (wrk)|$PG_PID|http://127.0.0.1:8500|none"
+                  "pingap key_auth (wrk)|$PG_PID|http://127.0.0.1:8501|api_key_x"
+                  "pingap jwt HS256 (wrk)|$PG_PID|http://127.0.0.1:8502|jwt_hs256")
+  fi
   if [ -n "$HA" ]; then
     WRK_TARGETS+=("haproxy passthrough (wrk)|$HA|http://127.0.0.1:8400|none"
                   "haproxy jwt_verify HS256 (wrk)|$HA|http://127.0.0.1:8401|jwt_hs256")
@@ -210,7 +244,7 @@ fi
 
 # ONLY=REGEX keeps the rows whose name matches (e.g. ONLY='wrk|passthrough$').
 if [ -n "${ONLY:-}" ]; then
-  keep() { local t out=(); for t in "$@"; do [[ "${t%%|*}" =~ $ONLY ]] && out+=("$t"); done; printf '%s\n' "${out[@]}"; }
+  keep() { local t out=(); for t in "$@"; do [[ "${t%%|*}" =~ $ONLY ]] && out+=("$t"); done; [ ${#out[@]} -eq 0 ] || printf '%s\n' "${out[@]}"; }
   mapfile -t TARGETS < <(keep "${TARGETS[@]}")
   mapfile -t WRK_TARGETS < <(keep "${WRK_TARGETS[@]}")
 fi
@@ -301,10 +335,14 @@ if flagged:
 pairs = [("authgate jwt HS256 (cached)", "haproxy jwt_verify HS256"),
          ("authgate jwt RS256 (cached)", "haproxy jwt_verify RS256"),
          ("authgate jwt ES256 (cached)", "haproxy jwt_verify ES256"),
-         ("bare pingora passthrough", "haproxy passthrough")]
+         ("bare pingora passthrough", "haproxy passthrough"),
+         ("authgate api_key (cached) (wrk)", "pingap key_auth (wrk)"),
+         ("authgate api_key in X-API-Key (cached) (wrk)", "pingap key_auth (wrk)"),
+         ("authgate jwt HS256 (cached) (wrk)", "pingap jwt HS256 (wrk)"),
+         ("bare pingora passthrough (wrk)", "pingap passthrough (wrk)")]
 lines = [f"| {a} ÷ {b} | {med[a]['rps'] / med[b]['rps']:.2f} | {med[b]['cpu'] / med[a]['cpu']:.2f} |" for a, b in pairs if a in med and b in med]
 if lines:
-    print("\n| authgate vs HAProxy | req/s ratio | CPU efficiency ratio |\n|---|---:|---:|")
+    print("\n| authgate vs HAProxy / pingap | req/s ratio | CPU efficiency ratio |\n|---|---:|---:|")
     print("\n".join(lines))
 stamp, eddsa = "authgate ed25519 stamps", "authgate jwt EdDSA (cached)"
 if stamp in med and eddsa in med:
