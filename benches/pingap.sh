@@ -38,28 +38,15 @@ header = "Authorization"
 secret = {json.dumps(secret)}
 algorithm = "HS256"
 
-[locations.pass]
-upstream = "echo"
+""")
+for i, (name, plugin) in enumerate([("pass", None), ("key", "keyAuth"), ("jwt", "jwtAuth")]):
+    plugins = f"\nplugins = [{json.dumps(plugin)}]" if plugin else ""
+    print(f"""[locations.{name}]
+upstream = "echo"{plugins}
 
-[locations.key]
-upstream = "echo"
-plugins = ["keyAuth"]
-
-[locations.jwt]
-upstream = "echo"
-plugins = ["jwtAuth"]
-
-[servers.pass]
-addr = "127.0.0.1:{base}"
-locations = ["pass"]
-
-[servers.key]
-addr = "127.0.0.1:{base + 1}"
-locations = ["key"]
-
-[servers.jwt]
-addr = "127.0.0.1:{base + 2}"
-locations = ["jwt"]
+[servers.{name}]
+addr = "127.0.0.1:{base + i}"
+locations = ["{name}"]
 """)
 PY
 }
