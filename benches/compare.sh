@@ -199,30 +199,9 @@ fi
 # flatter the table.
 WRK_TARGETS=()
 if command -v wrk >/dev/null; then
-  wrk_script() { # KIND OUT: a Lua script sending KIND's credentials in turn (none: the runs path)
-    python3 - "$CREDS" "$1" "$RUNS" >"$2" <<'PY'
-import json, sys
-path, kind, runs = sys.argv[1:4]
-# api_key_x: the API keys in X-API-Key (pingap's key_auth reads one header).
-in_x = kind == "api_key_x"
-kind = "api_key" if in_x else kind
-reqs = []
-for line in open(path):
-    c = json.loads(line)
-    if c["kind"] == kind:
-        h = "x-api-key" if in_x else c["header"]
-        v = "Bearer " + c["credential"] if h == "authorization" else c["credential"]
-        reqs.append((c["path"], h, v))
-if not reqs:
-    reqs = [(runs, None, None)]
-print("local reqs = {")
-for p, h, v in reqs:
-    hdr = "{}" if h is None else "{[%s] = %s}" % (json.dumps(h), json.dumps(v))
-    print("  wrk.format('GET', %s, %s)," % (json.dumps(p), hdr))
-print("}\nlocal i = 0\nrequest = function()\n  i = i % #reqs + 1\n  return reqs[i]\nend")
-PY
-  }
-  for k in none api_key api_key_x jwt_hs256 jwt_es256; do wrk_script "$k" "$WORK/wrk-$k.lua"; done
+  for k in none api_key jwt_hs256 jwt_es256; do wrk_script "$CREDS" "$k" "$RUNS" >"$WORK/wrk-$k.lua"; done
+  # The API keys in X-API-Key (pingap's key_auth reads one header).
+  wrk_script "$CREDS" api_key "$RUNS" x-api-key >"$WORK/wrk-api_key_x.lua"
   WRK_TARGETS=(
     "bare pingora passthrough (wrk)|$PT|http://127.0.0.1:8081|none"
     "bare pingora passthrough, no work stealing (wrk)|$PT2|http://127.0.0.1:8086|none"
@@ -277,21 +256,7 @@ for round in $(seq "$ROUNDS"); do
     before=$(ticks "$pid"); eb=$(ticks "$ECHO"); lb=$(child_ticks); t0=$(now)
     out=$($LOAD wrk -t1 -c"$CONC" -d"$DUR" --latency -s "$WORK/wrk-$kind.lua" "$url")
     t1=$(now); la=$(child_ticks); ea=$(ticks "$ECHO"); after=$(ticks "$pid")
-    json=$(python3 - "$out" <<'PY'
-import json, re, sys
-out = sys.argv[1]
-def us(v):
-    n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
-    return float(n) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
-reqs = int(re.search(r"(\d+) requests in", out).group(1))
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-bad = int(bad.group(1)) if bad else 0
-p99 = us(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-print(json.dumps({"rps": rps, "requests": reqs, "latency_us": {"p99": p99},
-                  "status": {"200": reqs - bad, "other": bad}}))
-PY
-)
+    json=$(wrk_json "$out")
     record "$name" "$json" "$((after - before))" "$((la - lb))" "$((ea - eb))" "$(awk "BEGIN {print $t1 - $t0}")"
     echo "round $round: $name done" >&2
   done

@@ -55,20 +55,7 @@ PY
 # wrk scripts: KIND's credentials in turn (none: the runs path, no credential).
 creds_of() { if [ "$1" = api_key_x ]; then echo "$WORK/p/creds-x.jsonl"; else echo "$CREDS"; fi; }
 for kind in none api_key api_key_x jwt_hs256; do
-  python3 - "$(creds_of $kind)" "${kind%_x}" "$RUNS" >"$WORK/wrk-$kind.lua" <<'PY'
-import json, sys
-path, kind, runs = sys.argv[1:4]
-reqs = []
-for c in map(json.loads, open(path)):
-    if c["kind"] == kind:
-        v = "Bearer " + c["credential"] if c["header"] == "authorization" else c["credential"]
-        reqs.append((c["path"], c["header"], v))
-print("local reqs = {")
-for p, h, v in reqs or [(runs, None, None)]:
-    hdr = "{}" if h is None else "{[%s] = %s}" % (json.dumps(h), json.dumps(v))
-    print("  wrk.format('GET', %s, %s)," % (json.dumps(p), hdr))
-print("}\nlocal i = 0\nrequest = function()\n  i = i % #reqs + 1\n  return reqs[i]\nend")
-PY
+  wrk_script "$(creds_of $kind)" "${kind%_x}" "$RUNS" >"$WORK/wrk-$kind.lua"
 done
 HAVE_PINGAP=""
 if command -v pingap >/dev/null; then
@@ -109,11 +96,9 @@ for t in "${TARGETS[@]}"; do
   for p in $(ports_of "$name" "$port"); do wait_port "$p"; done
   $LOAD wrk -t1 -c"$CONC" -d1s -s "$WORK/wrk-$kind.lua" "http://127.0.0.1:$port" >/dev/null
   read -r u0 s0 <<<"$(stat_of $pid)"
-  out=$($LOAD wrk -t1 -c"$CONC" -d"$DUR" -s "$WORK/wrk-$kind.lua" "http://127.0.0.1:$port")
+  out=$($LOAD wrk -t1 -c"$CONC" -d"$DUR" --latency -s "$WORK/wrk-$kind.lua" "http://127.0.0.1:$port")
   read -r u1 s1 <<<"$(stat_of $pid)"
-  reqs=$(grep -oE '[0-9]+ requests in' <<<"$out" | cut -d' ' -f1)
-  bad=$(grep -oE 'Non-2xx or 3xx responses: [0-9]+' <<<"$out" | grep -oE '[0-9]+$' || echo 0)
-  rps=$(grep -oE 'Requests/sec: +[0-9.]+' <<<"$out" | grep -oE '[0-9.]+$')
+  read -r rps reqs bad < <(wrk_json "$out" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["rps"], d["requests"], d["status"]["other"])')
   printf '%s|%s|%s|%s|%s|%s\n' "$name" "$rps" "$reqs" "$bad" "$((u1 - u0))" "$((s1 - s0))" >>"$CPU"
   # 2. System calls per request.
   if [[ ",$SKIP," != *,strace,* ]]; then

@@ -74,16 +74,7 @@ wait_port 3100
   --listen 127.0.0.1:8180 --admin 127.0.0.1:9190 --threads 1 >&2
 sed -i 's/^level = .*/level = "warn"/' "$WORK/p/authgate.toml"
 CREDS="$WORK/p/credentials.jsonl"
-python3 - "$CREDS" >"$WORK/keys.lua" <<'PY'
-import json, sys
-reqs = [json.loads(l) for l in open(sys.argv[1])]
-reqs = [(c["path"], "Bearer " + c["credential"]) for c in reqs if c["kind"] == "api_key"]
-print("local reqs = {")
-for p, v in reqs:
-    print("  wrk.format('GET', %s, {[\"authorization\"] = %s})," % (json.dumps(p), json.dumps(v)))
-print("}\nlocal i = 0\nrequest = function()\n  i = i % #reqs + 1\n  return reqs[i]\nend")
-PY
-
+wrk_script "$CREDS" api_key / >"$WORK/keys.lua"
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 child_ticks() { awk '{print $16+$17}' "/proc/$$/stat"; }
 HZ=$(getconf CLK_TCK)
@@ -108,28 +99,16 @@ for round in $(seq "$ROUNDS"); do
       b=$(ticks "$AG"); eb=$(ticks "$ECHO"); lb=$(child_ticks); t0=$(date +%s.%N)
       out=$($LOAD wrk -t"$LOAD_THREADS" -c"$c" -d"$DUR" --latency -s "$WORK/keys.lua" http://127.0.0.1:8180)
       t1=$(date +%s.%N); la=$(child_ticks); ea=$(ticks "$ECHO"); a=$(ticks "$AG")
-      python3 - "$out" "$t" "$((a - b))" "$((la - lb + ea - eb))" "$t0" "$t1" >>"$RESULTS" <<'PY'
-import json, re, sys
-out, t, ticks, load, t0, t1 = sys.argv[1:7]
-def us(v):
-    n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
-    return float(n) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-print(json.dumps({"threads": int(t), "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-                  "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-                  "bad": int(bad.group(1)) if bad else 0,
-                  "p50": us(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
-                  "p99": us(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
-                  "ticks": int(ticks), "load_ticks": int(load), "wall": float(t1) - float(t0)}))
-PY
+      json=$(wrk_json "$out"); load=$((la - lb + ea - eb))
     else
       "$BIN" loadtest run --url http://127.0.0.1:8180 --credentials "$CREDS" --mix api_key=1 \
         --rate "$RATE" --duration 1s --warmup 0s --concurrency "$CONC" --quiet >/dev/null
       b=$(ticks "$AG"); lb=$(child_ticks); t0=$(date +%s.%N)
       json=$("$BIN" loadtest run --url http://127.0.0.1:8180 --credentials "$CREDS" --mix api_key=1 \
         --rate "$RATE" --duration "$DUR" --warmup 0s --concurrency "$CONC" --quiet --json)
-      t1=$(date +%s.%N); la=$(child_ticks); a=$(ticks "$AG")
-      python3 - "$json" "$t" "$((a - b))" "$((la - lb))" "$t0" "$t1" >>"$RESULTS" <<'PY'
+      t1=$(date +%s.%N); la=$(child_ticks); a=$(ticks "$AG"); load=$((la - lb))
+    fi
+    python3 - "$json" "$t" "$((a - b))" "$load" "$t0" "$t1" >>"$RESULTS" <<'PY'
 import json, sys
 d, t, ticks, load, t0, t1 = sys.argv[1:7]
 d = json.loads(d)
@@ -138,7 +117,6 @@ print(json.dumps({"threads": int(t), "rps": d["rps"], "requests": d["requests"],
                   "bad": d["requests"] - ok, "p50": d["latency_us"]["p50"], "p99": d["latency_us"]["p99"],
                   "ticks": int(ticks), "load_ticks": int(load), "wall": float(t1) - float(t0)}))
 PY
-    fi
     stop
     echo "round $round: $t thread(s) done" >&2
   done
