@@ -376,22 +376,22 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(c.send(&addr, &req).await, Outcome::Status(200));
         }
-        // A server that answers garbage is an I/O failure, not a status.
-        let bad = one_shot_server(b"nonsense\r\n\r\n").await;
-        assert_eq!(
-            Connection::new(Duration::from_secs(2))
-                .send(&bad, &req)
-                .await,
-            Outcome::Failed(Failure::Io)
-        );
-        // A body cut short by the close is a failure too.
-        let short = one_shot_server(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc").await;
-        assert_eq!(
-            Connection::new(Duration::from_secs(2))
-                .send(&short, &req)
-                .await,
-            Outcome::Failed(Failure::Io)
-        );
+        // A server that answers garbage, or a body cut short by the close,
+        // is an I/O failure, not a status.
+        for answer in [
+            &b"nonsense\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc",
+        ] {
+            let addr = one_shot_server(answer).await;
+            assert_eq!(
+                Connection::new(Duration::from_secs(2))
+                    .send(&addr, &req)
+                    .await,
+                Outcome::Failed(Failure::Io),
+                "{}",
+                String::from_utf8_lossy(answer)
+            );
+        }
     }
 
     #[test]
