@@ -18,6 +18,7 @@
 
 mod front;
 
+use crate::identity::Identity;
 use crate::metrics::METRICS;
 use crate::store::StoreError;
 use crate::verify::{unix_now, Verdict};
@@ -136,6 +137,16 @@ impl IdentityCache {
         self.ttls
             .negative_ms
             .store(negative_ttl.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// The valid identity this thread's front holds for `key`, if any: the
+    /// cheapest lookup, tried before checks a cached valid verdict has
+    /// already passed. [`Self::get_or_verify`] looks here first too.
+    pub fn front_hit(&self, key: &CacheKey) -> Option<Arc<Identity>> {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let id = front::get(key, epoch, Instant::now())?;
+        METRICS.cache_hits.inc();
+        Some(id)
     }
 
     /// The cached verdict, or run `verify` once (concurrent callers for the

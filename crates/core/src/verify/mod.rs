@@ -79,7 +79,10 @@ pub fn settle(
     invalid: fn(&'static str) -> Refusal,
 ) -> Result<Arc<Identity>, Refusal> {
     match verdict {
-        Ok(Verdict::Valid(id)) if id.expired_at(unix_now()) => Err(invalid("expired")),
+        // The wall clock is read only for a credential that expires.
+        Ok(Verdict::Valid(id)) if id.valid_until().is_some() && id.expired_at(unix_now()) => {
+            Err(invalid("expired"))
+        }
         Ok(Verdict::Valid(id)) => Ok(id),
         Ok(Verdict::Invalid(reason)) => Err(invalid(reason)),
         Err(_) => Err(Refusal::StoreUnavailable),
@@ -267,15 +270,6 @@ impl Authenticator {
                 accepts: accept.describe(),
             });
         }
-        if let Some(prefix) = checksum_prefix {
-            if !checksum_ok(value, prefix) {
-                METRICS
-                    .verifications
-                    .with_label_values(&[kind.as_str(), "bad_checksum"])
-                    .inc();
-                return Err(Refusal::InvalidToken("bad_checksum"));
-            }
-        }
         // Opaque credentials are cached under their store digest (peppered
         // when a pepper is configured), so revoking a digest in the store
         // can drop exactly its cache entry; JWTs under their SHA-256.
@@ -292,6 +286,21 @@ impl Authenticator {
                 _ => rt.digester.digest(value),
             },
         };
+        // A valid verdict this thread holds already passed every check
+        // below; the checksum is for credentials not seen yet (a typo, a
+        // guess), refused before they reach the shared cache or the store.
+        if let Some(id) = self.cache.front_hit(&key) {
+            return settle(Ok(Verdict::Valid(id)), Refusal::InvalidToken);
+        }
+        if let Some(prefix) = checksum_prefix {
+            if !checksum_ok(value, prefix) {
+                METRICS
+                    .verifications
+                    .with_label_values(&[kind.as_str(), "bad_checksum"])
+                    .inc();
+                return Err(Refusal::InvalidToken("bad_checksum"));
+            }
+        }
         let verdict = self
             .cache
             .get_or_verify(key, || async {
