@@ -56,39 +56,41 @@ static X_STAMP: &HeaderName = &CREDENTIAL_HEADERS[3];
 /// [`Refusal::Malformed`] for empty, oversized or non-visible-ASCII values or
 /// an unsupported `Authorization` scheme.
 pub fn extract(headers: &HeaderMap, max_bytes: usize) -> Result<Option<Presented<'_>>, Refusal> {
+    // One pass over the request's names (a handful) finds the carriers
+    // present; only those are looked up, rather than four hashed lookups
+    // on every request.
+    let mut present = [false; CREDENTIAL_HEADERS.len()];
+    for name in headers.keys() {
+        if let Some(i) = CREDENTIAL_HEADERS.iter().position(|c| c == name) {
+            present[i] = true;
+        }
+    }
+    let [authorization, x_api_key, x_server_key, x_stamp] = present;
     let mut found: Option<Presented<'_>> = None;
-    for value in headers.get_all(http::header::AUTHORIZATION) {
-        let raw = trim(value.as_bytes());
-        let (scheme, rest) = split_scheme(raw);
-        let carrier = if scheme.eq_ignore_ascii_case(b"bearer") {
-            Carrier::Bearer
-        } else if scheme.eq_ignore_ascii_case(b"apikey") {
-            Carrier::ApiKeyScheme
-        } else {
-            return Err(Refusal::Malformed("authorization_scheme"));
-        };
-        merge(&mut found, check(rest, max_bytes)?, carrier)?;
+    if authorization {
+        for value in headers.get_all(http::header::AUTHORIZATION) {
+            let raw = trim(value.as_bytes());
+            let (scheme, rest) = split_scheme(raw);
+            let carrier = if scheme.eq_ignore_ascii_case(b"bearer") {
+                Carrier::Bearer
+            } else if scheme.eq_ignore_ascii_case(b"apikey") {
+                Carrier::ApiKeyScheme
+            } else {
+                return Err(Refusal::Malformed("authorization_scheme"));
+            };
+            merge(&mut found, check(rest, max_bytes)?, carrier)?;
+        }
     }
-    for value in headers.get_all(X_API_KEY) {
-        merge(
-            &mut found,
-            check(value.as_bytes(), max_bytes)?,
-            Carrier::XApiKey,
-        )?;
-    }
-    for value in headers.get_all(X_STAMP) {
-        merge(
-            &mut found,
-            check(value.as_bytes(), max_bytes)?,
-            Carrier::Stamp,
-        )?;
-    }
-    for value in headers.get_all(X_SERVER_KEY) {
-        merge(
-            &mut found,
-            check(value.as_bytes(), max_bytes)?,
-            Carrier::ServerKey,
-        )?;
+    for (here, name, carrier) in [
+        (x_api_key, X_API_KEY, Carrier::XApiKey),
+        (x_stamp, X_STAMP, Carrier::Stamp),
+        (x_server_key, X_SERVER_KEY, Carrier::ServerKey),
+    ] {
+        if here {
+            for value in headers.get_all(name) {
+                merge(&mut found, check(value.as_bytes(), max_bytes)?, carrier)?;
+            }
+        }
     }
     Ok(found)
 }
@@ -211,6 +213,16 @@ mod tests {
                 "same twice",
                 vec![("authorization", b"Bearer k1"), ("x-api-key", b"k1")],
                 Ok(Some(("k1", Carrier::Bearer))),
+            ),
+            (
+                "same twice, x-api-key sent first: the fixed order decides",
+                vec![("x-api-key", b"k1"), ("authorization", b"Bearer k1")],
+                Ok(Some(("k1", Carrier::Bearer))),
+            ),
+            (
+                "stamp and x-api-key differ",
+                vec![("x-stamp", b"s1"), ("x-api-key", b"k1")],
+                Err(Refusal::Ambiguous),
             ),
             (
                 "same, server carrier wins",
