@@ -81,6 +81,7 @@ impl PathParams for Matched<'_, '_, '_> {
 /// The request as verifiers see it, with the effective method and path.
 fn view<'a>(
     req: &'a RequestHeader,
+    host_header: Option<&'a http::HeaderValue>,
     tls: bool,
     method: &'a http::Method,
     path: &'a str,
@@ -89,11 +90,11 @@ fn view<'a>(
         method,
         scheme: if tls { "https" } else { "http" },
         // As the client addressed it, port included (RFC 9421 `@authority`).
-        authority: req.uri.authority().map(|a| a.as_str()).or_else(|| {
-            req.headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-        }),
+        authority: req
+            .uri
+            .authority()
+            .map(|a| a.as_str())
+            .or_else(|| host_header.and_then(|h| h.to_str().ok())),
         path,
         query: req.uri.query(),
         headers: &req.headers,
@@ -122,10 +123,11 @@ impl AuthGate {
         if !path_is_normal(path) {
             return Err((None, Refusal::BadPath));
         }
-        if forward::authority_conflict(req) {
+        let host_header = forward::host_header(req);
+        if forward::authority_conflict(req, host_header) {
             return Err((None, Refusal::InvalidRequest("authority_mismatch")));
         }
-        let host = forward::request_host(req);
+        let host = forward::request_host(req, host_header);
         let (route, params) = routed(rt.router.find(host, &req.method, path))?;
         // A route that keeps override headers is authorised on the method
         // and path the upstream will execute.
@@ -199,7 +201,7 @@ impl AuthGate {
         let verification = Verification {
             rt: &rt.auth,
             requirements: reqs,
-            request: view(req, tls, method, path),
+            request: view(req, host_header, tls, method, path),
             presented,
             body: None,
             body_streams: streams,
@@ -240,7 +242,13 @@ impl AuthGate {
         let verification = Verification {
             rt: &rt.auth,
             requirements: reqs,
-            request: view(req, tls, &pending.method, &pending.path),
+            request: view(
+                req,
+                forward::host_header(req),
+                tls,
+                &pending.method,
+                &pending.path,
+            ),
             presented: Presented {
                 value: &pending.value,
                 carrier: pending.carrier,

@@ -17,21 +17,24 @@ use std::net::IpAddr;
 /// The request's host without port: `Host` for HTTP/1, `:authority` for HTTP/2.
 /// An HTTP/1 absolute-form target without `Host` is routed on its authority
 /// (with `Host`, both must agree: see [`authority_conflict`]).
-pub fn request_host(req: &RequestHeader) -> Option<&str> {
+/// `host` is the request's `Host` header ([`host_header`]), looked up once
+/// by the caller for every use.
+pub fn request_host<'r>(req: &'r RequestHeader, host: Option<&'r HeaderValue>) -> Option<&'r str> {
     let raw = req
         .uri
         .host()
-        .or_else(|| {
-            req.headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-        })
+        .or_else(|| host.and_then(|h| h.to_str().ok()))
         .or_else(|| {
             raw_target_authority(req.raw_path())
                 .authority()
                 .and_then(|a| std::str::from_utf8(a).ok())
         })?;
     Some(strip_port(raw))
+}
+
+/// The request's `Host` header.
+pub fn host_header(req: &RequestHeader) -> Option<&HeaderValue> {
+    req.headers.get(http::header::HOST)
 }
 
 fn strip_port(raw: &str) -> &str {
@@ -48,8 +51,15 @@ fn strip_port(raw: &str) -> &str {
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+/// The forwarding headers authgate writes, replaced when the peer is not
+/// a trusted proxy.
+static FORWARDING: [HeaderName; 4] = [
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-proto"),
+    HeaderName::from_static("x-forwarded-host"),
+    http::header::FORWARDED,
+];
 
 /// A request's id: a well-formed inbound `x-request-id` (1–128 of
 /// `[A-Za-z0-9._-]`) kept as is, else 32 random hex digits. Always a valid
@@ -175,7 +185,7 @@ pub fn prepare_upstream_request(
     let names = &rt.headers;
     names.strip(headers);
     if !route.forward_credentials {
-        strip_credentials(headers, credentials);
+        remove_present(headers, credentials);
     }
     let allowed = spoof::Allowed {
         trusted_peer: trusted,
@@ -210,24 +220,24 @@ pub fn prepare_upstream_request(
     Ok(())
 }
 
-/// Remove every header named in `credentials` (at most 64 names, in a
-/// fixed order). One pass over the request's own names, usually a handful,
-/// finds those present; only they are removed: a hashed removal per
-/// credential header on every request costs more than the comparisons.
-fn strip_credentials(headers: &mut HeaderMap, credentials: &[http::HeaderName]) {
-    if credentials.len() > 64 {
-        for h in credentials {
+/// Remove every header named in `names` (at most 64 names, in a fixed
+/// order). One pass over the request's own names, usually a handful, finds
+/// those present; only they are removed: a hashed removal per name on every
+/// request costs more than the comparisons.
+fn remove_present(headers: &mut HeaderMap, names: &[http::HeaderName]) {
+    if names.len() > 64 {
+        for h in names {
             headers.remove(h);
         }
         return;
     }
     let mut present = 0u64;
     for name in headers.keys() {
-        if let Some(i) = credentials.iter().position(|c| c == name) {
+        if let Some(i) = names.iter().position(|c| c == name) {
             present |= 1 << i;
         }
     }
-    for (i, c) in credentials.iter().enumerate() {
+    for (i, c) in names.iter().enumerate() {
         if present & (1 << i) != 0 {
             headers.remove(c);
         }
@@ -239,7 +249,8 @@ fn strip_credentials(headers: &mut HeaderMap, credentials: &[http::HeaderName]) 
 /// §3.2.2 says to ignore `Host` then; authgate refuses instead, since an
 /// upstream or cache behind it may read the other one). Default ports
 /// (`:80` for http, `:443` for https) are ignored.
-pub fn authority_conflict(req: &RequestHeader) -> bool {
+/// `host` is the request's `Host` header ([`host_header`]).
+pub fn authority_conflict(req: &RequestHeader, host: Option<&HeaderValue>) -> bool {
     let authority = match req.uri.authority() {
         Some(a) => a.as_str().as_bytes(),
         None => match raw_target_authority(req.raw_path()) {
@@ -248,7 +259,7 @@ pub fn authority_conflict(req: &RequestHeader) -> bool {
             RawTargetAuthority::None => return false,
         },
     };
-    let Some(host) = req.headers.get(http::header::HOST) else {
+    let Some(host) = host else {
         return false;
     };
     let scheme = match req.uri.scheme_str() {
@@ -353,17 +364,18 @@ fn forwarded(
     peer: Option<IpAddr>,
     tls: bool,
 ) -> pingora::Result<()> {
-    if !trusted {
-        for h in [
-            &X_FORWARDED_FOR,
-            &X_FORWARDED_PROTO,
-            &X_FORWARDED_HOST,
-            &http::header::FORWARDED,
-        ] {
-            headers.remove(h);
-        }
-    }
     let proto = HeaderValue::from_static(if tls { "https" } else { "http" });
+    if !trusted {
+        // Replaced outright: nothing of the client's is kept or looked up.
+        remove_present(headers, &FORWARDING);
+        put(headers, &X_FORWARDED_PROTO, proto)?;
+        if let Some(ip) = peer {
+            let fresh = PeerValues::of(ip, tls);
+            put(headers, &X_FORWARDED_FOR, fresh.xff)?;
+            put(headers, &http::header::FORWARDED, fresh.forwarded)?;
+        }
+        return Ok(());
+    }
     let Some(ip) = peer else {
         return put(headers, &X_FORWARDED_PROTO, proto);
     };
@@ -470,12 +482,12 @@ mod tests {
                 HeaderValue::from_static(v),
             );
         }
-        strip_credentials(&mut h, &creds);
+        remove_present(&mut h, &creds);
         let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         left.sort();
         assert_eq!(left, ["accept", "x-other"]);
         // Nothing to remove: nothing changes.
-        strip_credentials(&mut h, &creds);
+        remove_present(&mut h, &creds);
         assert_eq!(h.len(), 2);
         // More names than the bitmask holds: every one is still removed.
         let many: Vec<http::HeaderName> = (0..70)
@@ -484,7 +496,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-cred-69", HeaderValue::from_static("v"));
         h.insert("x-cred-3", HeaderValue::from_static("v"));
-        strip_credentials(&mut h, &many);
+        remove_present(&mut h, &many);
         assert!(h.is_empty());
     }
 
@@ -498,7 +510,7 @@ mod tests {
         ] {
             let mut req = RequestHeader::build("GET", b"/", None).unwrap();
             req.insert_header("host", host).unwrap();
-            assert_eq!(request_host(&req), Some(want), "{host}");
+            assert_eq!(request_host(&req, host_header(&req)), Some(want), "{host}");
         }
     }
 
@@ -523,7 +535,7 @@ mod tests {
         ] {
             let r = req(target, host);
             assert_eq!(
-                authority_conflict(&r),
+                authority_conflict(&r, host_header(&r)),
                 conflict,
                 "{} / {host:?}",
                 String::from_utf8_lossy(target)
@@ -533,9 +545,9 @@ mod tests {
         let mut h2 = RequestHeader::build("GET", b"/a", None).unwrap();
         h2.set_uri("https://api.example.com/a".parse().unwrap());
         h2.insert_header("host", "evil.example").unwrap();
-        assert!(authority_conflict(&h2));
+        assert!(authority_conflict(&h2, host_header(&h2)));
         h2.insert_header("host", "api.example.com").unwrap();
-        assert!(!authority_conflict(&h2));
+        assert!(!authority_conflict(&h2, host_header(&h2)));
     }
 
     #[test]
