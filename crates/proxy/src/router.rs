@@ -344,6 +344,17 @@ mod tests {
             ("/api/a\\b", false),
             ("/api/a%20b", true),
             ("relative", false),
+            ("", false),
+            ("//", false),
+            ("/.", false),
+            ("/..", false),
+            ("/a/.", false),
+            ("/./a", false),
+            ("/.hidden/a..b/...", true),
+            ("/a%", true),
+            ("/a%2", true),
+            ("/a%2E", false),
+            ("/%5c", false),
         ] {
             assert_eq!(path_is_normal(p), ok, "{p}");
         }
