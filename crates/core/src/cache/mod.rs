@@ -140,8 +140,8 @@ impl IdentityCache {
     }
 
     /// The valid identity this thread's front holds for `key`, if any: the
-    /// cheapest lookup, tried before checks a cached valid verdict has
-    /// already passed. [`Self::get_or_verify`] looks here first too.
+    /// cheapest lookup, which a caller may try before checks a cached valid
+    /// verdict has already passed, then go on to [`Self::shared_or_verify`].
     pub fn front_hit(&self, key: &CacheKey) -> Option<Arc<Identity>> {
         let epoch = self.epoch.load(Ordering::Acquire);
         let id = front::get(key, epoch, Instant::now())?;
@@ -150,8 +150,26 @@ impl IdentityCache {
     }
 
     /// The cached verdict, or run `verify` once (concurrent callers for the
-    /// same key wait for that one run) and cache its verdict.
+    /// same key wait for that one run) and cache its verdict: the thread's
+    /// front, then [`Self::shared_or_verify`].
     pub async fn get_or_verify<F, Fut>(
+        &self,
+        key: CacheKey,
+        verify: F,
+    ) -> Result<Verdict, Arc<StoreError>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Verdict, StoreError>>,
+    {
+        match self.front_hit(&key) {
+            Some(id) => Ok(Verdict::Valid(id)),
+            None => self.shared_or_verify(key, verify).await,
+        }
+    }
+
+    /// As [`Self::get_or_verify`] after a miss in the thread's front: the
+    /// shared cache, else `verify`; a valid verdict is copied into the front.
+    pub async fn shared_or_verify<F, Fut>(
         &self,
         key: CacheKey,
         verify: F,
@@ -164,12 +182,8 @@ impl IdentityCache {
         // invalidation races with carries the old epoch and never matches.
         let epoch = self.epoch.load(Ordering::Acquire);
         let now = Instant::now();
-        if let Some(id) = front::get(&key, epoch, now) {
-            METRICS.cache_hits.inc();
-            return Ok(Verdict::Valid(id));
-        }
         // An `Arc` clone, not a guard, across the await (guards are not
-        // `Send`); the front above answers most lookups before this.
+        // `Send`); the front answers most lookups before this.
         let inner = self.inner.load_full();
         let entry = match inner.get(&key).await {
             Some(entry) if now < entry.deadline => {

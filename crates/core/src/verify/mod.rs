@@ -303,7 +303,7 @@ impl Authenticator {
         }
         let verdict = self
             .cache
-            .get_or_verify(key, || async {
+            .shared_or_verify(key, || async {
                 let started = Instant::now();
                 let result = match kind {
                     CredentialKind::Jwt => Ok(jwt::verify(&rt.issuers, value).await),
