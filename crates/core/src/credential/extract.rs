@@ -56,16 +56,11 @@ static X_STAMP: &HeaderName = &CREDENTIAL_HEADERS[3];
 /// [`Refusal::Malformed`] for empty, oversized or non-visible-ASCII values or
 /// an unsupported `Authorization` scheme.
 pub fn extract(headers: &HeaderMap, max_bytes: usize) -> Result<Option<Presented<'_>>, Refusal> {
-    // One pass over the request's names (a handful) finds the carriers
-    // present; only those are looked up, rather than four hashed lookups
-    // on every request.
-    let mut present = [false; CREDENTIAL_HEADERS.len()];
-    for name in headers.keys() {
-        if let Some(i) = CREDENTIAL_HEADERS.iter().position(|c| c == name) {
-            present[i] = true;
-        }
-    }
-    let [authorization, x_api_key, x_server_key, x_stamp] = present;
+    // Only the carriers present are looked up, rather than four hashed
+    // lookups on every request.
+    let present = present_among(headers, &CREDENTIAL_HEADERS);
+    let [authorization, x_api_key, x_server_key, x_stamp] =
+        std::array::from_fn(|i| present & (1 << i) != 0);
     let mut found: Option<Presented<'_>> = None;
     if authorization {
         for value in headers.get_all(http::header::AUTHORIZATION) {
@@ -93,6 +88,20 @@ pub fn extract(headers: &HeaderMap, max_bytes: usize) -> Result<Option<Presented
         }
     }
     Ok(found)
+}
+
+/// Which of `names` the request carries: bit `i` is set when `names[i]`
+/// (for `i` < 64) is one of `headers`' names. One pass over the request's
+/// own names, usually a handful, compared without hashing: cheaper than a
+/// hashed lookup per name when most are absent.
+pub fn present_among(headers: &HeaderMap, names: &[HeaderName]) -> u64 {
+    let mut present = 0u64;
+    for name in headers.keys() {
+        if let Some(i) = names.iter().take(64).position(|c| c == name) {
+            present |= 1 << i;
+        }
+    }
+    present
 }
 
 fn merge<'a>(

@@ -3,6 +3,7 @@
 //! `X-Forwarded-*` headers.
 
 use crate::config::Runtime;
+use crate::credential::extract::present_among;
 use crate::identity::{put, Identity};
 use crate::policy::router::Route;
 use crate::proxy::spoof;
@@ -49,17 +50,9 @@ fn strip_port(raw: &str) -> &str {
 
 /// `x-request-id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_FOR: &HeaderName = &spoof::FORWARDING[0];
+static X_FORWARDED_PROTO: &HeaderName = &spoof::FORWARDING[1];
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
-/// The forwarding headers authgate writes, replaced when the peer is not
-/// a trusted proxy.
-static FORWARDING: [HeaderName; 4] = [
-    HeaderName::from_static("x-forwarded-for"),
-    HeaderName::from_static("x-forwarded-proto"),
-    HeaderName::from_static("x-forwarded-host"),
-    http::header::FORWARDED,
-];
 
 /// A request's id: a well-formed inbound `x-request-id` (1–128 of
 /// `[A-Za-z0-9._-]`) kept as is, else 32 random hex digits. Always a valid
@@ -220,10 +213,9 @@ pub fn prepare_upstream_request(
     Ok(())
 }
 
-/// Remove every header named in `names` (at most 64 names, in a fixed
-/// order). One pass over the request's own names, usually a handful, finds
-/// those present; only they are removed: a hashed removal per name on every
-/// request costs more than the comparisons.
+/// Remove every header named in `names`: only those present (found by
+/// [`present_among`]), since a hashed removal per name on every request
+/// costs more than the comparisons. More than 64 names: each removed.
 fn remove_present(headers: &mut HeaderMap, names: &[http::HeaderName]) {
     if names.len() > 64 {
         for h in names {
@@ -231,12 +223,7 @@ fn remove_present(headers: &mut HeaderMap, names: &[http::HeaderName]) {
         }
         return;
     }
-    let mut present = 0u64;
-    for name in headers.keys() {
-        if let Some(i) = names.iter().position(|c| c == name) {
-            present |= 1 << i;
-        }
-    }
+    let present = present_among(headers, names);
     for (i, c) in names.iter().enumerate() {
         if present & (1 << i) != 0 {
             headers.remove(c);
@@ -367,17 +354,17 @@ fn forwarded(
     let proto = HeaderValue::from_static(if tls { "https" } else { "http" });
     if !trusted {
         // Replaced outright: nothing of the client's is kept or looked up.
-        remove_present(headers, &FORWARDING);
-        put(headers, &X_FORWARDED_PROTO, proto)?;
+        remove_present(headers, &spoof::FORWARDING);
+        put(headers, X_FORWARDED_PROTO, proto)?;
         if let Some(ip) = peer {
             let fresh = PeerValues::of(ip, tls);
-            put(headers, &X_FORWARDED_FOR, fresh.xff)?;
+            put(headers, X_FORWARDED_FOR, fresh.xff)?;
             put(headers, &http::header::FORWARDED, fresh.forwarded)?;
         }
         return Ok(());
     }
     let Some(ip) = peer else {
-        return put(headers, &X_FORWARDED_PROTO, proto);
+        return put(headers, X_FORWARDED_PROTO, proto);
     };
     let fresh = PeerValues::of(ip, tls);
     // A trusted chain may arrive as several header lines: they are one list
@@ -400,12 +387,12 @@ fn forwarded(
         ))
         .unwrap_or_else(|_| next.clone())
     };
-    let xff = joined(headers, &X_FORWARDED_FOR, &fresh.xff);
-    put(headers, &X_FORWARDED_FOR, xff)?;
+    let xff = joined(headers, X_FORWARDED_FOR, &fresh.xff);
+    put(headers, X_FORWARDED_FOR, xff)?;
     let fwd = joined(headers, &http::header::FORWARDED, &fresh.forwarded);
     put(headers, &http::header::FORWARDED, fwd)?;
-    if !headers.contains_key(&X_FORWARDED_PROTO) {
-        put(headers, &X_FORWARDED_PROTO, proto)?;
+    if !headers.contains_key(X_FORWARDED_PROTO) {
+        put(headers, X_FORWARDED_PROTO, proto)?;
     }
     Ok(())
 }

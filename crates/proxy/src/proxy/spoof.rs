@@ -21,6 +21,7 @@
 //!   route sets `keep_override_headers`, and then the policy is decided on
 //!   the overridden method and path (see [`Overrides`]).
 
+use crate::credential::extract::CREDENTIAL_HEADERS;
 use crate::error::Refusal;
 use http::{HeaderMap, HeaderName, Method};
 
@@ -44,16 +45,15 @@ pub const METHOD_OVERRIDE: [&str; 3] = [
 /// Headers that override the request path.
 pub const URL_OVERRIDE: [&str; 2] = ["x-original-url", "x-rewrite-url"];
 
-/// Forwarding headers authgate rewrites itself.
-const FORWARDING: [&str; 4] = [
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "forwarded",
+/// Forwarding headers authgate rewrites itself (see `forward.rs`): kept
+/// and appended to only from a trusted proxy. `X-Forwarded-For` first,
+/// `X-Forwarded-Proto` second.
+pub static FORWARDING: [HeaderName; 4] = [
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-proto"),
+    HeaderName::from_static("x-forwarded-host"),
+    http::header::FORWARDED,
 ];
-
-/// Credential carriers (see [`crate::credential::extract::CREDENTIAL_HEADERS`]).
-const CREDENTIAL: [&str; 4] = ["authorization", "x-api-key", "x-server-key", "x-stamp"];
 
 /// What the peer and the route allow to pass.
 #[derive(Debug, Clone, Copy)]
@@ -98,8 +98,10 @@ fn underscore_protected(name: &str, protected: &impl Fn(&str) -> bool) -> bool {
     let dashed = name.replace('_', "-");
     let d = dashed.as_str();
     protected(d)
-        || CREDENTIAL.contains(&d)
-        || FORWARDING.contains(&d)
+        || CREDENTIAL_HEADERS
+            .iter()
+            .chain(&FORWARDING)
+            .any(|n| n.as_str() == d)
         || CLIENT_ADDRESS.contains(&d)
         || is_override(d)
         || d == "x-request-id"
