@@ -116,7 +116,7 @@ impl AuthGate {
         req: &RequestHeader,
         facts: &Facts<'_>,
         verified: &mut Option<Arc<Identity>>,
-        noted: &mut Option<RateLimitNote>,
+        noted: &mut Option<Box<RateLimitNote>>,
     ) -> Result<Admission, Refused> {
         let tls = facts.tls;
         let path = req.uri.path();
@@ -230,7 +230,7 @@ impl AuthGate {
         session: &mut Session,
         pending: &Pending,
         verified: &mut Option<Arc<Identity>>,
-        noted: &mut Option<RateLimitNote>,
+        noted: &mut Option<Box<RateLimitNote>>,
     ) -> Result<(Arc<Identity>, bytes::Bytes), Refusal> {
         let Access::Protected(reqs) = &pending.route.access else {
             return Err(Refusal::NotFound);
@@ -284,7 +284,7 @@ async fn after_verification(
     identity: &Identity,
     params: &(dyn PathParams + Sync),
     client_ip: Option<&str>,
-) -> Result<Option<RateLimitNote>, Refusal> {
+) -> Result<Option<Box<RateLimitNote>>, Refusal> {
     let note = {
         let notes = StageNotes::default();
         rt.auth.stages.run(&StageInput {
@@ -295,7 +295,7 @@ async fn after_verification(
             client_ip,
             notes: route.rate_limit_headers.then_some(&notes),
         })?;
-        notes.rate_limit.take()
+        notes.rate_limit.take().map(Box::new)
     };
     authgate_core::limits_keys::spend_quota(&rt.auth, identity).await?;
     Ok(note)

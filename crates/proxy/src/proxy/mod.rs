@@ -45,6 +45,12 @@ impl AuthGate {
 }
 
 /// Per-request state: config snapshot → route → identity → outcome.
+///
+/// Kept small: pingora holds it in each request's proxy future, which it
+/// moves into a fresh heap box per request (and the generator layout may
+/// hold it more than once), so every byte here is copied per request. What
+/// only some routes use (a streamed digest's hash states, a late refusal,
+/// a rate-limit note) is boxed and costs a pointer when absent.
 pub struct RequestCtx {
     started: Instant,
     rt: Option<Arc<Runtime>>,
@@ -56,13 +62,13 @@ pub struct RequestCtx {
     /// `request_body_filter` (see [`body`]).
     body: Option<bytes::Bytes>,
     /// A large message-signed body's `Content-Digest`, judged as it streams.
-    stream: Option<digest_stream::DigestStream>,
+    stream: Option<Box<digest_stream::DigestStream>>,
     /// A refusal decided after forwarding began (a streamed digest that did
     /// not match), answered by `fail_to_proxy`.
-    late_refusal: Option<Refusal>,
+    late_refusal: Option<Box<Refusal>>,
     /// The tightest rate limit of an admitted request whose route asks for
     /// `RateLimit` headers on its response.
-    rate_limit: Option<authgate_core::stages::RateLimitNote>,
+    rate_limit: Option<Box<authgate_core::stages::RateLimitNote>>,
 }
 
 /// How a request ended, for the access log's `auth` field.
@@ -160,7 +166,7 @@ impl ProxyHttp for AuthGate {
                     .and_then(|v| v.to_str().ok());
                 match field.and_then(digest_stream::DigestStream::new) {
                     Some(stream) => {
-                        ctx.stream = Some(stream);
+                        ctx.stream = Some(Box::new(stream));
                         Ok((route, Some(identity)))
                     }
                     None => Err((
@@ -295,7 +301,7 @@ impl ProxyHttp for AuthGate {
         if let Some(stream) = ctx.stream.as_mut() {
             if let Err(refusal) = stream.filter(body, end_of_stream) {
                 ctx.outcome = Outcome::Refused(refusal.reason());
-                ctx.late_refusal = Some(refusal);
+                ctx.late_refusal = Some(Box::new(refusal));
                 return Err(Error::explain(
                     ErrorType::HTTPStatus(401),
                     "content-digest does not match the streamed body",
