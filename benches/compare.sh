@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side on loopback, in one run, measured in alternation so drift hits
-# every target alike:
+# every target alike (each round starts one target further down the list, so
+# none always runs first or after the same neighbour; ratios are also taken
+# per round, between a target and its reference measured in that round):
 #   upstream direct | bare pingora passthrough (`authgate passthrough`, with
 #   pingora's default multi-thread runtime and, as authgate runs one worker
 #   thread, on a single-thread runtime: `--work-stealing false`) |
@@ -233,13 +235,19 @@ ticks() { if [ "$1" = 0 ]; then echo 0; else awk '{print $14+$15}' "/proc/$1/sta
 child_ticks() { awk '{print $16+$17}' "/proc/$$/stat"; }
 now() { date +%s.%N; }
 RESULTS="$WORK/results.jsonl"
-# record NAME JSON PROXY_TICKS LOAD_TICKS ECHO_TICKS WALL_SECONDS
+# record NAME JSON PROXY_TICKS LOAD_TICKS ECHO_TICKS WALL_SECONDS (in round $round)
 record() {
-  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["name"]=sys.argv[2]; d["ticks"]=int(sys.argv[3]); d["load_ticks"]=int(sys.argv[4]); d["echo_ticks"]=int(sys.argv[5]); d["wall"]=float(sys.argv[6]); print(json.dumps(d))' \
-    "$2" "$1" "$3" "$4" "$5" "$6" >>"$RESULTS"
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["name"]=sys.argv[2]; d["ticks"]=int(sys.argv[3]); d["load_ticks"]=int(sys.argv[4]); d["echo_ticks"]=int(sys.argv[5]); d["wall"]=float(sys.argv[6]); d["round"]=int(sys.argv[7]); print(json.dumps(d))' \
+    "$2" "$1" "$3" "$4" "$5" "$6" "$round" >>"$RESULTS"
 }
+# rotated LIST...: the list starting at entry (round - 1) mod its length, so
+# no target always runs first or right after the same neighbour.
+rotated() { local n=$# k; [ "$n" -gt 0 ] || return 0; for ((k = 0; k < n; k++)); do
+  local i=$(((k + round - 1) % n + 1)); printf '%s\n' "${!i}"; done; }
 for round in $(seq "$ROUNDS"); do
-  for t in "${TARGETS[@]}"; do
+  mapfile -t ROUND_TARGETS < <(rotated "${TARGETS[@]}")
+  mapfile -t ROUND_WRK < <(rotated "${WRK_TARGETS[@]}")
+  for t in "${ROUND_TARGETS[@]}"; do
     IFS='|' read -r name pid url args <<<"$t"
     # shellcheck disable=SC2086
     $LOAD $BIN loadtest run --url "$url" $args --duration 1s --warmup 0s --concurrency "$CONC" --quiet >/dev/null
@@ -250,7 +258,7 @@ for round in $(seq "$ROUNDS"); do
     record "$name" "$json" "$((after - before))" "$((la - lb))" "$((ea - eb))" "$(awk "BEGIN {print $t1 - $t0}")"
     echo "round $round: $name done" >&2
   done
-  for t in "${WRK_TARGETS[@]}"; do
+  for t in "${ROUND_WRK[@]}"; do
     IFS='|' read -r name pid url kind <<<"$t"
     $LOAD wrk -t1 -c"$CONC" -d1s -s "$WORK/wrk-$kind.lua" "$url" >/dev/null
     before=$(ticks "$pid"); eb=$(ticks "$ECHO"); lb=$(child_ticks); t0=$(now)
@@ -267,10 +275,13 @@ import json, statistics, sys
 path, pin, dur, rounds, conc, hz = sys.argv[1:7]
 hz = int(hz)
 rows = {}
+# Per round, for the paired ratios below: name -> {round: (rps, cpu µs/req)}.
+by_round = {}
 for line in open(path):
     d = json.loads(line)
     r = rows.setdefault(d["name"], {"rps": [], "p99": [], "cpu": [], "ok": [], "req": [], "load": []})
     n = max(d["requests"], 1)
+    by_round.setdefault(d["name"], {})[d["round"]] = (d["rps"], d["ticks"] * 1e6 / hz / n)
     r["rps"].append(d["rps"]); r["p99"].append(d["latency_us"]["p99"])
     r["cpu"].append(d["ticks"] * 1e6 / hz / n)
     r["req"].append(d["requests"])
@@ -309,6 +320,29 @@ lines = [f"| {a} ÷ {b} | {med[a]['rps'] / med[b]['rps']:.2f} | {med[b]['cpu'] /
 if lines:
     print("\n| authgate vs HAProxy / pingap | req/s ratio | CPU efficiency ratio |\n|---|---:|---:|")
     print("\n".join(lines))
+# Paired by round: each round runs every target back to back, so a target
+# and its reference share most of that round's noise. The ratio is taken
+# per round, then its median and range over the rounds; and the lowest CPU
+# per request either reached in any round (noise from neighbours only adds).
+paired = [(n, "bare pingora passthrough (wrk)") for n in by_round
+          if n.endswith("(wrk)") and n != "bare pingora passthrough (wrk)"]
+paired += [(a, b) for a, b in pairs if a.startswith("authgate") and "pingap" in b]
+plines = []
+for a, b in paired:
+    common = sorted(set(by_round.get(a, {})) & set(by_round.get(b, {})))
+    if len(common) < 2:
+        continue
+    eff = [by_round[b][k][1] / by_round[a][k][1] for k in common]
+    rps = [by_round[a][k][0] / by_round[b][k][0] for k in common]
+    low_a = min(by_round[a][k][1] for k in common)
+    low_b = min(by_round[b][k][1] for k in common)
+    plines.append(f"| {a} ÷ {b} | {statistics.median(rps):.2f} | {statistics.median(eff):.2f} "
+                  f"({min(eff):.2f}–{max(eff):.2f}) | {low_b / low_a:.2f} ({low_a:.1f} / {low_b:.1f}) |")
+if plines:
+    print("\nPaired by round (a target and its reference measured back to back in each round):\n")
+    print("| target ÷ reference | req/s ratio, median of rounds | CPU efficiency, median of rounds (range) "
+          "| CPU efficiency at each one's lowest CPU (µs/req) |\n|---|---:|---:|---:|")
+    print("\n".join(plines))
 stamp, eddsa = "authgate ed25519 stamps", "authgate jwt EdDSA (cached)"
 if stamp in med and eddsa in med:
     s, e = med[stamp], med[eddsa]
