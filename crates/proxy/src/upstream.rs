@@ -35,7 +35,7 @@ impl HealthCheckKind {
         }
     }
 }
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,6 +47,10 @@ pub struct Pool {
     /// A peer per backend, built once and handed out round-robin (skipping
     /// backends the health checks marked down).
     peers: Vec<(Backend, HttpPeer)>,
+    /// Whether each of `peers` is ready, copied from pingora's health map
+    /// after each health check round: reading a flag per request instead
+    /// of hashing the backend into that map.
+    ready: Vec<AtomicBool>,
     next: AtomicUsize,
 }
 
@@ -131,17 +135,22 @@ impl Pool {
                 lb.set_health_check(TcpHealthCheck::new());
             }
         }
-        let peers = lb
+        let peers: Vec<(Backend, HttpPeer)> = lb
             .backends()
             .get_backend()
             .iter()
             .map(|b| (b.clone(), Self::make_peer(section, &sni, b)))
+            .collect();
+        let ready = peers
+            .iter()
+            .map(|(b, _)| AtomicBool::new(lb.backends().ready(b)))
             .collect();
         Ok(Self {
             name: name.to_string(),
             section: section.clone(),
             lb,
             peers,
+            ready,
             next: AtomicUsize::new(0),
         })
     }
@@ -162,8 +171,9 @@ impl Pool {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let checked = self.section.health_check.is_some();
         (0..n)
-            .filter_map(|k| self.peers.get(start.wrapping_add(k) % n))
-            .find(|(backend, _)| !checked || self.lb.backends().ready(backend))
+            .map(|k| start.wrapping_add(k) % n)
+            .find(|&i| !checked || self.ready.get(i).is_some_and(|r| r.load(Ordering::Relaxed)))
+            .and_then(|i| self.peers.get(i))
             .map(|(_, peer)| Box::new(peer.clone()))
     }
 
@@ -178,7 +188,11 @@ impl Pool {
 
     /// Run one health check round now.
     pub async fn check_health(&self) {
-        self.lb.backends().run_health_check(true).await;
+        let backends = self.lb.backends();
+        backends.run_health_check(true).await;
+        for ((backend, _), ready) in self.peers.iter().zip(&self.ready) {
+            ready.store(backends.ready(backend), Ordering::Relaxed);
+        }
     }
 
     fn interval(&self) -> Option<Duration> {
@@ -278,5 +292,12 @@ mod tests {
             .unwrap();
         rt.block_on(pool.check_health());
         assert!(pool.peer().is_none(), "every backend is down");
+
+        // A backend that answers the check is handed out, the other skipped.
+        let up = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let up_addr = up.local_addr().unwrap().to_string();
+        let pool = Pool::build("p", &section(&[&up_addr, "127.0.0.1:7002"], true)).unwrap();
+        rt.block_on(pool.check_health());
+        assert_eq!(addrs(&pool, 3), [up_addr.as_str(); 3]);
     }
 }
