@@ -51,7 +51,9 @@ pub(super) struct Facts<'a> {
     /// The client reached authgate over TLS.
     pub(super) tls: bool,
     /// A body follows whose length is not declared (HTTP/1.1 chunked, or
-    /// HTTP/2 without `content-length`).
+    /// HTTP/2 without `content-length`). Worked out only for requests with
+    /// a `Signature-Input` (the one carrier that reads it); `false` for
+    /// the rest.
     pub(super) undeclared_body: bool,
     /// The client's address, when a rate limit counts by it.
     pub(super) client_ip: Option<&'a str>,

@@ -123,7 +123,14 @@ impl ProxyHttp for AuthGate {
         ctx.request_id = forward::request_id(session.req_header());
         let mut verified = None;
         let tls = forward::is_tls(session);
-        let undeclared_body = body::declared_length_of(&session.req_header().headers).is_none()
+        // Only a message signature (found by its `Signature-Input`) asks
+        // whether a body of no declared length follows; other requests skip
+        // the body reader's setup here.
+        let undeclared_body = session
+            .req_header()
+            .headers
+            .contains_key(authgate_core::verify::httpsig_auth::SIGNATURE_INPUT)
+            && body::declared_length_of(&session.req_header().headers).is_none()
             && !session.is_body_empty();
         let ip = rt
             .limits_need_ip
