@@ -281,9 +281,10 @@ for line in open(path):
     d = json.loads(line)
     r = rows.setdefault(d["name"], {"rps": [], "p99": [], "cpu": [], "ok": [], "req": [], "load": []})
     n = max(d["requests"], 1)
-    by_round.setdefault(d["name"], {})[d["round"]] = (d["rps"], d["ticks"] * 1e6 / hz / n)
+    cpu = d["ticks"] * 1e6 / hz / n
+    by_round.setdefault(d["name"], {})[d["round"]] = (d["rps"], cpu)
     r["rps"].append(d["rps"]); r["p99"].append(d["latency_us"]["p99"])
-    r["cpu"].append(d["ticks"] * 1e6 / hz / n)
+    r["cpu"].append(cpu)
     r["req"].append(d["requests"])
     r["ok"].append(sum(v for k, v in d["status"].items() if k.startswith("2")) / n)
     # The load core's busy share: the load generator and the upstream.
