@@ -97,14 +97,7 @@ impl Identity {
         let mut buf = String::new();
         let subject = put(&mut buf, &self.subject);
         let workspace = self.workspace.as_deref().map(|w| put(&mut buf, w));
-        let start = buf.len();
-        for (i, scope) in self.scopes.iter().enumerate() {
-            if i > 0 {
-                buf.push(' ');
-            }
-            buf.push_str(scope);
-        }
-        let scopes = start..buf.len();
+        let scopes = put(&mut buf, &self.scopes.join(" "));
         let credential_id = put(&mut buf, &self.credential_id);
         let expires_at = self.expires_at.map(|e| put(&mut buf, &e.to_string()));
         let actor = self.minted.as_ref().map(|m| {
