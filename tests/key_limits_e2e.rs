@@ -286,6 +286,8 @@ async fn a_quota_fails_closed_while_the_database_is_cut() {
     let g = Gate::start(&up, &config(&db.url_via(&proxy), &stanza, ""));
     store_ready(&g, &db.url).await;
     let (id, secret) = create(&g, &token, json!({"quota": {"remaining": 100}})).await;
+    // The key's own change entry must not drop it from the cache later.
+    feed_applied(&db, &g).await;
     assert_eq!(call(&g, &secret).await.0, 200, "cached from now on");
 
     proxy.cut();

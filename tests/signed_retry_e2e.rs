@@ -460,6 +460,8 @@ async fn a_store_outage_fails_the_signed_retry_closed() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    // The key's own change entry must not drop it from the cache later.
+    feed_applied(&db, &g).await;
     let (s, _) = stamped(&g, &up, &key).await;
     assert_eq!(s, 200, "cached now");
     let grid = Retry {

@@ -108,6 +108,8 @@ async fn a_fleet_on_postgres_shares_keys_revocations_and_outages() {
 
     // Outage: a's connection to PostgreSQL is cut.
     let (cached, _) = create(&c, &a, &t, "svc-2").await;
+    // The key's own change entry must not drop it from a's cache later.
+    feed_applied(&db, &a).await;
     assert_eq!(status(&c, &a, &cached).await, 200);
     proxy.cut();
     let (unseen, _) = create(&c, &b, &t, "svc-3").await;

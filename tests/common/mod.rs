@@ -427,6 +427,34 @@ pub fn sample(metrics: &str, series: &str) -> Option<f64> {
     })
 }
 
+/// Wait until `gate` has applied every change entry written to `db` so
+/// far (`authgate_store_changes_total` reaches their number; the instance
+/// must have started on the empty feed). A key written and then used at
+/// once can be cached before its own change entry arrives and dropped when
+/// it does; a test that needs the key cached (to survive a cut) waits for
+/// this before using it.
+pub async fn feed_applied(db: &pg::TempDb, gate: &Gate) {
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(conn);
+    let written: i64 = client
+        .query_one("SELECT count(*) FROM authgate_key_changes", &[])
+        .await
+        .expect("count change entries")
+        .get(0);
+    let c = self::client();
+    let applied = eventually(Duration::from_secs(10), || async {
+        sample(&metrics(&c, gate).await, "authgate_store_changes_total").unwrap_or(0.0)
+            >= written as f64
+    })
+    .await;
+    assert!(
+        applied,
+        "the instance did not apply {written} change entries"
+    );
+}
+
 /// Wait until `gate` has reached its database store (and, with
 /// `auto_migrate`, migrated it): `authgate_store_up` reads 1.
 pub async fn store_ready(gate: &Gate, store_url: &str) {
