@@ -5,6 +5,7 @@
 //! that caused it, and a file with any error produces no runtime at all.
 
 pub mod database;
+mod fingerprint;
 mod insecure;
 mod keys;
 pub mod limits;

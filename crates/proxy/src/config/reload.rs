@@ -5,9 +5,9 @@
 //! disturbs in-flight requests. An invalid file never replaces a good one:
 //! every error is logged and the running config stays.
 
+use super::fingerprint;
 use super::{load_with, ConfigError, ConfigErrors, Runtime};
 use crate::cache::IdentityCache;
-use crate::credential::digest::sha256;
 use crate::metrics::METRICS;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -90,9 +90,6 @@ impl ConfigHandle {
     }
 }
 
-/// Fingerprint of the config file and every file it references: path, size
-/// and modification time (cheap even for a keys file of a million records;
-/// replacing or editing a file changes its mtime).
 /// Settings read only when the server starts (listeners, TLS certificate
 /// files, worker threads, grace period): a reload that changes one is
 /// refused whole, naming each, so the running config always is the file.
@@ -140,22 +137,9 @@ fn needs_restart(prev: &Runtime, next: &Runtime) -> Vec<ConfigError> {
     changed
 }
 
-fn fingerprint(main: &Path, rt: &Runtime) -> [u8; 32] {
-    let mut all = Vec::new();
-    for p in std::iter::once(main.to_path_buf()).chain(rt.watched_files.iter().cloned()) {
-        all.extend_from_slice(p.to_string_lossy().as_bytes());
-        if let Ok(meta) = std::fs::metadata(&p) {
-            all.extend_from_slice(&meta.len().to_le_bytes());
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            all.extend_from_slice(&mtime.to_le_bytes());
-        }
-    }
-    sha256(&all)
+/// The files `rt` follows, stamped now.
+fn stamps(main: &Path, rt: &Runtime) -> Vec<(PathBuf, fingerprint::Stamp)> {
+    fingerprint::stamps(main, &rt.watched_files)
 }
 
 /// Background service: poll for changes and listen for SIGHUP.
@@ -172,7 +156,7 @@ impl Reloader {
     pub fn new(handle: ConfigHandle, cache: IdentityCache) -> Self {
         let baseline = handle
             .path()
-            .map(|path| fingerprint(path, &handle.current()));
+            .map(|path| fingerprint::digest(&stamps(path, &handle.current())));
         Self {
             handle,
             cache,
@@ -190,7 +174,7 @@ impl BackgroundService for Reloader {
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let mut seen = self
             .baseline
-            .unwrap_or_else(|| fingerprint(&path, &self.handle.current()));
+            .unwrap_or_else(|| fingerprint::digest(&stamps(&path, &self.handle.current())));
         loop {
             let interval = self.handle.current().file.server.watch_interval;
             let poll = async {
@@ -213,8 +197,8 @@ impl BackgroundService for Reloader {
                 _ = poll => false,
                 _ = hup_fut => true,
             };
-            let now = fingerprint(&path, &self.handle.current());
-            if !forced && now == seen {
+            let before = stamps(&path, &self.handle.current());
+            if !forced && fingerprint::digest(&before) == seen {
                 continue;
             }
             // Let an editor finish writing before reading.
@@ -223,7 +207,14 @@ impl BackgroundService for Reloader {
             // blocking thread, never on an async worker.
             let (handle, cache) = (self.handle.clone(), self.cache.clone());
             let _ = tokio::task::spawn_blocking(move || handle.reload(&cache)).await;
-            seen = fingerprint(&path, &self.handle.current());
+            // Remember the files as they were before the reload read them,
+            // so an edit made meanwhile is reloaded at the next poll.
+            let now = self.handle.current();
+            seen = fingerprint::digest(&fingerprint::after_reload(
+                &before,
+                &path,
+                &now.watched_files,
+            ));
         }
     }
 }
