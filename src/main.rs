@@ -75,15 +75,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config: path } => {
-            let rt = match config::load(&path) {
-                Ok(rt) => rt,
+            let handle = match config::reload::ConfigHandle::load(path.clone()) {
+                Ok(handle) => handle,
                 Err(errors) => {
                     eprintln!("{}: invalid configuration:\n{errors}", path.display());
                     return ExitCode::from(2);
                 }
             };
+            let rt = handle.current();
             authgate::logging::init(rt.log_format, &rt.file.log.level);
-            let handle = config::reload::ConfigHandle::new(rt, Some(path));
+            drop(rt);
             match authgate::server::build(handle) {
                 Ok(server) => server.run_forever(),
                 Err(e) => {

@@ -505,14 +505,14 @@ pub fn run(args: DemoArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let rt = match crate::config::load(&path) {
-        Ok(rt) => rt,
+    let handle = match ConfigHandle::load(path.clone()) {
+        Ok(handle) => handle,
         Err(e) => {
             eprintln!("demo config invalid (a bug): {e}");
             return ExitCode::from(1);
         }
     };
-    let server = match crate::server::build(ConfigHandle::new(rt, Some(path.clone()))) {
+    let server = match crate::server::build(handle) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("cannot start: {e}");

@@ -22,6 +22,8 @@ use std::time::Duration;
 pub struct ConfigHandle {
     current: Arc<ArcSwap<Runtime>>,
     path: Option<PathBuf>,
+    /// The files as they were before [`ConfigHandle::load`] read them.
+    loaded_from: Option<Arc<Vec<(PathBuf, fingerprint::Stamp)>>>,
 }
 
 impl ConfigHandle {
@@ -30,7 +32,21 @@ impl ConfigHandle {
         Self {
             current: Arc::new(ArcSwap::from_pointee(rt)),
             path,
+            loaded_from: None,
         }
+    }
+
+    /// Load `path` and follow it. The config file is stamped before it is
+    /// read (the files it references as soon as they are known), so the
+    /// watcher reloads an edit made while authgate starts rather than
+    /// taking it for already read.
+    pub fn load(path: PathBuf) -> Result<Self, ConfigErrors> {
+        let before = fingerprint::stamps(&path, &[]);
+        let rt = super::load(&path)?;
+        let stamps = fingerprint::after_reload(&before, &path, &rt.watched_files);
+        let mut handle = Self::new(rt, Some(path));
+        handle.loaded_from = Some(Arc::new(stamps));
+        Ok(handle)
     }
 
     /// The runtime now in force.
@@ -146,7 +162,8 @@ fn stamps(main: &Path, rt: &Runtime) -> Vec<(PathBuf, fingerprint::Stamp)> {
 pub struct Reloader {
     handle: ConfigHandle,
     cache: IdentityCache,
-    /// The files' fingerprint when the server was built: an edit made
+    /// The files' fingerprint when they were loaded (or, for a handle made
+    /// with [`ConfigHandle::new`], when the server was built): an edit made
     /// between then and the service's start is still seen.
     baseline: Option<[u8; 32]>,
 }
@@ -154,9 +171,11 @@ pub struct Reloader {
 impl Reloader {
     /// Reload `handle`, invalidating `cache` when authentication changes.
     pub fn new(handle: ConfigHandle, cache: IdentityCache) -> Self {
-        let baseline = handle
-            .path()
-            .map(|path| fingerprint::digest(&stamps(path, &handle.current())));
+        let baseline = match (&handle.loaded_from, handle.path()) {
+            (Some(loaded), _) => Some(fingerprint::digest(loaded)),
+            (None, Some(path)) => Some(fingerprint::digest(&stamps(path, &handle.current()))),
+            (None, None) => None,
+        };
         Self {
             handle,
             cache,
@@ -216,5 +235,38 @@ impl BackgroundService for Reloader {
                 &now.watched_files,
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache() -> IdentityCache {
+        IdentityCache::new(10, Duration::from_secs(1), Duration::from_secs(1))
+    }
+
+    #[test]
+    fn an_edit_made_while_authgate_starts_is_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("authgate.toml");
+        std::fs::write(&path, "").unwrap();
+        let handle = ConfigHandle::load(path.clone()).unwrap();
+        // Edited after the load, before the watcher starts.
+        std::fs::write(&path, "# edited\n").unwrap();
+        let reloader = Reloader::new(handle.clone(), cache());
+        let now = fingerprint::digest(&stamps(&path, &handle.current()));
+        assert_ne!(reloader.baseline, Some(now), "the first poll must reload");
+    }
+
+    #[test]
+    fn a_config_left_alone_is_not_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("authgate.toml");
+        std::fs::write(&path, "").unwrap();
+        let handle = ConfigHandle::load(path.clone()).unwrap();
+        let reloader = Reloader::new(handle.clone(), cache());
+        let now = fingerprint::digest(&stamps(&path, &handle.current()));
+        assert_eq!(reloader.baseline, Some(now));
     }
 }
