@@ -243,7 +243,10 @@ async fn store_failures_fail_closed_and_are_not_cached() {
 #[tokio::test]
 async fn entries_expire_with_the_credential() {
     let (cred, digest, mut rec) = mint("k3");
-    rec.expires_at = Some(authgate::verify::unix_now() + 1);
+    // Expiry is in whole seconds: two of them leave the first call at
+    // least one second (a loaded machine can take a while to get there),
+    // and the sleep goes past the end whatever the fraction was at mint.
+    rec.expires_at = Some(authgate::verify::unix_now() + 2);
     let mut store = CountingStore::default();
     store.records.insert(digest, Arc::new(rec));
     let store = Arc::new(store);
@@ -257,7 +260,7 @@ async fn entries_expire_with_the_credential() {
         .authenticate(&rt.auth, accept(), presented(&cred))
         .await
         .is_ok());
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_eq!(
         auth.authenticate(&rt.auth, accept(), presented(&cred))
             .await
