@@ -3,10 +3,10 @@
 //! (cheap even for a keys file of a million records; replacing or editing a
 //! file changes its mtime).
 //!
-//! The files are stamped *before* a reload reads them, and what the watcher
-//! remembers afterwards is built from those stamps: an edit that lands
-//! while a reload runs (after the reload read the file, before it
-//! finished) then differs from what was remembered, and the next poll
+//! The files are stamped *before* a load or reload reads them, and what the
+//! config handle remembers afterwards is built from those stamps: an edit
+//! that lands while a reload runs (after the reload read the file, before
+//! it finished) then differs from what was remembered, and the next poll
 //! reloads again. Stamping after the reload would take that edit for
 //! already read and miss it until the file changed once more.
 
@@ -25,11 +25,11 @@ pub(super) fn stamps(main: &Path, watched: &[PathBuf]) -> Vec<(PathBuf, Stamp)> 
         .collect()
 }
 
-/// The stamps to remember after a reload that started from `before` and
-/// left `watched` in force: a file stamped before keeps that stamp (a later
-/// edit is then seen); a file the new config started to reference is
-/// stamped now.
-pub(super) fn after_reload(
+/// The files as a load that started from `before` read them, when it left
+/// `watched` in force: a file stamped before keeps that stamp (a later edit
+/// is then seen); a file the new config started to reference is stamped
+/// now.
+pub(super) fn as_read(
     before: &[(PathBuf, Stamp)],
     main: &Path,
     watched: &[PathBuf],
@@ -89,7 +89,7 @@ mod tests {
         let before = stamps(&main, &watched);
         // The reload reads the files here; then the config is edited.
         rewrite(&main, "x = 22\n");
-        let remembered = digest(&after_reload(&before, &main, &watched));
+        let remembered = digest(&as_read(&before, &main, &watched));
         assert_ne!(
             remembered,
             digest(&stamps(&main, &watched)),
@@ -98,7 +98,7 @@ mod tests {
         // Same for a referenced file.
         let before = stamps(&main, &watched);
         rewrite(&keys, "{}\n{}\n");
-        let remembered = digest(&after_reload(&before, &main, &watched));
+        let remembered = digest(&as_read(&before, &main, &watched));
         assert_ne!(remembered, digest(&stamps(&main, &watched)));
     }
 
@@ -111,7 +111,7 @@ mod tests {
         let before = stamps(&main, &[]);
         // The new config references the keys file: it is stamped now.
         let watched = vec![keys.clone(), dir.path().join("missing")];
-        let remembered = digest(&after_reload(&before, &main, &watched));
+        let remembered = digest(&as_read(&before, &main, &watched));
         assert_eq!(remembered, digest(&stamps(&main, &watched)));
         // A file that cannot be read counts, and so does its appearing.
         rewrite(&dir.path().join("missing"), "now here\n");

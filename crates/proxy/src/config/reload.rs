@@ -22,31 +22,48 @@ use std::time::Duration;
 pub struct ConfigHandle {
     current: Arc<ArcSwap<Runtime>>,
     path: Option<PathBuf>,
-    /// The files as they were before [`ConfigHandle::load`] read them.
-    loaded_from: Option<Arc<Vec<(PathBuf, fingerprint::Stamp)>>>,
+    /// The fingerprint of the followed files as the last load or reload
+    /// read them (see [`fingerprint`]); a refused reload counts, so a bad
+    /// file is retried only once it changes again.
+    read: Arc<ArcSwap<[u8; 32]>>,
 }
 
 impl ConfigHandle {
-    /// Wrap an initial runtime loaded from `path` (`None` for built-in configs that never reload).
+    /// Wrap an initial runtime loaded from `path` (`None` for built-in
+    /// configs that never reload). The files are stamped now: prefer
+    /// [`ConfigHandle::load`], which stamps them before reading.
     pub fn new(rt: Runtime, path: Option<PathBuf>) -> Self {
-        Self {
-            current: Arc::new(ArcSwap::from_pointee(rt)),
-            path,
-            loaded_from: None,
-        }
+        let read = path.as_deref().map_or([0; 32], |p| {
+            fingerprint::digest(&fingerprint::stamps(p, &rt.watched_files))
+        });
+        Self::read_as(rt, path, read)
     }
 
     /// Load `path` and follow it. The config file is stamped before it is
-    /// read (the files it references as soon as they are known), so the
-    /// watcher reloads an edit made while authgate starts rather than
-    /// taking it for already read.
+    /// read (the files it references as soon as they are known), so an
+    /// edit made while authgate starts is reloaded, not taken for read.
     pub fn load(path: PathBuf) -> Result<Self, ConfigErrors> {
         let before = fingerprint::stamps(&path, &[]);
         let rt = super::load(&path)?;
-        let stamps = fingerprint::after_reload(&before, &path, &rt.watched_files);
-        let mut handle = Self::new(rt, Some(path));
-        handle.loaded_from = Some(Arc::new(stamps));
-        Ok(handle)
+        let read = fingerprint::digest(&fingerprint::as_read(&before, &path, &rt.watched_files));
+        Ok(Self::read_as(rt, Some(path), read))
+    }
+
+    fn read_as(rt: Runtime, path: Option<PathBuf>, read: [u8; 32]) -> Self {
+        Self {
+            current: Arc::new(ArcSwap::from_pointee(rt)),
+            path,
+            read: Arc::new(ArcSwap::from_pointee(read)),
+        }
+    }
+
+    /// Whether the config file or a file it references changed since the
+    /// last load or reload read them (always `false` without a path).
+    pub fn changed_since_read(&self) -> bool {
+        self.path.as_deref().is_some_and(|p| {
+            let now = fingerprint::stamps(p, &self.current().watched_files);
+            fingerprint::digest(&now) != **self.read.load()
+        })
     }
 
     /// The runtime now in force.
@@ -65,6 +82,9 @@ impl ConfigHandle {
             return Ok(self.current());
         };
         let prev = self.current();
+        // Stamped before reading: an edit made while this runs differs
+        // from what is remembered below, and is reloaded at the next poll.
+        let before = fingerprint::stamps(path, &prev.watched_files);
         let loaded = load_with(path, Some(&prev)).and_then(|rt| {
             let restart = needs_restart(&prev, &rt);
             if restart.is_empty() {
@@ -73,6 +93,11 @@ impl ConfigHandle {
                 Err(ConfigErrors(restart))
             }
         });
+        let followed = loaded
+            .as_ref()
+            .map_or(&prev.watched_files, |rt| &rt.watched_files);
+        let read = fingerprint::as_read(&before, path, followed);
+        self.read.store(Arc::new(fingerprint::digest(&read)));
         match loaded {
             Ok(rt) => {
                 let rt = Arc::new(rt);
@@ -153,47 +178,26 @@ fn needs_restart(prev: &Runtime, next: &Runtime) -> Vec<ConfigError> {
     changed
 }
 
-/// The files `rt` follows, stamped now.
-fn stamps(main: &Path, rt: &Runtime) -> Vec<(PathBuf, fingerprint::Stamp)> {
-    fingerprint::stamps(main, &rt.watched_files)
-}
-
 /// Background service: poll for changes and listen for SIGHUP.
 pub struct Reloader {
     handle: ConfigHandle,
     cache: IdentityCache,
-    /// The files' fingerprint when they were loaded (or, for a handle made
-    /// with [`ConfigHandle::new`], when the server was built): an edit made
-    /// between then and the service's start is still seen.
-    baseline: Option<[u8; 32]>,
 }
 
 impl Reloader {
     /// Reload `handle`, invalidating `cache` when authentication changes.
     pub fn new(handle: ConfigHandle, cache: IdentityCache) -> Self {
-        let baseline = match (&handle.loaded_from, handle.path()) {
-            (Some(loaded), _) => Some(fingerprint::digest(loaded)),
-            (None, Some(path)) => Some(fingerprint::digest(&stamps(path, &handle.current()))),
-            (None, None) => None,
-        };
-        Self {
-            handle,
-            cache,
-            baseline,
-        }
+        Self { handle, cache }
     }
 }
 
 #[async_trait]
 impl BackgroundService for Reloader {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let Some(path) = self.handle.path().map(Path::to_path_buf) else {
+        if self.handle.path().is_none() {
             return;
-        };
+        }
         let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-        let mut seen = self
-            .baseline
-            .unwrap_or_else(|| fingerprint::digest(&stamps(&path, &self.handle.current())));
         loop {
             let interval = self.handle.current().file.server.watch_interval;
             let poll = async {
@@ -216,8 +220,7 @@ impl BackgroundService for Reloader {
                 _ = poll => false,
                 _ = hup_fut => true,
             };
-            let before = stamps(&path, &self.handle.current());
-            if !forced && fingerprint::digest(&before) == seen {
+            if !forced && !self.handle.changed_since_read() {
                 continue;
             }
             // Let an editor finish writing before reading.
@@ -226,14 +229,6 @@ impl BackgroundService for Reloader {
             // blocking thread, never on an async worker.
             let (handle, cache) = (self.handle.clone(), self.cache.clone());
             let _ = tokio::task::spawn_blocking(move || handle.reload(&cache)).await;
-            // Remember the files as they were before the reload read them,
-            // so an edit made meanwhile is reloaded at the next poll.
-            let now = self.handle.current();
-            seen = fingerprint::digest(&fingerprint::after_reload(
-                &before,
-                &path,
-                &now.watched_files,
-            ));
         }
     }
 }
@@ -246,27 +241,46 @@ mod tests {
         IdentityCache::new(10, Duration::from_secs(1), Duration::from_secs(1))
     }
 
-    #[test]
-    fn an_edit_made_while_authgate_starts_is_reloaded() {
+    fn loaded(text: &str) -> (tempfile::TempDir, PathBuf, ConfigHandle) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("authgate.toml");
-        std::fs::write(&path, "").unwrap();
+        std::fs::write(&path, text).unwrap();
         let handle = ConfigHandle::load(path.clone()).unwrap();
+        (dir, path, handle)
+    }
+
+    #[test]
+    fn an_edit_made_after_the_load_is_seen_by_the_first_poll() {
+        let (_dir, path, handle) = loaded("");
         // Edited after the load, before the watcher starts.
         std::fs::write(&path, "# edited\n").unwrap();
-        let reloader = Reloader::new(handle.clone(), cache());
-        let now = fingerprint::digest(&stamps(&path, &handle.current()));
-        assert_ne!(reloader.baseline, Some(now), "the first poll must reload");
+        assert!(handle.changed_since_read(), "the first poll must reload");
     }
 
     #[test]
     fn a_config_left_alone_is_not_reloaded() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("authgate.toml");
-        std::fs::write(&path, "").unwrap();
-        let handle = ConfigHandle::load(path.clone()).unwrap();
-        let reloader = Reloader::new(handle.clone(), cache());
-        let now = fingerprint::digest(&stamps(&path, &handle.current()));
-        assert_eq!(reloader.baseline, Some(now));
+        let (_dir, _path, handle) = loaded("");
+        assert!(!handle.changed_since_read());
+        handle.reload(&cache()).unwrap();
+        assert!(
+            !handle.changed_since_read(),
+            "a reload remembers what it read"
+        );
+    }
+
+    #[test]
+    fn a_refused_file_is_retried_only_once_it_changes_again() {
+        let (_dir, path, handle) = loaded("");
+        std::fs::write(&path, "[server\n").unwrap();
+        assert!(handle.changed_since_read());
+        assert!(handle.reload(&cache()).is_err());
+        assert!(
+            !handle.changed_since_read(),
+            "a refused file is not read again at every poll"
+        );
+        std::fs::write(&path, "# fixed\n").unwrap();
+        assert!(handle.changed_since_read());
+        handle.reload(&cache()).unwrap();
+        assert!(!handle.changed_since_read());
     }
 }
