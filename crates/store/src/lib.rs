@@ -16,13 +16,11 @@ pub mod key_limits;
 pub mod model;
 pub mod nonce;
 pub mod postgres;
-mod postgres_refresh;
 mod quota;
 pub mod refresh;
 mod replay;
 pub mod schema;
 pub mod sqlite;
-mod sqlite_refresh;
 
 pub use key_limits::{KeyQuota, KeyRateLimit, QuotaRefill, QuotaSetting, RefillInterval};
 pub use model::{capped_expiry, now, Cascade, Change, KeyPatch, ListFilter, NewKey, StoredKey};

@@ -2,8 +2,8 @@
 //! the token's row (`FOR UPDATE`), so two instances exchanging the same
 //! token at once see it active only once.
 
+use super::{err, PgStore};
 use crate::model::now;
-use crate::postgres::{err, PgStore};
 use crate::refresh::{self, RefreshToken, RefreshUse, Step, COLUMNS};
 use authgate_core::store::StoreError;
 use deadpool_postgres::GenericClient;

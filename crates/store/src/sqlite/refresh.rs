@@ -2,9 +2,9 @@
 //! transaction on the store's single connection, so two exchanges of the
 //! same token cannot both find it active.
 
+use super::{err, SqliteStore};
 use crate::model::now;
 use crate::refresh::{self, RefreshToken, RefreshUse, Step, COLUMNS};
-use crate::sqlite::{err, SqliteStore};
 use authgate_core::store::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
 
