@@ -1,12 +1,16 @@
 //! The key operations: create (the secret is returned once, then only its
 //! digest exists), list (filters, id cursor), get, update, revoke, rotate
 //! (the old key keeps working until the overlap deadline) and stamp-key
-//! registration. Input is validated field by field; every change drops
-//! the key's cache entries here before the answer.
+//! registration. Input is validated field by field (`checks`); every
+//! change drops the key's cache entries here before the answer.
 
 use super::bodies::{
     CommonErrors, CreateBody, Created, ErrorBody, KeyPage, KeyReply, ListQuery, RotateBody,
     StampBody,
+};
+use super::checks::{
+    bad, check_limits, check_list, check_metadata, common, parse, Common, MAX_OVERLAP,
+    MAX_UNIX_SECONDS,
 };
 use super::Reply;
 use crate::cache::IdentityCache;
@@ -29,10 +33,6 @@ pub struct Ctx<'a> {
     pub caller: &'a str,
 }
 
-pub(super) fn bad(message: impl Into<String>) -> Reply {
-    Reply::error(400, "invalid_request", message)
-}
-
 fn not_found(id: &str) -> Reply {
     Reply::error(404, "not_found", format!("No key '{id}'"))
 }
@@ -43,78 +43,6 @@ pub(super) fn write_failed(e: WriteError) -> Reply {
         WriteError::ParentInactive(m) => Reply::error(409, "parent_inactive", m),
         WriteError::Store(e) => Reply::unavailable(e),
     }
-}
-
-/// Ids and workspace slugs: 1–128 of `A-Z a-z 0-9 . _ -`.
-fn check_name(field: &str, value: &str) -> Result<(), Reply> {
-    let ok = !value.is_empty()
-        && value.len() <= 128
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(bad(format!(
-            "{field}: 1-128 characters of A-Z a-z 0-9 . _ -"
-        )))
-    }
-}
-
-/// Header-safe text: 1–256 visible ASCII characters (spaces allowed inside).
-fn check_text(field: &str, value: &str) -> Result<(), Reply> {
-    let ok = !value.is_empty()
-        && value.len() <= 256
-        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
-        && value.trim() == value;
-    if ok {
-        Ok(())
-    } else {
-        Err(bad(format!("{field}: 1-256 visible ASCII characters")))
-    }
-}
-
-/// Scopes and allow-list entries: at most 64, each 1–128 visible ASCII
-/// characters without spaces.
-fn check_list(field: &str, list: &[String]) -> Result<(), Reply> {
-    if list.len() > 64 {
-        return Err(bad(format!("{field}: at most 64 entries")));
-    }
-    for (i, s) in list.iter().enumerate() {
-        let ok = !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| (0x21..0x7f).contains(&b));
-        if !ok {
-            return Err(bad(format!(
-                "{field}[{i}]: 1-128 visible ASCII characters, no spaces"
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn check_metadata(m: &Value) -> Result<(), Reply> {
-    if !m.is_object() {
-        return Err(bad("metadata: a JSON object"));
-    }
-    if m.to_string().len() > 16 * 1024 {
-        return Err(bad("metadata: at most 16 KiB"));
-    }
-    Ok(())
-}
-
-pub(super) fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, Reply> {
-    serde_json::from_value(body).map_err(|e| bad(e.to_string()))
-}
-
-/// Largest `expires_at` accepted, exclusive: beyond it the value is
-/// milliseconds, not seconds.
-pub const MAX_UNIX_SECONDS: i64 = 100_000_000_000;
-
-/// Longest rotation overlap.
-pub const MAX_OVERLAP: Duration = Duration::from_secs(30 * 86_400);
-
-/// A fresh random key id.
-fn new_id() -> String {
-    format!("key_{:016x}", rand::random::<u64>())
 }
 
 /// The prefix to mint `kind` with: the config's first family of that
@@ -203,80 +131,6 @@ pub async fn get(ctx: &Ctx<'_>, id: &str) -> Reply {
         Ok(Some(k)) => one(200, k),
         Ok(None) => not_found(id),
         Err(e) => Reply::unavailable(e),
-    }
-}
-
-/// The fields every new key shares, checked.
-pub(super) struct Common {
-    pub(super) subject: String,
-    pub(super) workspace: Option<String>,
-    pub(super) scopes: Vec<String>,
-    pub(super) allow: Vec<String>,
-    pub(super) usage: Option<String>,
-    pub(super) expires_at: Option<i64>,
-    pub(super) metadata: Value,
-    pub(super) id: String,
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(super) fn common(
-    subject: String,
-    workspace: Option<String>,
-    scopes: Vec<String>,
-    allow: Vec<String>,
-    usage: Option<String>,
-    expires_at: Option<i64>,
-    metadata: Option<Value>,
-    id: Option<String>,
-) -> Result<Common, Reply> {
-    check_text("subject", &subject)?;
-    if let Some(w) = &workspace {
-        check_name("workspace", w)?;
-    }
-    check_list("scopes", &scopes)?;
-    check_list("allow", &allow)?;
-    if let Some(u) = &usage {
-        check_name("usage", u)?;
-    }
-    // Unix seconds; a value in the past makes a key that is refused from
-    // the start. Milliseconds (a common slip) are refused.
-    if expires_at.is_some_and(|e| !(0..MAX_UNIX_SECONDS).contains(&e)) {
-        return Err(bad(
-            "expires_at: Unix seconds (0 to 99999999999), not milliseconds",
-        ));
-    }
-    let metadata = metadata.unwrap_or_else(|| json!({}));
-    check_metadata(&metadata)?;
-    let id = match id {
-        Some(id) => {
-            check_name("id", &id)?;
-            id
-        }
-        None => new_id(),
-    };
-    Ok(Common {
-        subject,
-        workspace,
-        scopes,
-        allow,
-        usage,
-        expires_at,
-        metadata,
-        id,
-    })
-}
-
-/// A key's own rate limit and quota, when set, within bounds.
-fn check_limits(
-    rate: Option<&authgate_store::KeyRateLimit>,
-    quota: Option<&authgate_store::QuotaSetting>,
-) -> Result<(), Reply> {
-    match rate
-        .and_then(|r| r.problem())
-        .or_else(|| quota.and_then(|q| q.problem()))
-    {
-        Some(problem) => Err(bad(problem)),
-        None => Ok(()),
     }
 }
 

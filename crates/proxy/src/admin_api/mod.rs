@@ -10,6 +10,7 @@
 //! [`openapi`].
 
 pub mod bodies;
+mod checks;
 pub mod keys;
 pub mod openapi;
 pub mod signing_keys;

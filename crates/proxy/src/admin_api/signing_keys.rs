@@ -8,7 +8,8 @@
 //! is its `keyid` when that is a valid id.
 
 use super::bodies::{CommonErrors, ErrorBody, KeyReply, SigningKeyBody};
-use super::keys::{bad, common, parse, public_key_record, register, Ctx};
+use super::checks::{bad, common, parse};
+use super::keys::{public_key_record, register, Ctx};
 use super::Reply;
 use crate::verify::httpsig::Algorithm;
 use crate::verify::httpsig_auth::scheme_of;
