@@ -87,6 +87,15 @@ fn each_bad_config_names_its_key() {
         ("[[keys]]\nid = \"s\"\nkind = \"stamp\"\nsubject = \"w\"\nscheme = \"p256\"\npublic_key = \"02ff\"", "keys[0].public_key", "not a valid SIGNATURE_SCHEME_TK_API_P256 key"),
         ("[[keys]]\nid = \"s\"\nkind = \"stamp\"\nsubject = \"w\"\npublic_key = \"02ff\"", "keys[0].scheme", "need scheme = p256, secp256k1 or ed25519"),
         ("[[keys]]\nid = \"k\"\nkind = \"api_key\"\nsubject = \"s\"", "keys[0].digest", "required for this kind"),
+        ("[[jwt.issuers]]\nname = \"i\"\nissuer = \"https://i\"\naudiences = [\"a\"]\nalgorithms = [\"RS256\"]\npublic_key_file = \"tests/fixtures/jwt/keys/rsa.pub.pem\"\n[[jwt.issuers]]\nname = \"j\"\nissuer = \"https://i\"\naudiences = [\"a\"]\nalgorithms = [\"RS256\"]\npublic_key_file = \"tests/fixtures/jwt/keys/rsa.pub.pem\"", "jwt.issuers[1].issuer", "duplicate issuer 'https://i'"),
+        ("[identity]\nworkspace_param = \"\"", "identity.workspace_param", "must not be empty"),
+        ("[identity]\ntrusted_proxies = [\"10.0.0.0/8\", \"not-an-ip\"]", "identity.trusted_proxies[1]", "'not-an-ip' is not an IP or CIDR"),
+        ("[stamps]\nwindow = \"0s\"", "stamps.window", "greater than zero"),
+        ("[stamps]\nreplay_capacity = 0", "stamps.replay_capacity", "at least 1"),
+        ("[stamps]\nshared_replay = true", "stamps.shared_replay", "needs a database store"),
+        ("[store]\nhmac_secrets_dir = \"secrets\"", "store.hmac_secrets_dir", "needs a database store"),
+        ("[store]\npoll_interval = \"5ms\"", "store.poll_interval", "at least 10ms"),
+        ("[store]\ntimeout = \"0s\"", "store.timeout", "greater than zero"),
     ];
     for (extra, key, needle) in cases {
         let errs = errors(extra);
