@@ -14,6 +14,7 @@ mod parse;
 pub mod reload;
 mod routes;
 pub mod runtime;
+mod sections;
 pub mod signing_keys;
 pub mod validate;
 

@@ -5,17 +5,12 @@ use super::keys::{read_keys_jsonl, KeyBuilder, Source};
 use super::model::FileConfig;
 use super::routes::build_router;
 use super::runtime::Runtime;
+use super::sections;
 use super::{ConfigError, ConfigErrors};
 use crate::assertion::AssertionSigner;
-use crate::credential::digest::{sha256, Digester};
-use crate::credential::sniff::{PrefixAction, PrefixRule, PrefixTable};
-use crate::credential::CredentialKind;
-use crate::identity::IdentityHeaders;
-use crate::logging::LogFormat;
-use crate::secret::Secret;
+use crate::credential::digest::sha256;
 use crate::store::memory::MemoryStore;
 use crate::upstream::Pool;
-use crate::verify::jwt::Issuer;
 use crate::verify::stamp::ReplayGuard;
 use authgate_core::runtime::AuthRuntime;
 use authgate_core::stages::Stages;
@@ -61,7 +56,7 @@ pub fn validate_in(
     let mut errs = Errors::default();
     let mut watched = Vec::new();
 
-    check_server(&file, base, &mut errs);
+    sections::check_server(&file, base, &mut errs);
 
     // Upstream pools, reused from `prev` when their section is unchanged so
     // health state and connection pools survive a reload.
@@ -99,67 +94,8 @@ pub fn validate_in(
     if creds.max_bytes == 0 || creds.max_bytes > 64 * 1024 {
         errs.push("credentials.max_bytes", "must be between 1 and 65536");
     }
-    let digester = match creds.digest.as_str() {
-        "sha256" => Digester::Sha256,
-        "hmac-sha256" => match &creds.pepper_env {
-            Some(var) => match std::env::var(var) {
-                Ok(v) if !v.is_empty() => Digester::HmacSha256(Secret::new(v)),
-                _ => {
-                    errs.push(
-                        "credentials.pepper_env",
-                        format!("environment variable {var} is unset or empty"),
-                    );
-                    Digester::Sha256
-                }
-            },
-            None => {
-                errs.push(
-                    "credentials.pepper_env",
-                    "required when digest = \"hmac-sha256\"",
-                );
-                Digester::Sha256
-            }
-        },
-        other => {
-            errs.push(
-                "credentials.digest",
-                format!("unknown digest '{other}' (sha256, hmac-sha256)"),
-            );
-            Digester::Sha256
-        }
-    };
-    let mut rules = Vec::new();
-    for (i, p) in creds.prefixes.iter().enumerate() {
-        let key = format!("credentials.prefixes[{i}]");
-        if p.prefix.is_empty() || !p.prefix.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-            errs.push(format!("{key}.prefix"), "must be non-empty visible ASCII");
-        }
-        if creds.prefixes[..i].iter().any(|q| q.prefix == p.prefix) {
-            errs.push(
-                format!("{key}.prefix"),
-                format!("duplicate prefix '{}'", p.prefix),
-            );
-        }
-        let action = match p.kind.as_str() {
-            "reject" => PrefixAction::Reject,
-            k => match CredentialKind::parse(k).filter(|k| k.is_opaque()) {
-                Some(kind) => PrefixAction::Verify(kind),
-                None => {
-                    errs.push(
-                        format!("{key}.kind"),
-                        format!("unknown kind '{k}' (api_key, server_key, access_token, reject)"),
-                    );
-                    continue;
-                }
-            },
-        };
-        rules.push(PrefixRule {
-            prefix: p.prefix.clone(),
-            action,
-            checksum: p.checksum,
-        });
-    }
-    let prefixes = PrefixTable::new(rules);
+    let digester = sections::digester(creds, &mut errs);
+    let prefixes = sections::prefixes(creds, &mut errs);
 
     let mut keys = KeyBuilder::new(&digester);
     for (i, k) in file.keys.iter().enumerate() {
@@ -183,89 +119,23 @@ pub fn validate_in(
     }
     let records = keys.finish(&mut errs);
 
-    // JWT issuers, reusing JWKS caches of unchanged issuers.
     for (key, gives_up) in super::insecure::check(&file, &mut errs) {
         tracing::warn!(key = %key, "insecure setting in force: {gives_up}");
     }
-    let mut issuers = Vec::new();
+    // JWT issuers, reusing JWKS caches of unchanged issuers.
     let mut file_digests = FileDigests::default();
-    for (i, section) in file.jwt.issuers.iter().enumerate() {
-        let key = format!("jwt.issuers[{i}]");
-        if file.jwt.issuers[..i]
-            .iter()
-            .any(|o| o.issuer == section.issuer)
-        {
-            errs.push(
-                format!("{key}.issuer"),
-                format!("duplicate issuer '{}'", section.issuer),
-            );
-        }
-        let mut same_files = true;
-        for f in [
-            &section.secret_file,
-            &section.public_key_file,
-            &section.jwks_file,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let path = resolve(base, f);
-            same_files &= file_digests.unchanged(&path, prev);
-            watched.push(path);
-        }
-        // Reused (with its JWKS cache) only when neither its section nor
-        // the key files it names changed: a key rotated in place must take
-        // effect on reload.
-        let reuse = prev
-            .filter(|_| same_files)
-            .and_then(|p| p.auth.issuers.iter().find(|is| is.section() == section))
-            .cloned();
-        match reuse {
-            Some(is) => issuers.push(is),
-            None => {
-                match Issuer::build_with(section, base, Some(&crate::jwks_fetch::http_fetcher())) {
-                    Ok(is) => issuers.push(Arc::new(is)),
-                    Err(problems) => {
-                        for (sub, msg) in problems {
-                            errs.push(format!("{key}{sub}"), msg);
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let mut issuers = sections::issuers(
+        &file.jwt.issuers,
+        base,
+        prev,
+        &mut file_digests,
+        &mut watched,
+        &mut errs,
+    );
 
     // Identity.
     let id = &file.identity;
-    if id.header_prefix.is_empty() || id.header_prefix != id.header_prefix.to_ascii_lowercase() {
-        errs.push(
-            "identity.header_prefix",
-            "must be a non-empty lower-case header-name prefix",
-        );
-    }
-    let headers = match IdentityHeaders::resolve(&id.header_prefix, &id.headers) {
-        Ok(h) => Some(h),
-        Err((field, msg)) => {
-            errs.push(format!("identity.headers.{field}"), msg);
-            None
-        }
-    };
-    if id.workspace_param.is_empty() {
-        errs.push("identity.workspace_param", "must not be empty");
-    }
-    let mut trusted_proxies = Vec::new();
-    for (i, cidr) in id.trusted_proxies.iter().enumerate() {
-        let parsed = cidr
-            .parse::<ipnet::IpNet>()
-            .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
-        match parsed {
-            Ok(net) => trusted_proxies.push(net),
-            Err(_) => errs.push(
-                format!("identity.trusted_proxies[{i}]"),
-                format!("'{cidr}' is not an IP or CIDR"),
-            ),
-        }
-    }
+    let (headers, trusted_proxies) = sections::identity(id, &mut errs);
     let assertion = match &id.assertion {
         None => None,
         Some(section) => match prev
@@ -284,50 +154,8 @@ pub fn validate_in(
         },
     };
     let st = &file.stamps;
-    if st.max_body == 0 || st.max_body > 64 * 1024 * 1024 {
-        errs.push("stamps.max_body", "must be between 1 and 67108864 (64 MiB)");
-    }
-    if st.window.is_zero() {
-        errs.push("stamps.window", "must be greater than zero");
-    }
-    if st.replay_capacity == 0 {
-        errs.push("stamps.replay_capacity", "must be at least 1");
-    }
-    if let Some(d) = &file.store.hmac_secrets_dir {
-        if file.store.url.is_none() {
-            errs.push(
-                "store.hmac_secrets_dir",
-                "needs a database store (store.url): it serves signing keys registered there",
-            );
-        } else if !resolve(base, d).is_dir() {
-            errs.push(
-                "store.hmac_secrets_dir",
-                format!("'{d}' is not a directory"),
-            );
-        }
-    }
-    if st.shared_replay == Some(true) && file.store.url.is_none() {
-        errs.push(
-            "stamps.shared_replay",
-            "needs a database store (store.url): the claims live there",
-        );
-    }
-    if file.store.poll_interval < std::time::Duration::from_millis(10) {
-        errs.push("store.poll_interval", "must be at least 10ms");
-    }
-    if file.store.timeout.is_zero() {
-        errs.push("store.timeout", "must be greater than zero");
-    }
-    if file.cache.max_entries == 0 {
-        errs.push("cache.max_entries", "must be at least 1");
-    }
-    let log_format = LogFormat::parse(&file.log.format).unwrap_or_else(|| {
-        errs.push(
-            "log.format",
-            format!("unknown format '{}' (text, json)", file.log.format),
-        );
-        LogFormat::Text
-    });
+    sections::check_stamps_and_store(&file, base, &mut errs);
+    let log_format = sections::log_format(&file.log.format, &mut errs);
 
     if let Some(a) = &id.assertion {
         watched.push(resolve(base, &a.key_file));
@@ -379,7 +207,7 @@ pub fn validate_in(
     if let Some(w) = &wallet_tokens {
         if issuers
             .iter()
-            .any(|i: &Arc<Issuer>| i.section().issuer == w.issuer.section().issuer)
+            .any(|i| i.section().issuer == w.issuer.section().issuer)
         {
             errs.push(
                 "signin.wallet_tokens.issuer",
@@ -519,11 +347,11 @@ pub fn validate_in(
 /// whether a built issuer or signer may be reused, and part of the
 /// authentication fingerprint (a changed key invalidates the cache).
 #[derive(Default)]
-struct FileDigests(BTreeMap<PathBuf, [u8; 32]>);
+pub(super) struct FileDigests(BTreeMap<PathBuf, [u8; 32]>);
 
 impl FileDigests {
     /// Digest `path` now and say whether `prev` saw the same contents.
-    fn unchanged(&mut self, path: &Path, prev: Option<&Runtime>) -> bool {
+    pub(super) fn unchanged(&mut self, path: &Path, prev: Option<&Runtime>) -> bool {
         // An unreadable file digests to a marker: the build that follows
         // reports the read error itself.
         let now = std::fs::read(path)
@@ -531,46 +359,6 @@ impl FileDigests {
             .unwrap_or([0xff; 32]);
         self.0.insert(path.to_path_buf(), now);
         prev.and_then(|p| p.file_digests.get(path)) == Some(&now)
-    }
-}
-
-fn check_server(file: &FileConfig, base: &Path, errs: &mut Errors) {
-    let s = &file.server;
-    if s.listen.is_empty() && s.tls.is_none() {
-        errs.push(
-            "server.listen",
-            "at least one listener (listen or tls) is required",
-        );
-    }
-    for (i, l) in s.listen.iter().enumerate() {
-        if l.parse::<std::net::SocketAddr>().is_err() {
-            errs.push(
-                format!("server.listen[{i}]"),
-                format!("'{l}' is not an ip:port address"),
-            );
-        }
-    }
-    if let Some(tls) = &s.tls {
-        if tls.listen.parse::<std::net::SocketAddr>().is_err() {
-            errs.push(
-                "server.tls.listen",
-                format!("'{}' is not an ip:port address", tls.listen),
-            );
-        }
-        for (k, p) in [("cert", &tls.cert), ("key", &tls.key)] {
-            if !resolve(base, p).is_file() {
-                errs.push(format!("server.tls.{k}"), format!("file '{p}' not found"));
-            }
-        }
-    }
-    if s.threads == 0 || s.threads > 256 {
-        errs.push("server.threads", "must be between 1 and 256");
-    }
-    if !file.admin.listen.is_empty() && file.admin.listen.parse::<std::net::SocketAddr>().is_err() {
-        errs.push(
-            "admin.listen",
-            format!("'{}' is not an ip:port address", file.admin.listen),
-        );
     }
 }
 
