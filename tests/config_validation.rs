@@ -96,6 +96,13 @@ fn each_bad_config_names_its_key() {
         ("[store]\nhmac_secrets_dir = \"secrets\"", "store.hmac_secrets_dir", "needs a database store"),
         ("[store]\npoll_interval = \"5ms\"", "store.poll_interval", "at least 10ms"),
         ("[store]\ntimeout = \"0s\"", "store.timeout", "greater than zero"),
+        ("[store]\nurl_env = \"AUTHGATE_TEST_NEVER_SET\"", "store.url_env", "environment variable AUTHGATE_TEST_NEVER_SET is unset or empty"),
+        ("[store]\nurl = \"sqlite://keys.db\"\nurl_env = \"CARGO_PKG_NAME\"", "store.url_env", "set store.url or store.url_env, not both"),
+        ("[redis]\nprefix = \"p:\"", "redis.url", "required (or redis.url_env)"),
+        ("[redis]\nurl_env = \"AUTHGATE_TEST_NEVER_SET\"", "redis.url_env", "environment variable AUTHGATE_TEST_NEVER_SET is unset or empty"),
+        ("[redis]\nurl = \"redis://127.0.0.1:6379\"\nurl_env = \"CARGO_PKG_NAME\"", "redis.url_env", "set redis.url or redis.url_env, not both"),
+        // The variable's value is what is opened: CARGO_PKG_NAME ("authgate") is no store URL.
+        ("[store]\nurl_env = \"CARGO_PKG_NAME\"", "store.url", "must start with sqlite:// or postgres://"),
     ];
     for (extra, key, needle) in cases {
         let errs = errors(extra);

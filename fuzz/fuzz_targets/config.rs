@@ -72,6 +72,7 @@ fuzz_target!(|data: &[u8]| {
     // Opening a database is not this target's business (and would write
     // files or dial out).
     file.store.url = None;
+    file.store.url_env = None;
     for pool in file.upstreams.values_mut() {
         for b in &mut pool.backends {
             if b.parse::<SocketAddr>().is_err() {

@@ -50,7 +50,11 @@ pub struct RateLimitSection {
 #[serde(deny_unknown_fields)]
 pub struct RedisSection {
     /// `redis://[user:password@]host:port[/db]`.
+    #[serde(default)]
     pub url: String,
+    /// The name of an environment variable holding `url`, so that a
+    /// password stays out of the file; set one of the two.
+    pub url_env: Option<String>,
     /// Prefix of every key authgate writes.
     #[serde(default = "default_prefix")]
     pub prefix: String,

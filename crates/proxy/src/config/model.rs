@@ -81,6 +81,9 @@ pub struct StoreSection {
     /// A database store beside the config's keys: `sqlite:///path/keys.db`
     /// (embedded) or `postgres://…` (shared by a fleet).
     pub url: Option<String>,
+    /// The name of an environment variable holding `url`, so that a URL
+    /// with a password stays out of the file; set one of the two.
+    pub url_env: Option<String>,
     /// Apply pending schema migrations at start (PostgreSQL; SQLite always
     /// migrates when opened). Off: run `authgate store migrate`.
     #[serde(default)]
@@ -101,6 +104,7 @@ impl Default for StoreSection {
             keys_file: None,
             timeout: default_store_timeout(),
             url: None,
+            url_env: None,
             auto_migrate: false,
             poll_interval: default_poll(),
             hmac_secrets_dir: None,

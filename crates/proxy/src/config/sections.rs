@@ -1,5 +1,6 @@
 //! Checks of the config's self-contained sections (server, credentials,
-//! JWT issuers, identity, stamps and store, log): each reads its part of the
+//! JWT issuers, identity, stamps and store, log, URLs read from the
+//! environment): each reads its part of the
 //! file, records what is wrong in the shared [`Errors`], and returns what it
 //! built. [`super::validate`] calls them in turn and assembles the
 //! [`super::runtime::Runtime`].
@@ -273,4 +274,38 @@ pub(super) fn log_format(format: &str, errs: &mut Errors) -> LogFormat {
         );
         LogFormat::Text
     })
+}
+
+/// Fill `store.url` and `redis.url` from the environment variables their
+/// `url_env` names (a URL with a password stays out of the file): each
+/// section takes one of the two. Runs before anything reads the URLs.
+pub(super) fn urls_from_env(file: &mut FileConfig, errs: &mut Errors) {
+    if let Some(var) = &file.store.url_env {
+        match (&file.store.url, env_value(var)) {
+            (Some(_), _) => errs.push("store.url_env", "set store.url or store.url_env, not both"),
+            (None, Ok(url)) => file.store.url = Some(url),
+            (None, Err(msg)) => errs.push("store.url_env", msg),
+        }
+    }
+    if let Some(redis) = file.redis.as_mut() {
+        match (&redis.url_env, redis.url.is_empty()) {
+            (Some(_), false) => {
+                errs.push("redis.url_env", "set redis.url or redis.url_env, not both")
+            }
+            (Some(var), true) => match env_value(var) {
+                Ok(url) => redis.url = url,
+                Err(msg) => errs.push("redis.url_env", msg),
+            },
+            (None, true) => errs.push("redis.url", "required (or redis.url_env)"),
+            (None, false) => {}
+        }
+    }
+}
+
+/// The value of environment variable `var`, which must be set and not empty.
+fn env_value(var: &str) -> Result<String, String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Ok(v),
+        _ => Err(format!("environment variable {var} is unset or empty")),
+    }
 }

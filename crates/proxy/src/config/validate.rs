@@ -56,6 +56,7 @@ pub fn validate_in(
     let mut errs = Errors::default();
     let mut watched = Vec::new();
 
+    sections::urls_from_env(&mut file, &mut errs);
     sections::check_server(&file, base, &mut errs);
 
     // Upstream pools, reused from `prev` when their section is unchanged so
