@@ -193,6 +193,7 @@ def main():
         '[[routes]]\npath = "/x"\nupstream = "missing"\n',
         '[store]\nkeys_file = "nope.jsonl"\n',
         'unknown = 1\n',
+        '[""]',  # an empty section name: its error once had an empty key path
     ]
     write("config", configs)
 

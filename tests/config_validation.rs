@@ -119,6 +119,25 @@ fn each_bad_config_names_its_key() {
 }
 
 #[test]
+fn no_error_has_an_empty_key_path() {
+    // Found by the `config` fuzz target: `[""]` was refused with an error
+    // whose key path was empty (how such sections are named: parse.rs).
+    for text in [
+        "[\"\"]",
+        "[\"a b\"]",
+        "[upstreams.\"\"]\nbackends = 1",
+        "[log]\nbogus = 1\n[\"\"]",
+    ] {
+        let errs = errors(text);
+        assert!(!errs.is_empty(), "{text}: accepted");
+        assert!(
+            errs.iter().all(|(p, m)| !p.is_empty() && !m.is_empty()),
+            "{text}: {errs:?}"
+        );
+    }
+}
+
+#[test]
 fn all_errors_are_collected_not_just_the_first() {
     let errs = errors("[server]\nthreads = 0\n[log]\nformat = \"xml\"\n[cache]\nmax_entries = 0");
     let mut paths: Vec<&str> = errs.iter().map(|(p, _)| p.as_str()).collect();

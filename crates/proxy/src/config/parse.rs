@@ -36,6 +36,20 @@ fn section_at(text: &str, offset: usize) -> Option<String> {
     current
 }
 
+/// `key` as TOML writes it: bare when it can be, quoted otherwise (an empty
+/// key is `""`), so that no error's path is empty.
+fn key_path(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if bare {
+        key.to_string()
+    } else {
+        format!("{key:?}")
+    }
+}
+
 /// Deserialize `value` as `T`, recording a failure at `path`.
 fn part<T: DeserializeOwned>(errs: &mut Vec<ConfigError>, path: String, value: toml::Value) {
     if let Err(e) = value.try_into::<T>() {
@@ -72,7 +86,8 @@ fn per_section(doc: toml::Table) -> Vec<ConfigError> {
             "upstreams" => match value {
                 toml::Value::Table(t) => {
                     for (name, v) in t {
-                        part::<UpstreamSection>(&mut errs, format!("upstreams.{name}"), v);
+                        let path = format!("upstreams.{}", key_path(&name));
+                        part::<UpstreamSection>(&mut errs, path, v);
                     }
                 }
                 other => part::<std::collections::BTreeMap<String, UpstreamSection>>(
@@ -114,7 +129,7 @@ fn per_section(doc: toml::Table) -> Vec<ConfigError> {
                 other => part::<JwtSection>(&mut errs, key, other),
             },
             _ => errs.push(ConfigError {
-                path: key,
+                path: key_path(&key),
                 message: "unknown section".into(),
             }),
         }
@@ -153,4 +168,19 @@ pub fn parse(text: &str, origin: &str) -> Result<FileConfig, ConfigErrors> {
         }
     }
     Err(ConfigErrors(errs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_are_named_as_toml_writes_them() {
+        let doc: toml::Table =
+            toml::from_str("[\"\"]\n[\"a b\"]\n[bad-name_1]\n[upstreams.\"\"]\nbackends = 1\n")
+                .unwrap();
+        let mut paths: Vec<String> = per_section(doc).into_iter().map(|e| e.path).collect();
+        paths.sort();
+        assert_eq!(paths, ["\"\"", "\"a b\"", "bad-name_1", "upstreams.\"\""]);
+    }
 }
