@@ -62,6 +62,7 @@ fn each_bad_config_names_its_key() {
         ("[[routes]]\npath = \"/a/{x}\"\nupstream = \"api\"\nauth = { public = true }\n[[routes]]\npath = \"/a/{y}\"\nupstream = \"api\"\nauth = { public = true }", "routes[2].path", "conflict with previously registered route: /a/{x}"),
         ("[credentials]\ndigest = \"md5\"", "credentials.digest", "unknown digest 'md5'"),
         ("[credentials]\ndigest = \"hmac-sha256\"", "credentials.pepper_env", "required when digest = \"hmac-sha256\""),
+        ("[credentials]\ndigest = \"hmac-sha256\"\npepper_env = \"AUTHGATE_TEST_NEVER_SET\"", "credentials.pepper_env", "environment variable AUTHGATE_TEST_NEVER_SET is unset or empty"),
         ("[credentials]\nmax_bytes = 0", "credentials.max_bytes", "between 1 and 65536"),
         ("[[credentials.prefixes]]\nprefix = \"x_\"\nkind = \"password\"", "credentials.prefixes[0].kind", "unknown kind 'password'"),
         ("[[credentials.prefixes]]\nprefix = \"\"\nkind = \"api_key\"", "credentials.prefixes[0].prefix", "non-empty"),

@@ -64,13 +64,10 @@ pub(super) fn digester(creds: &CredentialsSection, errs: &mut Errors) -> Digeste
     match creds.digest.as_str() {
         "sha256" => Digester::Sha256,
         "hmac-sha256" => match &creds.pepper_env {
-            Some(var) => match std::env::var(var) {
-                Ok(v) if !v.is_empty() => Digester::HmacSha256(Secret::new(v)),
-                _ => {
-                    errs.push(
-                        "credentials.pepper_env",
-                        format!("environment variable {var} is unset or empty"),
-                    );
+            Some(var) => match env_value(var) {
+                Ok(v) => Digester::HmacSha256(Secret::new(v)),
+                Err(msg) => {
+                    errs.push("credentials.pepper_env", msg);
                     Digester::Sha256
                 }
             },
