@@ -48,6 +48,7 @@ fn each_bad_config_names_its_key() {
         ("[admin]\nlisten = \"nowhere\"", "admin.listen", "'nowhere' is not an ip:port"),
         ("[log]\nformat = \"xml\"", "log.format", "unknown format 'xml'"),
         ("[upstreams.empty]\nbackends = []", "upstreams.empty.backends", "at least one backend"),
+        ("[upstreams.\"a b\"]\nbackends = []", "upstreams.\"a b\".backends", "at least one backend"),
         ("[upstreams.bad]\nbackends = [\"no-port\"]", "upstreams.bad.backends[0]", "'no-port' is not a resolvable host:port"),
         ("[upstreams.hc]\nbackends = [\"127.0.0.1:1\"]\nhealth_check = { kind = \"icmp\" }", "upstreams.hc.health_check.kind", "unknown kind 'icmp'"),
         ("[upstreams.t]\nbackends = [\"127.0.0.1:1\"]\nconnect_timeout = \"0s\"", "upstreams.t.connect_timeout", "greater than zero"),

@@ -64,7 +64,10 @@ pub fn check(file: &FileConfig, errs: &mut Errors) -> Vec<(String, &'static str)
     for (name, u) in &file.upstreams {
         if u.insecure_skip_verify {
             on.push((
-                format!("upstreams.{name}.insecure_skip_verify"),
+                format!(
+                    "upstreams.{}.insecure_skip_verify",
+                    super::parse::key_path(name)
+                ),
                 "the upstream's TLS certificate is not verified",
             ));
         }

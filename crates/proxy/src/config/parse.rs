@@ -38,7 +38,7 @@ fn section_at(text: &str, offset: usize) -> Option<String> {
 
 /// `key` as TOML writes it: bare when it can be, quoted otherwise (an empty
 /// key is `""`), so that no error's path is empty.
-fn key_path(key: &str) -> String {
+pub(super) fn key_path(key: &str) -> String {
     let bare = !key.is_empty()
         && key
             .bytes()

@@ -3,6 +3,7 @@
 
 use super::keys::{read_keys_jsonl, KeyBuilder, Source};
 use super::model::FileConfig;
+use super::parse::key_path;
 use super::routes::build_router;
 use super::runtime::Runtime;
 use super::sections;
@@ -77,7 +78,7 @@ pub fn validate_in(
             }
             Err(problems) => {
                 for (key, msg) in problems {
-                    errs.push(format!("upstreams.{name}{key}"), msg);
+                    errs.push(format!("upstreams.{}{key}", key_path(name)), msg);
                 }
             }
         }
